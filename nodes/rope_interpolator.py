@@ -1,0 +1,46 @@
+"""RoPE interpolator: MODEL -> MODEL that takes VideoCanvas conditions in context."""
+
+from comfy_api.latest import io
+
+from ..vc_core.in_context import PARADIGMS
+from ..vc_core.timing import POSITION_POLICIES
+from .model_patch import UnsupportedModel, patch_model
+
+CATEGORY = "VideoCanvas"
+
+
+class VideoCanvasRoPEInterpolator(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasRoPEInterpolator",
+            display_name="VideoCanvas RoPE Interpolator",
+            category=CATEGORY,
+            description=(
+                "Patches a Wan model so VideoCanvas conditions join the video as in-context tokens: "
+                "clean (timestep 0), with a temporal RoPE position of pixel frame / 4. Without "
+                "conditions the patched model computes exactly what the original does. Needed before "
+                "any sampler (KSampler, KSamplerAdvanced, SamplerCustomAdvanced or VideoCanvas "
+                "Sampler) that gets VideoCanvas conditioning; patch both experts of Wan 2.2 A14B."),
+            inputs=[
+                io.Model.Input("model", tooltip="A Wan 2.1 T2V (1.3B/14B), Wan 2.2 TI2V-5B or Wan "
+                               "2.2 A14B T2V expert model."),
+                io.Combo.Input("position_policy", options=list(POSITION_POLICIES),
+                               default="interpolate",
+                               tooltip="interpolate: frame t sits at t/4 (the paper). nearest: at "
+                               "the latent slot holding t (ablation). extrapolate: all positions in "
+                               "pixel frames (ablation)."),
+                io.Combo.Input("paradigm", options=list(PARADIGMS), default="in_context",
+                               tooltip="in_context: conditions appended as tokens (VideoCanvas). "
+                               "latent_replacement: conditions overwrite their latent slot (the "
+                               "paper's baseline, for comparisons)."),
+            ],
+            outputs=[io.Model.Output(display_name="model")],
+        )
+
+    @classmethod
+    def execute(cls, model, position_policy, paradigm) -> io.NodeOutput:
+        try:
+            return io.NodeOutput(patch_model(model, position_policy, paradigm))
+        except UnsupportedModel as err:
+            raise ValueError(str(err)) from None

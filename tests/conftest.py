@@ -1,0 +1,55 @@
+"""Shared fixtures: a real ComfyUI (in-process executor and HTTP server), tiny checkpoints.
+
+The host (venv + ComfyUI with this pack linked into custom_nodes) is built by
+`python3 -m hostkit.setup`, which the README's test command runs first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # after ComfyUI's folder: its `nodes` module must win
+
+from hostkit.inprocess import add_comfy_to_path  # noqa: E402
+from hostkit.setup import comfy_dir  # noqa: E402
+
+add_comfy_to_path()
+
+
+@pytest.fixture(scope="session")
+def comfy():
+    """ComfyUI in-process with its builtin nodes and this pack loaded; runs API-format prompts."""
+    from hostkit.inprocess import InProcessComfy
+
+    return InProcessComfy()
+
+
+@pytest.fixture(scope="session")
+def pack(comfy):
+    """The pack's package as ComfyUI loaded it (import its submodules from here)."""
+    from hostkit.inprocess import load_comfy_with_pack
+
+    return load_comfy_with_pack()
+
+
+@pytest.fixture(scope="session")
+def checkpoints():
+    """Names of the tiny random checkpoints, as ComfyUI's loaders list them."""
+    from hostkit.tiny_models import write_test_checkpoints
+
+    return write_test_checkpoints(comfy_dir() / "models")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, checkpoints):
+    """A real ComfyUI server (main.py --cpu) on a free loopback port, stopped by its PID after."""
+    from hostkit.server import ComfyServer
+
+    out = tmp_path_factory.mktemp("comfy-output")
+    with ComfyServer(log_path=out / "server.log", output_dir=out) as srv:
+        yield srv

@@ -1,0 +1,32 @@
+"""The pack loads into a real ComfyUI server and the code base stays lint-clean."""
+
+import subprocess
+import sys
+
+from conftest import ROOT
+from hostkit.setup import PACK_LINK_NAME
+
+
+def test_server_loads_pack_without_import_failure(server):
+    log = server.log()
+    assert "IMPORT FAILED" not in "\n".join(l for l in log.splitlines() if PACK_LINK_NAME in l)
+    assert f"custom_nodes/{PACK_LINK_NAME}" in log
+
+
+def test_object_info_lists_every_node_in_the_videocanvas_category(server, pack):
+    info = server.get("/object_info")
+    ours = {name: d for name, d in info.items() if d.get("python_module", "").endswith(PACK_LINK_NAME)}
+    assert set(ours) == {cls.GET_NODE_INFO_V1()["name"] for cls in pack.nodes.NODES}
+    for name, d in ours.items():
+        assert d["category"] == "VideoCanvas", name
+        assert d["description"], f"{name} has no description"
+        for section in ("required", "optional"):
+            for inp, spec in d["input"].get(section, {}).items():
+                opts = spec[1] if len(spec) > 1 else {}
+                assert opts.get("tooltip"), f"{name}.{inp} has no tooltip"
+
+
+def test_ruff_is_clean():
+    res = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

@@ -1,0 +1,1 @@
+"""Training-side tools for the tiny VideoCanvas models: procedural data, no ComfyUI imports."""
