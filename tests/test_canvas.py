@@ -476,3 +476,12 @@ def test_sequences_are_placed_identically_per_frame():
     assert placed.num_frames == 5
     assert torch.equal(placed.pixels[:, 5:8, 4:8], clip)
     assert torch.equal(placed.mask, rect((8, 8), 5, 8, 4, 8).float().expand(5, 8, 8))
+
+
+def test_sizes_accept_any_integer_pair():
+    import numpy as np
+
+    image = rand_image(4, 4, 3)
+    expected = place_patch(image, canvas_size=(8, 8))
+    for size in ([8, 8], torch.Size([8, 8]), (np.int64(8), np.int32(8))):
+        assert torch.equal(place_patch(image, canvas_size=size).pixels, expected.pixels)

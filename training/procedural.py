@@ -188,7 +188,7 @@ def _sample_background(rng: np.random.Generator, avoid: list[float] | None) -> d
             v2 = v - (v2 - v)
         c1 = _hsv(h + rng.uniform(-0.2, 0.2), s + rng.uniform(-0.3, 0.3), v2)
         mean = [(a + b) / 2 for a, b in zip(c0, c1, strict=True)]
-        if avoid is None or _dist(mean, avoid) > 0.35:
+        if avoid is None or _dist(mean, avoid) > 0.45:
             break
     kind = str(rng.choice(BACKGROUNDS, p=[0.3, 0.15, 0.3, 0.125, 0.125]))
     field = _sample_field(rng, kind, period=(0.8, 2.0) if kind != "noise" else (1.2, 3.0), px=REF_PX,
@@ -235,10 +235,10 @@ def _sample_shape(rng: np.random.Generator, frames: int, view: tuple[float, floa
     elif kind == "star":
         n = int(rng.integers(4, 8))
         geom["n"] = n
-        geom["m"] = 2.0 + rng.uniform(0.3, 0.85) * (n - 2)
+        geom["m"] = 2.0 + rng.uniform(0.25, 0.7) * (n - 2)
     elif kind == "ring":
         geom["inner"] = rng.uniform(0.45, 0.75)
-    size = rng.uniform(0.16, 0.5)  # radius in world units at the middle frame (5-16 ref px)
+    size = rng.uniform(0.2, 0.55)  # radius in world units at the middle frame (6-18 ref px)
 
     # Colours: contrast with the background, and a second texture colour that differs from the first.
     for _ in range(30):
@@ -258,8 +258,8 @@ def _sample_shape(rng: np.random.Generator, frames: int, view: tuple[float, floa
 
     # Trajectory, centred on the middle frame so the shape is around the view mid-clip.
     half_w, half_h = view
-    mid = [camera["center"][0] + rng.uniform(-0.75, 0.75) * half_w,
-           camera["center"][1] + rng.uniform(-0.75, 0.75) * half_h]
+    mid = [camera["center"][0] + rng.uniform(-0.65, 0.65) * half_w,
+           camera["center"][1] + rng.uniform(-0.65, 0.65) * half_h]
     aimed = bool(others) and rng.uniform() < 0.5
     if aimed:  # cross another (deeper) shape near the middle of the clip: an occlusion
         target = others[int(rng.integers(len(others)))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import torch
 from einops import rearrange
@@ -57,7 +58,7 @@ class Box:
         if self.unit not in BOX_UNITS:
             raise CanvasError(f"box unit must be one of {BOX_UNITS}, got {self.unit!r}")
         values = (self.x, self.y, self.w, self.h)
-        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+        if not all(isinstance(v, Real) and math.isfinite(v) for v in values):
             raise CanvasError(f"box needs finite numbers x, y, w, h, got {self}")
         if self.w <= 0 or self.h <= 0:
             raise CanvasError(
@@ -98,7 +99,7 @@ def _size_pair(size: Sequence[int], name: str = "canvas size") -> tuple[int, int
     ok = (
         isinstance(size, Sequence)
         and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
+        and all(isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in size)
     )
     if not ok:
         raise CanvasError(f"{name} must be (height, width) as two integers >= 1, got {size!r}")
@@ -140,7 +141,7 @@ def _frame_count(**counts: int) -> int:
 
 
 def _feather_px(feather: float) -> float:
-    if not isinstance(feather, (int, float)) or not math.isfinite(feather) or feather < 0:
+    if not isinstance(feather, Real) or not math.isfinite(feather) or feather < 0:
         raise CanvasError(f"feather must be a finite number of pixels >= 0, got {feather!r}")
     return float(feather)
 
@@ -151,13 +152,13 @@ def _feather_px(feather: float) -> float:
 def _feather_ramp(cover: Tensor, feather: float) -> Tensor:
     """Multiplier in [0, 1] that fades the mask from its edge inwards over ~`feather` pixels.
 
-    2*blur - 1 is 0 on a straight edge and 1 where the truncated kernel (radius ceil(feather)) sees
-    no uncovered pixel, so cover*ramp <= cover and stays 1 deep inside (snapped: the float32 kernel
-    sums to 1 only up to rounding). Replicate padding: the canvas border is not an edge, a full-frame
-    patch stays 1 there.
+    2*blur - 1 is 0 on a straight edge and 1 where the Gaussian kernel (sigma feather/2, truncated at
+    radius ceil(feather)) sees no uncovered pixel, so cover*ramp <= cover and stays 1 deep inside
+    (snapped: the float32 kernel sums to 1 only up to rounding). Replicate padding: the canvas border
+    is not an edge, a full-frame patch stays 1 there.
     """
     radius = max(1, math.ceil(feather))
-    sigma = feather / 3.0
+    sigma = feather / 2.0
     blurred = gaussian_blur2d(cover, 2 * radius + 1, (sigma, sigma), border_type="replicate")
     ramp = (2.0 * blurred - 1.0).clamp(0.0, 1.0)
     return torch.where(ramp > 1.0 - 1e-5, 1.0, ramp)
@@ -328,18 +329,18 @@ def camera_path(
     scale relative to "contain in the canvas" (zoom 1 = fits inside, touching two edges). Centres are
     interpolated linearly, zoom geometrically (constant zoom speed), both on the eased time.
     """
-    if not isinstance(num_frames, int) or isinstance(num_frames, bool) or num_frames < 1:
+    if not isinstance(num_frames, Integral) or isinstance(num_frames, bool) or num_frames < 1:
         raise CanvasError(f"num_frames must be an integer >= 1, got {num_frames!r}")
     canvas_h, canvas_w = _size_pair(canvas_size)
     h, w = _size_pair(image_size, "image size")
     for name, point in (("start", start), ("end", end)):
-        ok = len(point) == 3 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in point)
+        ok = len(point) == 3 and all(isinstance(v, Real) and math.isfinite(v) for v in point)
         if not ok or point[2] <= 0:
             raise CanvasError(f"{name} must be (cx, cy, zoom) finite numbers with zoom > 0, got {point!r}")
     if easing not in EASINGS:
         raise CanvasError(f"easing must be one of {EASINGS}, got {easing!r}")
 
-    t = torch.linspace(0.0, 1.0, num_frames, dtype=torch.float64)
+    t = torch.linspace(0.0, 1.0, int(num_frames), dtype=torch.float64)
     if easing == "ease_in_out":
         t = t * t * (3.0 - 2.0 * t)  # smoothstep: zero velocity at both ends
     cx = start[0] + (end[0] - start[0]) * t
@@ -348,7 +349,7 @@ def camera_path(
     scale = min(canvas_h / h, canvas_w / w) * zoom
 
     # pixel areas: fraction c of the canvas is pixel coordinate c*W - 0.5; the image centre is (w-1)/2
-    m = torch.zeros(num_frames, 2, 3, dtype=torch.float64)
+    m = torch.zeros(int(num_frames), 2, 3, dtype=torch.float64)
     m[:, 0, 0] = scale
     m[:, 1, 1] = scale
     m[:, 0, 2] = cx * canvas_w - 0.5 - scale * (w - 1) / 2

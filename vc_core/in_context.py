@@ -60,8 +60,8 @@ def per_frame_timesteps(timestep: torch.Tensor, batch: int, frames: int) -> torc
         t = t.expand(batch)
     if t.ndim == 1:
         return t.reshape(-1, 1).expand(batch, frames)
-    if t.ndim == 2 and t.shape[1] == frames:
-        return t
+    if t.ndim == 2 and t.shape[1] in (1, frames):
+        return t.expand(batch, frames)
     raise InContextError(f"timestep must be [B] or [B, {frames}]; got {tuple(t.shape)}")
 
 

@@ -4,8 +4,8 @@ VideoCanvas puts a condition from pixel frame tau at temporal position tau / N. 
 position p and frequency theta_j is p * theta_j exactly as for integer p, so the table is ComfyUI's
 `EmbedND` / `rope` maths, fed with positions that are never rounded: positions are built and kept in
 float64 here and the angles are formed in float64 before the table is cast to float32 (ComfyUI's
-`WanModel._forward` builds its grid in the activations' dtype, where bf16 turns 10.25 into 10.25 but
-41.25 into 41.0).
+`WanModel._forward` builds its grid in the activations' dtype: bf16 keeps 8 significant bits, so
+quarter positions round from 64 up, e.g. 76.25 -> 76.0, and fp16 from 512 up).
 """
 
 from __future__ import annotations

@@ -1,0 +1,238 @@
+"""The VideoCanvas model patch on real ComfyUI Wan models, through ComfyUI's own loaders and
+samplers (the code paths of KSampler, KSamplerAdvanced and SamplerCustomAdvanced)."""
+
+import pytest
+import torch
+
+from hostkit.setup import comfy_dir
+from hostkit.tiny_models import TinyWan, save
+
+W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents = 2x2 tokens each
+
+
+@pytest.fixture(scope="module")
+def mp(pack):
+    return pack.nodes.model_patch
+
+
+def load(name, **options):
+    import comfy.sd
+
+    path = comfy_dir() / "models" / "diffusion_models" / name
+    return comfy.sd.load_diffusion_model(str(path), model_options=options)
+
+
+@pytest.fixture(scope="module")
+def t2v(checkpoints):
+    return load(checkpoints["wan21_t2v_tiny"])
+
+
+def prompt(seed=0, tokens=4):
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(1, tokens, 4096, generator=g), {}]]
+
+
+def noise(channels=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, channels, (LENGTH - 1) // 4 + 1, H // 8, W // 8, generator=g)
+
+
+def condition_latents(k=1, channels=16, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(1, channels, k, H // 8, W // 8, generator=g)
+
+
+def ksampler(model, positive, negative, cfg=1.0, steps=2, **kw):
+    import comfy.sample
+
+    latent = torch.zeros_like(noise(model.model.diffusion_model.out_dim))
+    return comfy.sample.sample(model, noise(latent.shape[1]), steps, cfg, "euler", "simple", positive,
+                               negative, latent, seed=0, disable_pbar=True, **kw)
+
+
+def with_conditions(mp, cond, latents, frames, strengths=None, stride=4):
+    return mp.attach_conditions(cond, latents, frames, strengths or [1.0] * len(frames), stride)
+
+
+def test_describe_model_names_the_supported_kinds(mp, t2v, checkpoints):
+    assert mp.describe_model(t2v) == "Wan 2.1/2.2 T2V (16-ch)"
+    assert mp.describe_model(load(checkpoints["wan22_ti2v_tiny"])) == "Wan 2.2 TI2V-5B (48-ch)"
+
+
+def test_image_to_video_wan_is_refused_by_name(mp, tmp_path):
+    import comfy.sd
+
+    path = save(TinyWan(in_dim=36, out_dim=16).build(seed=4), tmp_path / "i2v.safetensors")
+    i2v = comfy.sd.load_diffusion_model(str(path))
+    with pytest.raises(mp.UnsupportedModel, match="image-to-video models \\(36 input channels"):
+        mp.patch_model(i2v)
+
+
+def test_bad_settings_are_refused(mp, t2v):
+    with pytest.raises(ValueError, match="position_policy must be one of"):
+        mp.patch_model(t2v, policy="linear")
+    with pytest.raises(ValueError, match="paradigm must be one of"):
+        mp.patch_model(t2v, paradigm="concat")
+
+
+def test_without_conditions_the_patched_model_is_bit_identical(mp, t2v):
+    plain = ksampler(t2v, prompt(0), prompt(1), cfg=3.0)
+    patched = ksampler(mp.patch_model(t2v), prompt(0), prompt(1), cfg=3.0)
+    assert torch.equal(plain, patched)
+
+
+class Spy:
+    """Captures block 0's inputs through ComfyUI's own block-replace patch mechanism."""
+
+    def __init__(self, model):
+        self.calls = []
+        self.model = model.clone()
+        self.model.set_model_patch_replace(self, "dit", "double_block", 0)
+
+    def __call__(self, args, extra):
+        self.calls.append({k: args[k].detach().clone() for k in ("img", "vec", "pe")})
+        return extra["original_block"](args)
+
+
+def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t2v):
+    latents = condition_latents(k=2)
+    spy = Spy(mp.patch_model(t2v))
+    cond = with_conditions(mp, prompt(0), latents, [0, 41])
+    ksampler(spy.model, cond, cond, cfg=1.0, steps=3)
+    wan = t2v.model.diffusion_model
+    encoded = t2v.model.latent_format.process_in(latents)
+    expected_tokens = wan.patch_embedding(encoded.float()).flatten(2).transpose(1, 2)
+    import comfy.ldm.wan.model as wm
+
+    e_clean = wan.time_projection(wan.time_embedding(wm.sinusoidal_embedding_1d(
+        wan.freq_dim, torch.zeros(1)))).unflatten(1, (6, wan.dim))
+    assert len(spy.calls) == 3
+    for call in spy.calls:
+        tokens_per_frame = 4
+        assert call["img"].shape[1] == (3 + 2) * tokens_per_frame
+        assert torch.equal(call["img"][:, 3 * tokens_per_frame:], expected_tokens)
+        assert call["vec"].shape[1] == 3 + 2
+        for k in (3, 4):
+            assert torch.allclose(call["vec"][0, k], e_clean[0], atol=1e-6)
+        assert not torch.allclose(call["vec"][0, 0], e_clean[0], atol=1e-3)
+        assert call["pe"].dtype == torch.float32
+
+
+def test_condition_positions_reach_attention(mp, t2v):
+    latents = condition_latents()
+    out = {}
+    for policy in ("interpolate", "nearest"):
+        model = mp.patch_model(t2v, policy=policy)
+        for frame in (41, 44):
+            # 41 and 44 share the causal latent slot 11 (frames 41..44) but not the position
+            out[policy, frame] = ksampler(model, with_conditions(mp, prompt(0), latents, [frame]),
+                                          prompt(1))
+    assert not torch.equal(out["interpolate", 41], out["interpolate", 44])
+    assert torch.equal(out["nearest", 41], out["nearest", 44])
+    assert torch.equal(out["nearest", 44], ksampler(mp.patch_model(t2v, policy="nearest"),
+                                                    with_conditions(mp, prompt(0), latents, [44]),
+                                                    prompt(1)))
+
+
+def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
+    from vc_core.rope import grid_positions, rope_table
+
+    spy = Spy(mp.patch_model(t2v))
+    ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [41]), prompt(1), steps=1)
+    pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
+    assert torch.equal(spy.calls[0]["pe"], rope_table(pos, (44, 42, 42)))
+
+
+def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2v):
+    spy = Spy(mp.patch_model(t2v))
+    latents = condition_latents()
+    ksampler(spy.model, with_conditions(mp, prompt(0), latents, [8]),
+             with_conditions(mp, prompt(1), latents, [8]), cfg=4.0, steps=1)
+    assert len(spy.calls) == 1 and spy.calls[0]["img"].shape[0] == 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_weights_in_every_dtype_sample_with_float32_positions(mp, checkpoints, dtype):
+    model = load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
+    spy = Spy(mp.patch_model(model))
+    out = ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [76]), prompt(1))
+    assert torch.isfinite(out).all()
+    compute = model.model.manual_cast_dtype or model.model.get_dtype()  # CPU upcasts fp16 weights
+    assert spy.calls[0]["img"].dtype == compute and spy.calls[0]["pe"].dtype == torch.float32
+
+
+def test_wan22_ti2v_per_frame_timesteps_get_condition_frames_appended(mp, checkpoints):
+    model = load(checkpoints["wan22_ti2v_tiny"])
+    spy = Spy(mp.patch_model(model))
+    mask = torch.ones(1, 1, 3, H // 8, W // 8)
+    mask[:, :, 0] = 0  # TI2V's own first-frame latent, made per-frame timesteps by ComfyUI
+    out = ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(channels=48), [20]),
+                   prompt(1), noise_mask=mask)
+    assert torch.isfinite(out).all() and spy.calls[0]["vec"].shape[1] == 3 + 1
+
+
+def test_condition_latents_from_another_vae_are_refused_by_name(mp, t2v):
+    cond = with_conditions(mp, prompt(0), condition_latents(channels=48), [0])
+    with pytest.raises(ValueError, match="vae: condition latents have 48 channels"):
+        ksampler(mp.patch_model(t2v), cond, prompt(1))
+
+
+def test_lora_patched_model(mp, t2v):
+    import comfy.sd
+
+    g = torch.Generator().manual_seed(5)
+    lora = {"diffusion_model.blocks.0.ffn.0.lora_up.weight": torch.randn(256, 4, generator=g),
+            "diffusion_model.blocks.0.ffn.0.lora_down.weight": torch.randn(4, 128, generator=g)}
+    lora_model, _ = comfy.sd.load_lora_for_models(t2v, None, lora, 1.0, 0)
+    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    with_lora = ksampler(mp.patch_model(lora_model), cond, prompt(1))
+    assert not torch.equal(with_lora, ksampler(mp.patch_model(t2v), cond, prompt(1)))
+    assert torch.equal(ksampler(mp.patch_model(lora_model), prompt(0), prompt(1)),
+                       ksampler(lora_model, prompt(0), prompt(1)))
+
+
+def test_ksampler_advanced_split_and_sampler_custom_advanced(mp, t2v):
+    import comfy.samplers
+
+    model = mp.patch_model(t2v)
+    cond = with_conditions(mp, prompt(0), condition_latents(), [12])
+    full = ksampler(model, cond, prompt(1), steps=4)
+    # KSamplerAdvanced: two halves on the same (A14B: on two patched experts) model
+    first = ksampler(model, cond, prompt(1), steps=4, last_step=2, force_full_denoise=False)
+    import comfy.sample
+
+    second = comfy.sample.sample(model, torch.zeros_like(first), 4, 1.0, "euler", "simple", cond,
+                                 prompt(1), first, start_step=2, disable_noise=True,
+                                 disable_pbar=True, seed=0)
+    assert torch.allclose(full, second, atol=1e-5)
+    # SamplerCustomAdvanced: a guider, sampler and sigmas of ComfyUI's own
+    guider = comfy.samplers.CFGGuider(model)
+    guider.set_conds(cond, prompt(1))
+    guider.set_cfg(1.0)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "simple", 4)
+    custom = guider.sample(noise(), torch.zeros_like(noise()), comfy.samplers.sampler_object("euler"),
+                           sigmas, disable_pbar=True, seed=0)
+    assert torch.allclose(custom, full, atol=1e-5)
+
+
+def test_latent_replacement_paradigm_keeps_the_slot_at_the_condition(mp, t2v):
+    latents = condition_latents()
+    model = mp.patch_model(t2v, paradigm="latent_replacement")
+    out = ksampler(model, with_conditions(mp, prompt(0), latents, [4]), prompt(1), steps=3)
+    # frame 4 lives in latent slot 1; the sampler output is in the model's latent space
+    expected = t2v.model.latent_format.process_in(latents)[:, :, 0]
+    assert torch.allclose(t2v.model.process_latent_in(out)[:, :, 1], expected, atol=1e-4)
+
+
+def test_memory_estimate_counts_one_latent_frame_per_condition(mp, t2v, monkeypatch):
+    import comfy.sampler_helpers as sh
+
+    seen = []
+    real = sh.estimate_memory
+    monkeypatch.setattr(sh, "estimate_memory", lambda m, shape, conds: seen.append(list(shape))
+                        or real(m, shape, conds))
+    model = mp.patch_model(t2v)
+    ksampler(model, with_conditions(mp, prompt(0), condition_latents(k=3), [0, 4, 8]), prompt(1),
+             steps=1)
+    ksampler(model, prompt(0), prompt(1), steps=1)
+    assert seen == [[1, 16, 3 + 3, 4, 4], [1, 16, 3, 4, 4]]
