@@ -86,7 +86,7 @@ class InProcessComfy:
         self.server.messages.clear()
         self.executor.execute(prompt, str(uuid.uuid4()), {}, outputs)
         if not self.executor.success:
-            errs = [d for e, d in self.server.messages if e == "execution_error"]
+            errs = [d for e, d in self.executor.status_messages if e == "execution_error"]
             raise ExecutionFailed(errs[0] if errs else {"exception_message": "unknown failure"})
         return self.executor.history_result.get("outputs", {})
 

@@ -5,8 +5,7 @@ from comfy_api.latest import io
 from ..vc_core.in_context import PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
 from .model_patch import UnsupportedModel, patch_model
-
-CATEGORY = "VideoCanvas"
+from .types import CATEGORY
 
 
 class VideoCanvasRoPEInterpolator(io.ComfyNode):

@@ -179,6 +179,15 @@ def _compose(premult: Tensor, cover: Tensor, feather: float) -> PlacedPatch:
     )
 
 
+def feather_mask(mask: Tensor, feather: float) -> Tensor:
+    """A mask [F, H, W] faded inwards from its edges over ~`feather` pixels (never above the mask)."""
+    feather = _feather_px(feather)
+    if feather == 0:
+        return mask
+    cover = mask.unsqueeze(1).float()
+    return (cover * _feather_ramp(cover, feather))[:, 0]
+
+
 @dataclass(frozen=True)
 class _Fit:
     """Integer geometry of one fit: resize to `size`, crop `out` at `crop`, paste at `offset` in the box."""

@@ -1,0 +1,90 @@
+"""Latent decode (with optional exact paste-back of the conditions) and the layout preview."""
+
+import torch
+from comfy_api.latest import io
+
+import nodes as comfy_nodes
+
+from ..vc_core.plan import PlanError, build_plan
+from ..vc_core.plan import paste_back as paste_conditions_back
+from ..vc_core.preview import layout_strip
+from .types import CATEGORY, VCConditions
+
+
+def _plan(conditions, width, height, length, stride=4):
+    try:
+        return build_plan(conditions or (), width, height, length, stride)
+    except PlanError as err:
+        raise ValueError(str(err)) from None
+
+
+class VideoCanvasDecode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasDecode",
+            display_name="VideoCanvas Decode",
+            category=CATEGORY,
+            description=(
+                "Decodes the VideoCanvas latent into frames. Condition tokens never enter the LATENT "
+                "(they travel in the conditioning and are dropped inside the model after every step), "
+                "so the latent is the video alone. Optionally pastes the exact condition pixels back "
+                "over the decoded frames through a feathered mask, e.g. to keep an inpainted video's "
+                "untouched area bit-exact."),
+            inputs=[
+                io.Vae.Input("vae", tooltip="The VAE the model works with."),
+                io.Latent.Input("latent", tooltip="From VideoCanvas Sampler or a KSampler."),
+                io.Int.Input("tile_size", default=0, min=0, max=4096, step=32,
+                             tooltip="0: decode whole (ComfyUI still falls back to tiles if memory runs "
+                             "out). Otherwise decode in tiles of this many pixels (saves memory)."),
+                io.Boolean.Input("paste_back", default=False,
+                                 tooltip="Composite the conditions' exact pixels over their frames."),
+                io.Float.Input("feather", default=4.0, min=0.0, max=256.0, step=0.5,
+                               tooltip="Extra softening of the paste-back mask edge, in pixels."),
+                VCConditions.Input("conditions", optional=True,
+                                   tooltip="The conditions used for sampling (needed for paste_back)."),
+            ],
+            outputs=[io.Image.Output(display_name="images")],
+        )
+
+    @classmethod
+    def execute(cls, vae, latent, tile_size, paste_back, feather, conditions=None) -> io.NodeOutput:
+        if tile_size:
+            images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, tile_size)[0]
+        else:
+            images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
+        if paste_back and conditions:
+            batch = latent["samples"].shape[0]
+            length = images.shape[0] // batch
+            plan = _plan(conditions, images.shape[2], images.shape[1], length)
+            images = torch.cat([paste_conditions_back(clip, plan, feather)
+                                for clip in images.split(length)])
+        return io.NodeOutput(images)
+
+
+class VideoCanvasLayoutPreview(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasLayoutPreview",
+            display_name="VideoCanvas Layout Preview",
+            category=CATEGORY,
+            description=("A timeline strip of the conditions: each canvas (given pixels bright) above "
+                         "a bar of the whole video with its frame marked, before any sampling."),
+            inputs=[
+                VCConditions.Input("conditions", tooltip="The conditions to show."),
+                io.Int.Input("width", default=832, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                             tooltip="Output width the conditions are placed on."),
+                io.Int.Input("height", default=480, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                             tooltip="Output height the conditions are placed on."),
+                io.Int.Input("length", default=81, min=1, max=comfy_nodes.MAX_RESOLUTION, step=4,
+                             tooltip="Output length in frames (4k+1)."),
+                io.Int.Input("thumb_height", default=96, min=16, max=512,
+                             tooltip="Height of each thumbnail in the strip."),
+            ],
+            outputs=[io.Image.Output(display_name="layout")],
+        )
+
+    @classmethod
+    def execute(cls, conditions, width, height, length, thumb_height) -> io.NodeOutput:
+        return io.NodeOutput(layout_strip(_plan(conditions, width, height, length), thumb_height))

@@ -1,0 +1,33 @@
+"""Encoding conditions with ComfyUI's VAE: every canvas on its own, as a single image."""
+
+import copy
+
+import torch
+
+from ..vc_core.plan import VideoCanvasPlan
+
+
+def video_vae_geometry(vae) -> tuple[int, int, int]:
+    """(latent channels, spatial stride, temporal stride) of a video VAE, or a ValueError naming it."""
+    if getattr(vae, "latent_dim", 2) != 3:
+        raise ValueError("vae: VideoCanvas needs a video VAE (Wan 2.1 or Wan 2.2); this VAE encodes "
+                         "images only")
+    temporal = vae.downscale_index_formula[0] if isinstance(vae.downscale_index_formula, tuple) else 1
+    return vae.latent_channels, vae.spacial_compression_encode(), temporal
+
+
+def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
+    """Condition latents [1, C, K, h, w]: one latent frame per canvas.
+
+    A causal video VAE encodes frame 0 of a clip alone, so K one-frame clips are K independent
+    image-mode encodings; K frames given as one clip would be encoded in video mode, mixing the
+    canvases into each other (the paper: ~6-7 dB worse). ComfyUI's VAE.encode reads an IMAGE batch
+    as one clip unless the VAE is flagged `not_video`, in which case it encodes a batch of one-frame
+    clips ([K, C, 1, H, W]) in one call with its own memory-aware batching: so encode through a
+    shallow copy carrying that flag (same weights and patcher; the caller's VAE is untouched)."""
+    if plan.num_conditions == 0:
+        return None
+    image_mode = copy.copy(vae)
+    image_mode.not_video = True
+    latents = image_mode.encode(plan.canvases)  # [K, C, 1, h, w]
+    return latents[:, :, 0].movedim(0, 1).unsqueeze(0)

@@ -1,0 +1,172 @@
+"""VideoCanvas sampler, its conditioning-style twin for ComfyUI's own samplers, and a null prompt."""
+
+import comfy.model_management
+import comfy.samplers
+import torch
+from comfy_api.latest import io
+
+import nodes as comfy_nodes
+
+from ..vc_core.plan import PlanError, build_plan, check_size
+from ..vc_core.preview import layout_strip
+from .encode import encode_plan, video_vae_geometry
+from .model_patch import attach_conditions, check_condition_memory, describe_model, is_patched, patch_model
+from .types import CATEGORY, VCConditions
+
+MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
+
+
+def _size_inputs():
+    return [
+        io.Int.Input("width", default=832, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                     tooltip="Output width in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
+        io.Int.Input("height", default=480, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                     tooltip="Output height in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
+        io.Int.Input("length", default=81, min=1, max=comfy_nodes.MAX_RESOLUTION, step=4,
+                     tooltip="Frames: 4k+1 (Wan's VAE packs 4 frames per latent after the first), "
+                     "e.g. 49, 77, 81."),
+        io.Int.Input("batch_size", default=1, min=1, max=64, tooltip="Videos per run."),
+    ]
+
+
+def _conditions_input():
+    return VCConditions.Input("conditions", optional=True,
+                              tooltip="From the Timestamp Conditioner or a video-task node. Empty: "
+                              "plain text-to-video.")
+
+
+def prepare(vae, conditions, width, height, length, batch_size, model=None):
+    """Validate, render and encode the conditions; returns (plan, condition latents, empty LATENT)."""
+    channels, spatial, temporal = video_vae_geometry(vae)
+    if model is not None:
+        describe_model(model)
+        want = model.get_model_object("latent_format").latent_channels
+        if want != channels:
+            raise ValueError(f"vae: this VAE makes {channels}-channel latents but the model denoises "
+                             f"{want} (Wan 2.1 T2V: Wan 2.1 VAE, 16; Wan 2.2 TI2V-5B: Wan 2.2 VAE, 48)")
+    try:
+        check_size(width, height, multiple=2 * spatial)
+        shape = [batch_size, channels, (length - 1) // temporal + 1, height // spatial, width // spatial]
+
+        def refuse_absurd(k):
+            if k > MAX_CONDITIONS_PER_FRAME * length:
+                raise PlanError(f"conditions: {k} condition frames for a {length}-frame video; at most "
+                                f"{MAX_CONDITIONS_PER_FRAME * length} (each adds a full latent frame of "
+                                f"tokens: {k * shape[3] * shape[4] // 4} tokens here)")
+            if model is not None:
+                check_condition_memory(model, shape, k)
+
+        plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
+    except PlanError as err:
+        raise ValueError(str(err)) from None
+    latents = encode_plan(vae, plan)
+    empty = torch.zeros(shape, device=comfy.model_management.intermediate_device())
+    return plan, latents, {"samples": empty}
+
+
+def _with_plan(conditioning, plan, latents):
+    if latents is None:
+        return conditioning
+    return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride)
+
+
+class VideoCanvasSampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasSampler",
+            display_name="VideoCanvas Sampler",
+            category=CATEGORY,
+            description=(
+                "Generates a video that holds the given patches at their places and times. Each "
+                "condition canvas is VAE-encoded on its own as a single image (one batched call) and "
+                "joins the video as clean in-context tokens at its fractional frame position. The "
+                "model is patched with the paper's settings unless a RoPE Interpolator already did."),
+            inputs=[
+                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model (patched or not)."),
+                io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
+                                      "Null Prompt for a model trained without text."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
+                io.Vae.Input("vae", tooltip="The model's video VAE (Wan 2.1 VAE for 16-ch models, Wan "
+                             "2.2 VAE for TI2V-5B)."),
+                *_size_inputs(),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Noise seed."),
+                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Denoising steps (paper: 50)."),
+                io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (paper: 7.5; 1 = no negative pass)."),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                               tooltip="ComfyUI sampler."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
+                               tooltip="ComfyUI scheduler."),
+                io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
+                               tooltip="1 = generate from noise."),
+                _conditions_input(),
+            ],
+            outputs=[io.Latent.Output(display_name="latent"),
+                     io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions.")],
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, vae, width, height, length, batch_size, seed, steps,
+                cfg, sampler_name, scheduler, denoise, conditions=None) -> io.NodeOutput:
+        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size, model)
+        if not is_patched(model):
+            model = patch_model(model)
+        out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
+                                          _with_plan(positive, plan, latents),
+                                          _with_plan(negative, plan, latents), latent, denoise=denoise)[0]
+        return io.NodeOutput(out, layout_strip(plan))
+
+
+class VideoCanvasConditioning(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasConditioning",
+            display_name="VideoCanvas Conditioning",
+            category=CATEGORY,
+            description=(
+                "The same conditions for ComfyUI's own samplers (KSampler, KSamplerAdvanced, "
+                "SamplerCustomAdvanced): encodes each condition on its own and attaches it to both "
+                "prompts, and makes the empty video latent. The model must go through VideoCanvas "
+                "RoPE Interpolator (both experts for Wan 2.2 A14B)."),
+            inputs=[
+                io.Conditioning.Input("positive", tooltip="Text prompt conditioning."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt conditioning."),
+                io.Vae.Input("vae", tooltip="The model's video VAE."),
+                *_size_inputs(),
+                _conditions_input(),
+            ],
+            outputs=[io.Conditioning.Output(display_name="positive"),
+                     io.Conditioning.Output(display_name="negative"),
+                     io.Latent.Output(display_name="latent"),
+                     io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions.")],
+        )
+
+    @classmethod
+    def execute(cls, positive, negative, vae, width, height, length, batch_size,
+                conditions=None) -> io.NodeOutput:
+        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size)
+        return io.NodeOutput(_with_plan(positive, plan, latents), _with_plan(negative, plan, latents),
+                             latent, layout_strip(plan))
+
+
+class VideoCanvasNullPrompt(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasNullPrompt",
+            display_name="VideoCanvas Null Prompt",
+            category=CATEGORY,
+            description=(
+                "Conditioning without a text encoder: one all-zero text token of Wan's width (4096). "
+                "It is what the pack's bundled toy model was trained with, and lets any Wan model run "
+                "with no umt5 loaded (the patches alone steer the video)."),
+            inputs=[],
+            outputs=[io.Conditioning.Output(display_name="conditioning")],
+        )
+
+    @classmethod
+    def execute(cls) -> io.NodeOutput:
+        return io.NodeOutput([[torch.zeros(1, 1, 4096), {}]])

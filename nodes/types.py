@@ -1,0 +1,27 @@
+"""The pack's own socket types and shared schema pieces."""
+
+from comfy_api.latest import io
+
+CATEGORY = "VideoCanvas"
+
+# A patch placed on the (not yet sized) output canvas: vc_core.plan.Patch
+VCPatch = io.Custom("VIDEOCANVAS_PATCH")
+# A chain of conditions, each a patch and when it holds: vc_core.plan.ConditionSet (a tuple)
+VCConditions = io.Custom("VIDEOCANVAS_CONDITIONS")
+
+
+def conditions_input(optional: bool = True):
+    return VCConditions.Input("conditions", optional=optional,
+                              tooltip="Conditions collected so far; this node adds its own after them. "
+                              "Leave empty to start a new set.")
+
+
+def chain(conditions, *new) -> tuple:
+    return tuple(conditions or ()) + tuple(new)
+
+
+def strength_input():
+    return io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
+                          tooltip="1 = the paper's clean condition (timestep 0, followed exactly). "
+                          "Lower values let the model revise it: its timestep is (1 - strength) x the "
+                          "video's.")

@@ -1,0 +1,192 @@
+"""The VideoCanvas plan: from what the user asked for (patches, when, how strongly) to what the model
+consumes (one zero-padded full-size canvas per condition, its pixel frame and its strength).
+
+Patches are placed lazily: a condition set says where a patch goes (a box, or a camera path), and
+the plan renders it once the output size is known, so width/height/length have one source of truth
+(the sampler's inputs) and every error can name the input it comes from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .canvas import Box, CanvasError, camera_path, place_patch, warp_onto_canvas
+from .timing import WAN_TEMPORAL_STRIDE, TimingError, check_length, latent_length, parse_frames
+
+SPATIAL_MULTIPLE = 16  # Wan: VAE stride 8 x patch 2
+
+
+class PlanError(ValueError):
+    """An input the plan cannot honour; the message names the input and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A box on the output canvas (None = whole canvas) and how the patch fits into it."""
+
+    box: Box | None = None
+    fit: str = "stretch"
+    feather: float = 0.0
+
+
+@dataclass(frozen=True)
+class CameraMove:
+    """The patch seen through a moving camera: (cx, cy, zoom) from start to end over its frames."""
+
+    start: tuple[float, float, float] = (0.5, 0.5, 1.0)
+    end: tuple[float, float, float] = (0.5, 0.5, 1.0)
+    easing: str = "linear"
+    feather: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Patch:
+    """Pixels (one image or a clip, [F, H, W, C] in [0, 1]), an optional mask, and a placement."""
+
+    image: torch.Tensor
+    mask: torch.Tensor | None = None
+    placement: Placement | CameraMove = field(default_factory=Placement)
+
+    @property
+    def num_frames(self) -> int:
+        return 1 if self.image.ndim == 3 else int(self.image.shape[0])
+
+    def render(self, canvas_hw: tuple[int, int], num_frames: int):
+        """PlacedPatch with `num_frames` frames (one image is repeated or moved by the camera)."""
+        p = self.placement
+        if isinstance(p, CameraMove):
+            matrices = camera_path(num_frames, tuple(self.image.shape[-3:-1]), canvas_hw, p.start,
+                                   p.end, p.easing)
+            return warp_onto_canvas(self.image, matrices, canvas_hw, mask=self.mask, feather=p.feather)
+        placed = place_patch(self.image, self.mask, canvas_hw, p.box, p.fit, p.feather)
+        if placed.num_frames == 1 and num_frames > 1:
+            placed.pixels = placed.pixels.expand(num_frames, -1, -1, -1)
+            placed.mask = placed.mask.expand(num_frames, -1, -1)
+        return placed
+
+
+@dataclass(frozen=True, eq=False)
+class ConditionSource:
+    """A patch and when it holds: `frames` is a frame spec as the user wrote it ("0, 40, -1",
+    an int, a list; seconds at `fps` with unit "seconds"). A clip patch with one frame given
+    starts there and runs on; with as many frames given as it has, they pair up."""
+
+    patch: Patch
+    frames: object = 0
+    unit: str = "frames"
+    fps: float | None = None
+    strength: float = 1.0
+    label: str = ""
+
+
+ConditionSet = tuple[ConditionSource, ...]
+
+
+@dataclass
+class VideoCanvasPlan:
+    width: int
+    height: int
+    length: int
+    stride: int
+    canvases: torch.Tensor  # [K, H, W, 3] in [0, 1], VAE_ZERO where nothing is given
+    masks: torch.Tensor     # [K, H, W], 1 where the condition's pixels are given
+    frames: list[int]
+    strengths: list[float]
+    labels: list[str]
+
+    @property
+    def num_conditions(self) -> int:
+        return len(self.frames)
+
+    @property
+    def latent_frames(self) -> int:
+        return latent_length(self.length, self.stride)
+
+
+def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE) -> None:
+    """Latent size must split into whole 2x2 patches: pixels a multiple of VAE stride x 2."""
+    for name, value in (("width", width), ("height", height)):
+        if value < multiple or value % multiple:
+            lo = max(multiple, value // multiple * multiple)
+            raise PlanError(f"{name} must be a positive multiple of {multiple} (the VAE's spatial "
+                            f"stride x the patch size 2); got {value}, nearest {lo} or {lo + multiple}")
+
+
+def _source_frames(src: ConditionSource, length: int, index: int) -> list[int]:
+    name = f"frames of {_where(index, src)}"
+    frames = parse_frames(src.frames, length, fps=src.fps, unit=src.unit, name=name)
+    n = src.patch.num_frames
+    if n == 1 or len(frames) == n:
+        return frames
+    if len(frames) == 1:
+        start = frames[0]
+        if start + n > length:
+            raise PlanError(f"{name}: a {n}-frame clip starting at frame {start} runs past the last "
+                            f"frame {length - 1}; start at most at {length - n}")
+        return list(range(start, start + n))
+    raise PlanError(f"{name}: {len(frames)} frames given for a {n}-frame clip; give one start "
+                    f"frame or exactly {n} frames")
+
+
+def _where(i: int, src: ConditionSource) -> str:
+    return f"condition #{i + 1}" + (f" ({src.label})" if src.label else "")
+
+
+def build_plan(sources: Sequence[ConditionSource], width: int, height: int, length: int,
+               stride: int = WAN_TEMPORAL_STRIDE,
+               check_count: Callable[[int], None] | None = None) -> VideoCanvasPlan:
+    """Render every condition onto its own canvas; validate sizes, lengths, frames and boxes.
+
+    `check_count(K)` runs once the number of condition frames is known and before any canvas is
+    rendered, so a caller can refuse an absurd request (e.g. by its memory estimate) cheaply.
+    """
+    check_size(width, height)
+    try:
+        check_length(length, stride)
+    except TimingError as err:
+        raise PlanError(str(err)) from None
+    when = []
+    for i, src in enumerate(sources):
+        if not 0.0 <= src.strength <= 1.0:
+            raise PlanError(f"strength of {_where(i, src)} must be in [0, 1]; got {src.strength}")
+        try:
+            when.append(_source_frames(src, length, i))
+        except TimingError as err:
+            raise PlanError(str(err)) from None
+    if check_count is not None:
+        check_count(sum(map(len, when)))
+    canvases, masks, frames, strengths, labels = [], [], [], [], []
+    for i, (src, at) in enumerate(zip(sources, when, strict=True)):
+        try:
+            placed = src.patch.render((height, width), len(at))
+        except CanvasError as err:
+            raise PlanError(f"{_where(i, src)}: {err}") from None
+        canvases.append(placed.pixels[..., :3])
+        masks.append(placed.mask)
+        frames += at
+        strengths += [float(src.strength)] * len(at)
+        labels += [src.label or f"#{i + 1}"] * len(at)
+    if canvases:
+        pixels, mask = torch.cat(canvases).float(), torch.cat(masks).float()
+    else:
+        pixels, mask = torch.zeros(0, height, width, 3), torch.zeros(0, height, width)
+    return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels)
+
+
+def paste_back(video: torch.Tensor, plan: VideoCanvasPlan, feather: float = 0.0) -> torch.Tensor:
+    """The decoded video [T, H, W, C] with each condition's exact pixels composited over its frame
+    through its (optionally further feathered) mask; later conditions on the same frame win."""
+    from .canvas import feather_mask
+
+    if video.shape[0] != plan.length or tuple(video.shape[1:3]) != (plan.height, plan.width):
+        raise PlanError(f"video is {tuple(video.shape[:3])} (frames, height, width) but the "
+                        f"conditions were planned for ({plan.length}, {plan.height}, {plan.width})")
+    out = video.clone()
+    masks = feather_mask(plan.masks.to(video), feather)
+    for k, frame in enumerate(plan.frames):
+        m = masks[k].unsqueeze(-1)
+        out[frame, ..., :3] = m * plan.canvases[k].to(video) + (1 - m) * out[frame, ..., :3]
+    return out
