@@ -68,10 +68,30 @@ class Patch:
         return placed
 
 
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames start, start+step, ... up to end (inclusive, and always included), resolved once the
+    video length is known; negative ends count from the end (-1 = last frame)."""
+
+    start: int = 0
+    end: int = -1
+    step: int = 1
+
+    def resolve(self, length: int, name: str) -> list[int]:
+        # parsed one at a time: a range may start and end on the same frame
+        first, last = (parse_frames([f], length, name=name)[0] for f in (self.start, self.end))
+        if self.step < 1:
+            raise PlanError(f"{name}: step must be >= 1; got {self.step}")
+        if last < first:
+            raise PlanError(f"{name}: the range starts at frame {first} after its end {last}")
+        frames = list(range(first, last + 1, self.step))
+        return frames if frames[-1] == last else frames + [last]
+
+
 @dataclass(frozen=True, eq=False)
 class ConditionSource:
     """A patch and when it holds: `frames` is a frame spec as the user wrote it ("0, 40, -1",
-    an int, a list; seconds at `fps` with unit "seconds"). A clip patch with one frame given
+    an int, a list; seconds at `fps` with unit "seconds") or a FrameRange. A clip patch with one frame given
     starts there and runs on; with as many frames given as it has, they pair up."""
 
     patch: Patch
@@ -117,7 +137,10 @@ def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE) -> Non
 
 def _source_frames(src: ConditionSource, length: int, index: int) -> list[int]:
     name = f"frames of {_where(index, src)}"
-    frames = parse_frames(src.frames, length, fps=src.fps, unit=src.unit, name=name)
+    if isinstance(src.frames, FrameRange):
+        frames = src.frames.resolve(length, name)
+    else:
+        frames = parse_frames(src.frames, length, fps=src.fps, unit=src.unit, name=name)
     n = src.patch.num_frames
     if n == 1 or len(frames) == n:
         return frames
