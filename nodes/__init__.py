@@ -1,5 +1,8 @@
 """Thin ComfyUI V3 nodes: schema, validation, and a call into vc_core or ComfyUI's own machinery."""
 
+from pathlib import Path
+
+import folder_paths
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
@@ -18,6 +21,14 @@ NODES: list[type[io.ComfyNode]] = [
     VideoCanvasDecode,
     VideoCanvasLayoutPreview,
 ]
+
+
+# The bundled toy model (trained by training/, committed under models/) is listed by ComfyUI's own
+# UNETLoader / VAELoader next to the user's models.
+BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "models"
+for _kind in ("diffusion_models", "vae"):
+    if (BUNDLED_MODELS / _kind).is_dir():
+        folder_paths.add_model_folder_path(_kind, str(BUNDLED_MODELS / _kind))
 
 
 class VideoCanvasExtension(ComfyExtension):

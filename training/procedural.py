@@ -182,13 +182,18 @@ def _sample_background(rng: np.random.Generator, avoid: list[float] | None) -> d
     """Two colours and a field mixing them. `avoid`: a mean colour the result must differ from."""
     for _ in range(30):
         h, s, v = rng.uniform(), rng.uniform(0.15, 0.85), rng.uniform(0.25, 0.9)
-        c0 = _hsv(h, s, v)
         v2 = v + rng.choice([-1.0, 1.0]) * rng.uniform(0.15, 0.45)
         if not 0.08 <= v2 <= 0.97:
             v2 = v - (v2 - v)
+        if avoid is not None:  # after a cut: the opposite brightness and a distant hue
+            h = colorsys.rgb_to_hsv(*avoid)[0] + rng.uniform(0.25, 0.75)
+            dark = max(avoid) > 0.55
+            v = rng.uniform(0.12, 0.32) if dark else rng.uniform(0.72, 0.95)
+            v2 = v + (1.0 if dark else -1.0) * rng.uniform(0.1, 0.25)
+        c0 = _hsv(h, s, v)
         c1 = _hsv(h + rng.uniform(-0.2, 0.2), s + rng.uniform(-0.3, 0.3), v2)
         mean = [(a + b) / 2 for a, b in zip(c0, c1, strict=True)]
-        if avoid is None or _dist(mean, avoid) > 0.45:
+        if avoid is None or _dist(mean, avoid) > 0.35:
             break
     kind = str(rng.choice(BACKGROUNDS, p=[0.3, 0.15, 0.3, 0.125, 0.125]))
     field = _sample_field(rng, kind, period=(0.8, 2.0) if kind != "noise" else (1.2, 3.0), px=REF_PX,

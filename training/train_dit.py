@@ -1,0 +1,205 @@
+"""Train the toy VideoCanvas DiT (ComfyUI's own WanModel, Wan 2.1 T2V format) with the paper's recipe.
+
+    python -m training.train_dit --variant icc [--minutes 40] [--resume]
+    variants: icc (in-context + RoPE interpolation: the paper, the bundled default),
+              nearest (in-context, conditions at their causal latent slot: "w/o interpolation"),
+              replace (latent replacement: the condition overwrites its slot, kept clean)
+
+Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
+predict e - z, MSE on video tokens only; per sample 1..K anchors at random pixel frames, each a
+random crop of 20-100 % of that frame on a zero (VAE_ZERO) canvas, encoded on its own as a single
+image by the frozen toy VAE; condition tokens at timestep 0 with their policy's position; no text
+(a single all-zero 4096-wide token, what VideoCanvas Null Prompt gives); every latent passes through
+ComfyUI's Wan 2.1 latent format first, exactly what the sampler will feed the model.
+
+The forward pass is vc_core.wan_forward's, the same code the node pack runs inside ComfyUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .common import BUNDLED, ROOT, RunDir, comfy_modules, cosine_lr, export_weights, pick_device
+from .procedural import ClipSpec, generate_clip
+
+SIZE, FRAMES, STRIDE = 64, 17, 4
+LATENT_FRAMES = (FRAMES - 1) // STRIDE + 1
+DIT_FILES = {
+    "icc": BUNDLED / "diffusion_models" / "videocanvas_toy_t2v.safetensors",
+    "nearest": ROOT / "train_runs" / "dit_nearest" / "videocanvas_toy_t2v_nearest.safetensors",
+    "replace": ROOT / "train_runs" / "dit_replace" / "videocanvas_toy_t2v_replace.safetensors",
+}
+ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
+SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
+
+
+def load_vae(device):
+    comfy = comfy_modules()
+    sd = load_file(str(BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    vae = comfy.ldm.wan.vae.WanVAE(dim=sd["decoder.head.0.gamma"].shape[0], z_dim=16,
+                                   dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
+                                   temperal_downsample=[False, True, True])
+    vae.load_state_dict(sd)
+    return vae.to(device).eval()
+
+
+def random_crop_mask(gen: torch.Generator) -> torch.Tensor:
+    """A box covering 20-100 % of the frame's area (the paper's patch sampling), [SIZE, SIZE]."""
+    area = 0.2 + 0.8 * torch.rand((), generator=gen).item()
+    aspect = math.exp((torch.rand((), generator=gen).item() - 0.5) * math.log(3))
+    h = max(4, min(SIZE, round(SIZE * math.sqrt(area / aspect))))
+    w = max(4, min(SIZE, round(SIZE * math.sqrt(area * aspect))))
+    y = int(torch.randint(0, SIZE - h + 1, (), generator=gen))
+    x = int(torch.randint(0, SIZE - w + 1, (), generator=gen))
+    mask = torch.zeros(SIZE, SIZE)
+    mask[y:y + h, x:x + w] = 1
+    return mask
+
+
+@torch.no_grad()
+def build_dataset(path: Path, clips: int, device) -> dict:
+    """Latents of `clips` training clips (video mode) and, for every pixel frame of each, the
+    image-mode latent of a random-crop canvas of that frame; all in the model's latent space."""
+    if path.exists():
+        return load_file(str(path))
+    from vc_core.canvas import VAE_ZERO
+
+    fmt = comfy_modules().latent_formats.Wan21()
+    vae = load_vae(device)
+    gen = torch.Generator().manual_seed(1234)
+    video, conds = [], []
+    for start in range(0, clips, 16):
+        seeds = range(start, min(clips, start + 16))
+        pixels = torch.stack([generate_clip(s, ClipSpec(FRAMES, SIZE, SIZE)) for s in seeds])
+        x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
+        video.append(fmt.process_in(vae.encode(x)).cpu())
+        masks = torch.stack([random_crop_mask(gen) for _ in range(len(seeds) * FRAMES)])
+        frames = pixels.reshape(-1, SIZE, SIZE, 3)
+        canvas = masks[..., None] * frames + (1 - masks[..., None]) * VAE_ZERO
+        c = canvas.permute(0, 3, 1, 2).unsqueeze(2).to(device) * 2 - 1  # one-frame clips
+        conds.append(fmt.process_in(vae.encode(c)).cpu().reshape(len(seeds), FRAMES, 16, SIZE // 8,
+                                                                  SIZE // 8))
+        print(f"dataset {start + len(seeds)}/{clips}", flush=True)
+    data = {"video": torch.cat(video).contiguous(), "conditions": torch.cat(conds).contiguous()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(data, str(path))
+    return data
+
+
+def build_dit(seed: int = 0):
+    comfy_modules()
+    from hostkit.tiny_models import TinyWan
+
+    return TinyWan(**ARCH).build(seed=seed)
+
+
+def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(n, generator=gen).clamp(1e-3, 1 - 1e-3)
+    shifted = SAMPLING_SHIFT * u / (1 + (SAMPLING_SHIFT - 1) * u)
+    return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted)
+
+
+def training_step(model, variant, data, idx, gen, max_anchors, device):
+    from vc_core.timing import causal_latent_slot
+    from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+    z = data["video"][idx].to(device)
+    b = z.shape[0]
+    k = int(torch.randint(0, max_anchors + 1, (), generator=gen))  # k = 0: plain T2V, kept alive
+    frames = sorted(torch.randperm(FRAMES, generator=gen)[:k].tolist())
+    t = sample_t(b, gen).to(device)
+    eps = torch.randn(z.shape, generator=gen).to(device)
+    zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
+    target = eps - z
+    context = torch.zeros(b, 1, 4096, device=device)
+    weight = torch.ones(1, 1, LATENT_FRAMES, 1, 1, device=device)
+    if k == 0:
+        out = model.forward_orig(zt, t * 1000, context, freqs=rope_video(model, device))
+    else:
+        cond = data["conditions"][idx][:, frames].permute(0, 2, 1, 3, 4).to(device)  # [B,16,K,h,w]
+        if variant == "replace":
+            slots = [causal_latent_slot(f, STRIDE) for f in frames]
+            zt = zt.clone()
+            t_frames = (t * 1000).view(-1, 1).repeat(1, LATENT_FRAMES)
+            for i, s in enumerate(slots):
+                zt[:, :, s] = cond[:, :, i]
+                t_frames[:, s] = 0
+                weight[:, :, s] = 0  # a replaced slot is a condition: no loss on it
+            out = model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device))
+        else:
+            policy = "interpolate" if variant == "icc" else "nearest"
+            out = in_context_forward(model, zt, t * 1000, context,
+                                     ConditionLatents(cond, tuple(frames), stride=STRIDE), policy)
+    loss = (((out.float() - target) ** 2) * weight).sum() / (weight.sum() * z[:, :, :1].numel())
+    return loss, k
+
+
+_ROPE_CACHE = {}
+
+
+def rope_video(model, device):
+    from vc_core.in_context import plan_in_context
+    from vc_core.rope import rope_table
+
+    if device not in _ROPE_CACHE:
+        plan = plan_in_context(LATENT_FRAMES, (SIZE // 16, SIZE // 16), [], STRIDE)
+        _ROPE_CACHE[device] = rope_table(plan.positions(), model.rope_embedder.axes_dim,
+                                         model.rope_embedder.theta, device=device)
+    return _ROPE_CACHE[device]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--variant", choices=sorted(DIT_FILES), default="icc")
+    ap.add_argument("--minutes", type=float, default=40.0)
+    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--clips", type=int, default=2048)
+    ap.add_argument("--max-anchors", type=int, default=3)
+    ap.add_argument("--resume", action="store_true")
+    args = ap.parse_args()
+
+    device = pick_device()
+    data = build_dataset(ROOT / "train_runs" / f"dit_data_{args.clips}.safetensors", args.clips, device)
+    run = RunDir(ROOT / "train_runs" / f"dit_{args.variant}")
+    torch.manual_seed(0)
+    model = build_dit(seed=0).to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    start = 0
+    if args.resume and (meta := run.load_state(model, opt)):
+        start = meta["step"]
+    gen = torch.Generator().manual_seed(10_000 + start)
+    deadline = time.monotonic() + args.minutes * 60
+    step, ema = start, None
+    for step in range(start, args.steps):
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, args.steps, args.lr, warmup=200)
+        idx = torch.randint(0, data["video"].shape[0], (args.batch,), generator=gen)
+        loss, k = training_step(model, args.variant, data, idx, gen, args.max_anchors, device)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 50 == 0:
+            run.log(step=step, loss=round(loss.item(), 4), ema=round(ema, 4), k=k,
+                    lr=round(opt.param_groups[0]["lr"], 6))
+        if step % 500 == 499:
+            run.save_state(model, opt, {"step": step + 1, "variant": args.variant})
+        if time.monotonic() > deadline:
+            run.log(event="time budget reached", step=step + 1)
+            break
+    run.save_state(model, opt, {"step": step + 1, "variant": args.variant})
+    export_weights(model, DIT_FILES[args.variant], dtype=torch.float16)
+    run.log(event="exported", path=str(DIT_FILES[args.variant]), step=step + 1)
+
+
+if __name__ == "__main__":
+    main()

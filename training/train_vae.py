@@ -1,0 +1,111 @@
+"""Train the toy Wan 2.1-format VAE (ComfyUI's own WanVAE class, small base dim) on procedural clips.
+
+    python -m training.train_vae [--minutes 40] [--steps 4000] [--dim 8] [--resume]
+
+The architecture is Wan 2.1's causal video VAE (z_dim 16, dim_mult [1,2,4,4], temporal stride 4), so
+ComfyUI's VAELoader detects it and encodes/decodes it exactly as the real one; only the base width is
+small. Clips are short (9 frames = the image-mode first frame plus two 4-frame chunks, which covers
+both causal paths and one cache hand-over) and cropped to 32x32 (the network is convolutional), so a
+step costs ~1 s on 2 CPU cores.
+
+Besides reconstruction, a light regulariser pulls each latent channel's mean/std towards the Wan 2.1
+latent format's constants: ComfyUI normalises every VAE latent with those constants before the DiT
+sees it, so this makes the DiT's inputs roughly unit-variance, as they are for the real Wan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from .common import BUNDLED, ROOT, RunDir, comfy_modules, cosine_lr, export_weights, pick_device
+from .procedural import ClipSpec, generate_clip
+
+VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
+
+
+def build_vae(dim: int):
+    """ComfyUI's WanVAE at base width `dim`, fan-in-scaled random init (its layers skip init)."""
+    comfy_modules()
+    from hostkit.tiny_models import build_wan21_vae
+
+    return build_wan21_vae(dim=dim, seed=0)
+
+
+def latent_stats_target():
+    fmt = comfy_modules().latent_formats.Wan21()
+    return fmt.latents_mean.reshape(16), fmt.latents_std.reshape(16)
+
+
+def batch(step: int, size: int, frames: int, crop: int, gen: torch.Generator) -> torch.Tensor:
+    """[B, 3, T, crop, crop] in [-1, 1] (the Wan VAE's input range), random crops of 64x64 clips."""
+    spec = ClipSpec(frames=frames, height=64, width=64)
+    clips = []
+    for i in range(size):
+        clip = generate_clip(step * size + i, spec)  # training seeds 0 .. < 1e6
+        y, x = (int(v) for v in torch.randint(0, 64 - crop + 1, (2,), generator=gen))
+        clips.append(clip[:, y:y + crop, x:x + crop])
+    return torch.stack(clips).permute(0, 4, 1, 2, 3) * 2 - 1
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--run", default=str(ROOT / "train_runs" / "vae"))
+    ap.add_argument("--dim", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--minutes", type=float, default=40.0, help="stop (and export) after this long")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=9)
+    ap.add_argument("--crop", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--out", default=str(VAE_FILE))
+    args = ap.parse_args()
+
+    device = pick_device()
+    torch.manual_seed(0)
+    run = RunDir(args.run)
+    vae = build_vae(args.dim).to(device)
+    opt = torch.optim.Adam(vae.parameters(), lr=args.lr)
+    start = 0
+    if args.resume and (meta := run.load_state(vae, opt)):
+        start = meta["step"]
+    mean_t, std_t = (t.to(device) for t in latent_stats_target())
+    gen = torch.Generator().manual_seed(start)
+    deadline = run.t0 + args.minutes * 60
+    step = start
+    for step in range(start, args.steps):
+        for g in opt.param_groups:
+            g["lr"] = cosine_lr(step, args.steps, args.lr)
+        x = batch(step, args.batch, args.frames, args.crop, gen).to(device)
+        mu = vae.encode(x)
+        rec = vae.decode(mu)
+        l1 = (rec - x).abs().mean()
+        mse = ((rec - x) ** 2).mean()
+        m = mu.mean(dim=(0, 2, 3, 4))
+        s = mu.std(dim=(0, 2, 3, 4))
+        stats = ((m - mean_t) ** 2).mean() + ((s - std_t) ** 2).mean()
+        loss = l1 + mse + 0.05 * stats
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        if step % 20 == 0:
+            psnr = (10 * torch.log10(4.0 / mse.detach())).item()  # range [-1, 1]: peak-to-peak 2
+            run.log(step=step, loss=round(loss.item(), 5), l1=round(l1.item(), 5), psnr=round(psnr, 2),
+                    stats=round(stats.item(), 4), lr=opt.param_groups[0]["lr"])
+        if step % 100 == 99:
+            run.save_state(vae, opt, {"step": step + 1, "dim": args.dim})
+        if time.monotonic() > deadline:
+            run.log(event="time budget reached", step=step + 1)
+            break
+    run.save_state(vae, opt, {"step": step + 1, "dim": args.dim})
+    export_weights(vae, Path(args.out))
+    run.log(event="exported", path=args.out, step=step + 1)
+
+
+if __name__ == "__main__":
+    main()
