@@ -1,0 +1,225 @@
+"""Fidelity benchmark of the toy VideoCanvas models: the paper's ablations at toy scale.
+
+    python -m benchmarks.evaluate [--cases benchmarks/cases/default.json] [--out bench_out/eval]
+                                  [--variants icc,nearest,replace] [--steps 20]
+
+Every case runs through the pack's own node path inside a real (in-process) ComfyUI: conditions
+are rendered and encoded by VideoCanvas Sampler's `prepare`, the model is patched with the variant's
+position policy / paradigm, ComfyUI's KSampler machinery samples, the VAE decodes. Metrics need no
+pretrained network (VIDEOCANVAS.md, "VideoCanvasBench"):
+- cond_psnr / cond_ssim: inside each condition's mask, at its frame, output vs the given pixels;
+- per-frame PSNR (output frame vs the source clip's frame, whole frame) and the distance of its
+  peak from the nearest conditioned frame (homologous cases only: the conditions come from the
+  source clip);
+- motion: mean absolute difference of consecutive output frames (a dynamic-degree proxy).
+
+A cases file (JSON) lists cases; each has a `name`, a `source` ({"seed": N} for a procedural clip,
+held-out seeds are >= 1,000,000; or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
+`conditions` ([{"frame": 6, "box": [x, y, w, h] fractions of the frame, default the whole frame,
+"source_frame": defaults to "frame"}]) and optionally `seeds` (a list of source seeds to repeat the
+case over). Results: <out>/results.md, <out>/results.json, <out>/psnr_<case>.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
+VARIANTS = {  # name -> (model file, position policy, paradigm)
+    "icc": ("videocanvas_toy_t2v.safetensors", "interpolate", "in_context"),
+    "nearest": ("videocanvas_toy_t2v_nearest.safetensors", "nearest", "in_context"),
+    "replace": ("videocanvas_toy_t2v_replace.safetensors", "interpolate", "latent_replacement"),
+}
+
+
+def load_source(source: dict, size: int, frames: int) -> torch.Tensor:
+    """[T, H, W, 3] in [0, 1]."""
+    if "seed" in source:
+        from training.procedural import ClipSpec, generate_clip
+
+        return generate_clip(int(source["seed"]), ClipSpec(frames, size, size))
+    if "frames" in source:
+        import numpy as np
+        from PIL import Image
+
+        files = sorted(Path(source["frames"]).glob("*.png"))[:frames]
+        return torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB").resize((size, size))))
+                            for f in files]).float() / 255
+    if "video" in source:
+        import av
+        import numpy as np
+
+        with av.open(source["video"]) as container:
+            out = [torch.from_numpy(np.asarray(f.to_image().convert("RGB").resize((size, size))))
+                   for f, _ in zip(container.decode(video=0), range(frames), strict=False)]
+        return torch.stack(out).float() / 255
+    raise ValueError(f"source must have 'seed', 'frames' or 'video'; got {source}")
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    err = (a - b) ** 2
+    if mask is not None:
+        m = mask.unsqueeze(-1).expand_as(err)
+        mse = (err * m).sum() / m.sum().clamp_min(1)
+    else:
+        mse = err.mean()
+    return float(10 * torch.log10(1.0 / mse.clamp_min(1e-10)))
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean SSIM map (kornia, 7x7 window) over the mask, luminance of [H, W, 3] images."""
+    import kornia
+
+    x, y = (t.permute(2, 0, 1).unsqueeze(0) for t in (a, b))
+    smap = kornia.metrics.ssim(x, y, window_size=7).mean(1)[0]
+    return float((smap * mask).sum() / mask.sum().clamp_min(1))
+
+
+class Runner:
+    def __init__(self, size: int, frames: int, steps: int):
+        from hostkit.inprocess import load_comfy_with_pack
+
+        self.pack = load_comfy_with_pack()
+        import comfy.sd
+        import comfy.utils
+        import folder_paths
+
+        self.comfy_sd, self.folder_paths = comfy.sd, folder_paths
+        vae_path = folder_paths.get_full_path_or_raise("vae", "videocanvas_toy_vae.safetensors")
+        self.vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(vae_path))
+        self.size, self.frames, self.steps = size, frames, steps
+        self.models = {}
+
+    def model(self, variant: str):
+        if variant not in self.models:
+            name, policy, paradigm = VARIANTS[variant]
+            path = self.folder_paths.get_full_path("diffusion_models", name) or str(
+                ROOT / "train_runs" / f"dit_{variant}" / name)
+            base = self.comfy_sd.load_diffusion_model(path)
+            self.models[variant] = self.pack.nodes.model_patch.patch_model(base, policy, paradigm)
+        return self.models[variant]
+
+    def generate(self, variant: str, clip: torch.Tensor, conditions: list[dict], seed: int):
+        import nodes as comfy_nodes
+        from vc_core.plan import ConditionSource, Patch
+
+        sampling = self.pack.nodes.sampling
+        sources = []
+        for c in conditions:
+            frame = int(c["frame"])
+            x, y, w, h = c.get("box", (0.0, 0.0, 1.0, 1.0))
+            mask = torch.zeros(self.size, self.size)
+            mask[round(y * self.size):round((y + h) * self.size),
+                 round(x * self.size):round((x + w) * self.size)] = 1
+            sources.append(ConditionSource(Patch(clip[int(c.get("source_frame", frame))], mask), frame))
+        model = self.model(variant)
+        null = [[torch.zeros(1, 1, 4096), {}]]
+        plan, latents, latent = sampling.prepare(self.vae, tuple(sources), self.size, self.size,
+                                                 self.frames, 1, model)
+        pos = sampling._with_plan(null, plan, latents)
+        out = comfy_nodes.common_ksampler(model, seed, self.steps, 1.0, "euler", "simple", pos, pos,
+                                          latent)[0]
+        video = comfy_nodes.VAEDecode().decode(self.vae, out)[0]
+        return video, plan
+
+
+def evaluate_case(runner: Runner, variant: str, case: dict, seed: int) -> dict:
+    source = dict(case["source"], **({"seed": seed} if "seed" in case["source"] else {}))
+    clip = load_source(source, runner.size, runner.frames)
+    video, plan = runner.generate(variant, clip, case["conditions"], seed=0)
+    cond = [(psnr(video[f], plan.canvases[k], plan.masks[k]), ssim(video[f], plan.canvases[k], plan.masks[k]))
+            for k, f in enumerate(plan.frames)]
+    curve = [psnr(video[i], clip[i]) for i in range(runner.frames)]
+    peak = max(range(len(curve)), key=curve.__getitem__)
+    motion = float((video[1:] - video[:-1]).abs().mean())
+    return {"cond_psnr": sum(c[0] for c in cond) / len(cond),
+            "cond_ssim": sum(c[1] for c in cond) / len(cond), "curve": curve, "peak_frame": peak,
+            "peak_distance": min(abs(peak - f) for f in plan.frames),
+            "motion": motion, "video": video}
+
+
+def plot_curves(path: Path, curves: dict[str, list[float]], frames: list[int]) -> None:
+    """Per-frame PSNR lines per variant with the conditioned frames marked (PIL, no matplotlib)."""
+    from PIL import Image, ImageDraw
+
+    w, h, pad = 640, 320, 36
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    values = [v for c in curves.values() for v in c]
+    lo, hi = math.floor(min(values)), math.ceil(max(values))
+    n = len(next(iter(curves.values())))
+
+    def xy(i, v):
+        return (pad + i * (w - 2 * pad) / max(1, n - 1),
+                h - pad - (v - lo) / max(1e-6, hi - lo) * (h - 2 * pad))
+
+    for f in frames:
+        x = xy(f, lo)[0]
+        d.line([(x, pad), (x, h - pad)], fill=(200, 200, 200), width=3)
+    colours = [(220, 50, 32), (0, 90, 181), (20, 150, 60), (150, 80, 200)]
+    for (name, curve), colour in zip(curves.items(), colours, strict=False):
+        d.line([xy(i, v) for i, v in enumerate(curve)], fill=colour, width=2)
+        d.text((w - 150, pad + 14 * list(curves).index(name)), name, fill=colour)
+    d.rectangle([pad, pad, w - pad, h - pad], outline="black")
+    d.text((4, pad - 12), f"PSNR dB ({lo}..{hi})", fill="black")
+    d.text((pad, h - pad + 6), f"frame 0..{n - 1}; grey: conditioned frames", fill="black")
+    img.save(path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--cases", default=str(ROOT / "benchmarks" / "cases" / "default.json"))
+    ap.add_argument("--out", default=str(ROOT / "bench_out" / "eval"))
+    ap.add_argument("--variants", default="icc,nearest,replace")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--frames", type=int, default=17)
+    args = ap.parse_args()
+    cases = json.loads(Path(args.cases).read_text())
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runner = Runner(args.size, args.frames, args.steps)
+    variants = args.variants.split(",")
+    results, t0 = [], time.monotonic()
+    for case in cases:
+        seeds = case.get("seeds", [case["source"].get("seed", 0)])
+        per_variant = {}
+        for variant in variants:
+            rows = [evaluate_case(runner, variant, case, s) for s in seeds]
+            per_variant[variant] = {
+                key: sum(r[key] for r in rows) / len(rows)
+                for key in ("cond_psnr", "cond_ssim", "peak_distance", "motion")}
+            per_variant[variant]["curve"] = [sum(r["curve"][i] for r in rows) / len(rows)
+                                             for i in range(args.frames)]
+            per_variant[variant]["exact_peak_rate"] = sum(r["peak_distance"] == 0 for r in rows) / len(rows)
+        frames = [int(c["frame"]) for c in case["conditions"]]
+        plot_curves(out / f"psnr_{case['name']}.png", {v: per_variant[v]["curve"] for v in variants}, frames)
+        results.append({"case": case["name"], "frames": frames, "seeds": seeds, "variants": per_variant})
+        print(f"{case['name']}: " + ", ".join(f"{v} {per_variant[v]['cond_psnr']:.2f} dB"
+                                              for v in variants), flush=True)
+    (out / "results.json").write_text(json.dumps({"steps": args.steps, "size": args.size,
+                                                   "frames": args.frames, "results": results}, indent=1))
+    lines = ["| case | frames | variant | cond PSNR | cond SSIM | peak dist | exact peak | motion |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for v, m in r["variants"].items():
+            lines.append(f"| {r['case']} | {r['frames']} | {v} | {m['cond_psnr']:.2f} | "
+                         f"{m['cond_ssim']:.3f} | {m['peak_distance']:.2f} | "
+                         f"{m['exact_peak_rate']:.2f} | {m['motion']:.4f} |")
+    (out / "results.md").write_text("\n".join(lines) + f"\n\n{len(cases)} cases, "
+                                    f"{time.monotonic() - t0:.0f} s\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
