@@ -23,6 +23,9 @@ def add_comfy_to_path(comfy: Path | None = None) -> Path:
         sys.path.insert(0, str(comfy))
     from comfy.cli_args import args
     args.cpu = True
+    # ComfyUI's nodes.py puts ComfyUI/comfy first on sys.path, where comfy/utils.py would then
+    # shadow the top-level `utils` package: bind the package first (main.py imports it early too).
+    import utils.extra_config  # noqa: F401
     return comfy
 
 
@@ -31,7 +34,6 @@ def load_comfy_with_pack() -> object:
     Returns the pack's module as ComfyUI loaded it."""
     global _loaded
     comfy = add_comfy_to_path()
-    import utils.extra_config  # noqa: F401  (ComfyUI imports it before nodes)
     import nodes
 
     link = comfy / "custom_nodes" / PACK_LINK_NAME

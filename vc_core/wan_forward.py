@@ -83,13 +83,12 @@ def latent_replacement_forward(wan, x: torch.Tensor, timestep: torch.Tensor, con
                                **kwargs) -> torch.Tensor:
     """The baseline: conditions overwrite their causal latent slot, which is kept clean."""
     transformer_options = {} if transformer_options is None else transformer_options
-    b, _, f, h, w = x.shape
-    _check_grid(wan, x)
+    b, _, f, _, _ = x.shape
+    grid = _check_grid(wan, x)
     slots = [causal_latent_slot(fr, conditions.stride) for fr in conditions.frames]
     x_rep, t_rep = replace_latent_slots(x, timestep, conditions.latents, slots)
-    freqs = rope_table(plan_in_context(f, (h // wan.patch_size[1], w // wan.patch_size[2]), [],
-                                       conditions.stride).positions(),
-                       wan.rope_embedder.axes_dim, wan.rope_embedder.theta, device=x.device)
+    positions = plan_in_context(f, grid, [], conditions.stride).positions()
+    freqs = rope_table(positions, wan.rope_embedder.axes_dim, wan.rope_embedder.theta, device=x.device)
     out = wan.forward_orig(x_rep, t_rep, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)
     sigma = torch.as_tensor(timestep).reshape(b, -1).float().amax(dim=1) / 1000.0
