@@ -1,0 +1,172 @@
+"""The core nodes' behaviour inside a real (in-process) ComfyUI: conditions are encoded one by one
+in image mode in one call, the sampler and its conditioning-style twin agree exactly, decode can
+paste the conditions back, progress and interrupt behave as in ComfyUI's own samplers."""
+
+import pytest
+import torch
+
+W, H, LENGTH = 32, 32, 9
+
+
+@pytest.fixture(scope="module")
+def n(pack):
+    return pack.nodes
+
+
+@pytest.fixture(scope="module")
+def models(comfy, checkpoints):
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    unet = comfy.sd.load_diffusion_model(
+        folder_paths.get_full_path_or_raise("diffusion_models", checkpoints["wan21_t2v_tiny"]))
+    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(
+        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
+    return unet, vae
+
+
+def solid(rgb, h=H, w=W):
+    return torch.tensor(rgb, dtype=torch.float32).expand(1, h, w, 3).clone()
+
+
+def conditions(n, *specs):
+    """specs: (rgb, frames, box) -> a chained condition set built with the real nodes."""
+    out = None
+    for rgb, frames, box in specs:
+        patch = n.patches.VideoCanvasPatchPlacer.execute(solid(rgb), *box, "fraction", "stretch", 0.0)[0]
+        out = n.patches.VideoCanvasTimestampConditioner.execute(patch, frames, "frames", 16.0, 1.0,
+                                                                out)[0]
+    return out
+
+
+def null(n):
+    return n.sampling.VideoCanvasNullPrompt.execute()[0]
+
+
+def test_null_prompt_is_one_zero_token_of_wan_width(n):
+    (tensor, extras), = null(n)
+    assert tensor.shape == (1, 1, 4096) and not tensor.any() and extras == {}
+
+
+def test_conditions_are_encoded_each_on_its_own_as_a_single_image(n, models):
+    from vc_core.plan import build_plan
+
+    _, vae = models
+    conds = conditions(n, ((1.0, 0.0, 0.0), "0", (0, 0, 1, 1)), ((0.0, 0.0, 1.0), "5", (0.5, 0, 0.5, 1)))
+    plan = build_plan(conds, W, H, LENGTH)
+    latents = n.encode.encode_plan(vae, plan)
+    assert latents.shape == (1, 16, 2, H // 8, W // 8)
+    for k in range(2):
+        alone = vae.encode(plan.canvases[k:k + 1])  # one image = a one-frame clip
+        assert torch.allclose(latents[:, :, k], alone[:, :, 0], atol=1e-5)
+    as_one_clip = vae.encode(plan.canvases)  # what a naive IMAGE batch encode would do
+    assert as_one_clip.shape[2] == 1 and not torch.allclose(as_one_clip[:, :, 0], latents[:, :, 1])
+
+
+def test_canvas_zero_is_the_vae_zero(n):
+    from vc_core.canvas import VAE_ZERO
+    from vc_core.plan import build_plan
+
+    plan = build_plan(conditions(n, ((1.0, 1.0, 1.0), "3", (0, 0, 0.5, 1))), W, H, LENGTH)
+    assert VAE_ZERO == 0.5  # ComfyUI pixels 0..1 -> Wan VAE -1..1: 0.5 is the VAE's zero
+    assert torch.equal(plan.canvases[0, :, W // 2:], torch.full((H, W // 2, 3), 0.5))
+    assert torch.equal(plan.masks[0, :, :W // 2], torch.ones(H, W // 2))
+
+
+def test_sampler_equals_conditioning_node_plus_native_ksampler(n, models):
+    import nodes as comfy_nodes
+
+    unet, vae = models
+    conds = conditions(n, ((1.0, 0.5, 0.0), "0, -1", (0.25, 0.25, 0.5, 0.5)))
+    latent, layout = n.sampling.VideoCanvasSampler.execute(
+        unet, null(n), null(n), vae, W, H, LENGTH, 1, 7, 2, 1.0, "euler", "simple", 1.0, conds)
+    pos, neg, empty, layout2 = n.sampling.VideoCanvasConditioning.execute(
+        null(n), null(n), vae, W, H, LENGTH, 1, conds)
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(unet, "interpolate",
+                                                                      "in_context")[0]
+    native = comfy_nodes.KSampler().sample(patched, 7, 2, 1.0, "euler", "simple", pos, neg, empty)[0]
+    assert latent["samples"].shape == (1, 16, 3, H // 8, W // 8)
+    assert torch.equal(latent["samples"], native["samples"])
+    assert torch.equal(layout, layout2) and layout.ndim == 4 and layout.shape[-1] == 3
+
+
+def test_empty_condition_set_is_plain_text_to_video(n, models):
+    import nodes as comfy_nodes
+
+    unet, vae = models
+    latent, _ = n.sampling.VideoCanvasSampler.execute(
+        unet, null(n), null(n), vae, W, H, LENGTH, 1, 3, 2, 1.0, "euler", "simple", 1.0, None)
+    empty = {"samples": torch.zeros(1, 16, 3, H // 8, W // 8)}
+    plain = comfy_nodes.KSampler().sample(unet, 3, 2, 1.0, "euler", "simple", null(n), null(n), empty)[0]
+    assert torch.equal(latent["samples"], plain["samples"])
+
+
+def test_decode_pastes_the_exact_condition_pixels_back(n, models):
+    unet, vae = models
+    conds = conditions(n, ((0.9, 0.1, 0.2), "4", (0.5, 0.5, 0.5, 0.5)))
+    latent, _ = n.sampling.VideoCanvasSampler.execute(
+        unet, null(n), null(n), vae, W, H, LENGTH, 1, 0, 1, 1.0, "euler", "simple", 1.0, conds)
+    raw = n.decode.VideoCanvasDecode.execute(vae, latent, 0, False, 0.0, conds)[0]
+    pasted = n.decode.VideoCanvasDecode.execute(vae, latent, 0, True, 0.0, conds)[0]
+    assert raw.shape == (LENGTH, H, W, 3)
+    assert torch.allclose(pasted[4, H // 2:, W // 2:], torch.tensor([0.9, 0.1, 0.2]).expand(16, 16, 3))
+    assert torch.equal(pasted[4, :H // 2], raw[4, :H // 2]) and torch.equal(pasted[3], raw[3])
+    tiled = n.decode.VideoCanvasDecode.execute(vae, latent, 64, False, 0.0, None)[0]
+    assert tiled.shape == raw.shape
+
+
+def test_layout_preview_marks_each_condition(n):
+    strip = n.decode.VideoCanvasLayoutPreview.execute(
+        conditions(n, ((1.0, 0.0, 0.0), "0", (0, 0, 1, 1)), ((0.0, 1.0, 0.0), "-1", (0, 0, 1, 1))),
+        W, H, LENGTH, 32)[0]
+    assert strip.shape[0] == 1 and strip.shape[1] > 32 and strip.shape[2] >= 2 * 32
+    assert strip[0, 4:36, 4:36].mean(dim=(0, 1)).argmax() == 0  # first thumbnail: the red frame 0
+
+
+def test_frames_syntax_is_checked_when_the_prompt_is_validated(n):
+    ok = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, 40, -1", unit="frames",
+                                                                   fps=16.0)
+    bad = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, forty", unit="frames",
+                                                                    fps=16.0)
+    assert ok is True and "forty" in bad and "frames" in bad
+
+
+def graph(checkpoints, steps=3):
+    return {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": checkpoints["wan21_t2v_tiny"],
+                                                     "weight_dtype": "default"}},
+        "2": {"class_type": "VAELoader", "inputs": {"vae_name": checkpoints["wan21_vae_tiny"]}},
+        "3": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
+        "4": {"class_type": "VideoCanvasSampler", "inputs": {
+            "model": ["1", 0], "positive": ["3", 0], "negative": ["3", 0], "vae": ["2", 0],
+            "width": W, "height": H, "length": LENGTH, "batch_size": 1, "seed": 0, "steps": steps,
+            "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0}},
+        "5": {"class_type": "VideoCanvasDecode", "inputs": {"vae": ["2", 0], "latent": ["4", 0],
+                                                            "tile_size": 0, "paste_back": False,
+                                                            "feather": 0.0}},
+        "6": {"class_type": "PreviewImage", "inputs": {"images": ["5", 0]}},
+    }
+
+
+def test_sampler_reports_progress_per_step(comfy, checkpoints):
+    comfy.progress.clear()
+    comfy.run(graph(checkpoints, steps=3))
+    assert [p for p in comfy.progress if p[1] == 3] == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_sampler_honours_interrupt(comfy, checkpoints):
+    from comfy import model_management, utils
+
+    from hostkit.inprocess import ExecutionFailed
+
+    # interrupt as the UI's button does, once the first step has reported progress
+    utils.set_progress_bar_global_hook(lambda *a, **k: model_management.interrupt_current_processing())
+    try:
+        with pytest.raises(ExecutionFailed):
+            comfy.run(graph(checkpoints, steps=4))
+        kinds = [e for e, _ in comfy.executor.status_messages]
+        assert "execution_interrupted" in kinds and "execution_success" not in kinds
+    finally:
+        utils.set_progress_bar_global_hook(lambda v, t, *a, **k: comfy.progress.append((v, t)))
+        model_management.interrupt_current_processing(False)
