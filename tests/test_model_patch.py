@@ -236,3 +236,21 @@ def test_memory_estimate_counts_one_latent_frame_per_condition(mp, t2v, monkeypa
              steps=1)
     ksampler(model, prompt(0), prompt(1), steps=1)
     assert seen == [[1, 16, 3 + 3, 4, 4], [1, 16, 3, 4, 4]]
+
+
+def test_wan22_a14b_two_patched_experts_split_with_ksampler_advanced(mp, t2v, tmp_path):
+    """A14B: a high-noise and a low-noise expert, both patched; each half sees the conditions."""
+    import comfy.sample
+    import comfy.sd
+
+    low_noise = comfy.sd.load_diffusion_model(
+        str(save(TinyWan().build(seed=9), tmp_path / "low_noise_expert.safetensors")))
+    spies = Spy(mp.patch_model(t2v)), Spy(mp.patch_model(low_noise))
+    cond = with_conditions(mp, prompt(0), condition_latents(k=2), [0, 30])
+    first = ksampler(spies[0].model, cond, prompt(1), steps=4, last_step=2, force_full_denoise=False)
+    out = comfy.sample.sample(spies[1].model, torch.zeros_like(first), 4, 1.0, "euler", "simple", cond,
+                              prompt(1), first, start_step=2, disable_noise=True, disable_pbar=True,
+                              seed=0)
+    assert [len(s.calls) for s in spies] == [2, 2]
+    assert all(c["img"].shape[1] == (3 + 2) * 4 for s in spies for c in s.calls)
+    assert not torch.equal(out, ksampler(mp.patch_model(t2v), cond, prompt(1), steps=4))
