@@ -149,7 +149,7 @@ def ensure_link(comfy: Path) -> Path:
         link.unlink()
     elif link.exists():
         raise SetupError("link", f"{link} exists and is not a link to this checkout",
-                         f"move it away, or remove it if it is an old copy of this pack")
+                         "move it away, or remove it if it is an old copy of this pack")
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(ROOT, target_is_directory=True)
     log(f"link: {link} -> {ROOT}")

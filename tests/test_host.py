@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 from conftest import ROOT
+
 from hostkit.setup import PACK_LINK_NAME
 
 
 def test_server_loads_pack_without_import_failure(server):
     log = server.log()
-    assert "IMPORT FAILED" not in "\n".join(l for l in log.splitlines() if PACK_LINK_NAME in l)
+    assert "IMPORT FAILED" not in "\n".join(line for line in log.splitlines() if PACK_LINK_NAME in line)
     assert f"custom_nodes/{PACK_LINK_NAME}" in log
 
 

@@ -25,13 +25,14 @@ from training.procedural import (
     split_of,
 )
 
-SEEDS = list(range(32))
+SEEDS = list(range(24))
 CUT = ClipSpec(scene_cut=True)
 
 
 def frame_diffs(clip: torch.Tensor) -> np.ndarray:
     """Mean absolute difference between consecutive frames: [F - 1]."""
-    return (clip[1:] - clip[:-1]).abs().mean(dim=(1, 2, 3)).numpy()
+    x = clip.numpy()
+    return np.abs(x[1:] - x[:-1]).mean(axis=(1, 2, 3))
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +112,10 @@ def test_description_is_json_and_renders_exactly_the_clip():
 
 
 def test_different_seeds_give_different_clips(clips):
-    first = torch.stack([clips[s] for s in SEEDS[:10]])
+    first = [clips[s].numpy() for s in SEEDS[:10]]
     for i in range(10):
         for j in range(i + 1, 10):
-            assert (first[i] - first[j]).abs().mean() > 0.03, (i, j)
+            assert np.abs(first[i] - first[j]).mean() > 0.03, (i, j)
     assert len({json.dumps(describe_clip(s)["scenes"]) for s in SEEDS}) == len(SEEDS)
 
 
@@ -222,7 +223,8 @@ def test_contact_sheet_script_writes_a_png(tmp_path, capsys):
     from PIL import Image
 
     out = tmp_path / "sheet.png"
-    _main(["--seed", "7", "--rows", "2", "--frames", "5", "--scale", "1", "--scene-cut", "1", "--out", str(out)])
+    _main(["--seed", "7", "--rows", "2", "--frames", "5", "--scale", "1", "--scene-cut", "1",
+           "--out", str(out)])
     img = Image.open(out)
     assert img.mode == "RGB" and img.width > 5 * 64 and img.height > 2 * 64
     assert "seed 7" in capsys.readouterr().out

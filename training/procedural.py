@@ -295,7 +295,8 @@ def _sample_shape(rng: np.random.Generator, frames: int, view: tuple[float, floa
         "kind": kind, "geometry": geom, "size": size, "scale_rate": scale_rate,
         "angle": rng.uniform(0, 2 * math.pi), "spin": spin,
         "motion": motion, "aimed_at_other": aimed, "mid": mid,
-        "velocity": [speed * c for c in _unit(direction)], "accel": accel, "wave": wave, "wave_normal": normal,
+        "velocity": [speed * c for c in _unit(direction)], "accel": accel,
+        "wave": wave, "wave_normal": normal,
         "texture": texture, "colors": [ca, cb],
     }
 
@@ -359,85 +360,100 @@ def describe_clip(seed: int, spec: ClipSpec = ClipSpec()) -> dict:
 # Rendering
 
 
-def _t(values, dtype=torch.float32) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=dtype)
+def _f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).astype(np.float32)
 
 
-def _field(f: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-    """Evaluate a field dict at coordinates x, y (broadcastable tensors); None for 'solid'."""
+def _clip01(a: np.ndarray) -> np.ndarray:
+    return np.clip(a, 0.0, 1.0, out=a)
+
+
+def _norm(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return np.sqrt(x * x + y * y)
+
+
+# The renderer is numpy float32: single-threaded whatever torch's thread settings are (so it neither
+# fights a training process for cores nor depends on them), and bit-identical run to run.
+
+
+def _field(f: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Evaluate a field dict at coordinates x, y (broadcastable arrays); None for 'solid'."""
     kind = f["kind"]
     if kind == "solid":
         return None
     if kind == "linear_gradient":
         c, s = math.cos(f["angle"]), math.sin(f["angle"])
-        u = x * c + y * s
-        return ((u - f["offset"]) * (0.5 / f["extent"]) + 0.5).clamp(0.0, 1.0)
+        k = 0.5 / f["extent"]
+        return _clip01((x * (c * k) + y * (s * k)) + (0.5 - f["offset"] * k))
     if kind == "radial_gradient":
         cx, cy = f["center"]
-        return (torch.hypot(x - cx, y - cy) * (1.0 / f["extent"])).clamp(0.0, 1.0)
+        return _clip01(_norm(x - cx, y - cy) * (1.0 / f["extent"]))
     if kind == "stripes":
         c, s = math.cos(f["angle"]), math.sin(f["angle"])
         w = 2 * math.pi / f["period"]
-        u = torch.sin((x * c + y * s) * w + f["phase"])
-        return (u * (0.5 * f["sharpness"]) + 0.5).clamp(0.0, 1.0)
+        u = np.sin((x * (c * w) + y * (s * w)) + f["phase"])
+        return _clip01(u * (0.5 * f["sharpness"]) + 0.5)
     if kind == "checker":
         c, s = math.cos(f["angle"]), math.sin(f["angle"])
         w = 2 * math.pi / f["period"]
-        u = torch.sin((x * c + y * s) * w + f["phase"][0])
-        v = torch.sin((y * c - x * s) * w + f["phase"][1])
-        return (u * v * (0.5 * f["sharpness"]) + 0.5).clamp(0.0, 1.0)
+        u = np.sin((x * (c * w) + y * (s * w)) + f["phase"][0])
+        v = np.sin((y * (c * w) - x * (s * w)) + f["phase"][1])
+        return _clip01(u * v * (0.5 * f["sharpness"]) + 0.5)
     if kind == "noise":
         total = None
         for (fx, fy), ph, a in zip(f["freqs"], f["phases"], f["amps"], strict=True):
-            term = torch.sin(x * fx + y * fy + ph) * a
-            total = term if total is None else total + term
-        return (total * (0.5 * f["gain"]) + 0.5).clamp(0.0, 1.0)
+            term = np.sin(x * fx + y * fy + ph)
+            term *= a
+            total = term if total is None else np.add(total, term, out=total)
+        return _clip01(total * (0.5 * f["gain"]) + 0.5)
     raise ValueError(f"unknown field kind {kind!r}")
 
 
-def _colorize(v: torch.Tensor | None, colors: list) -> torch.Tensor:
-    ca, cb = _t(colors[0]), _t(colors[1])
+def _colorize(v: np.ndarray | None, colors: list) -> np.ndarray:
+    """Channel-first colours [3, ...] (a leading channel axis broadcasts fast in numpy)."""
+    ca, cb = _f32(colors[0]).reshape(3, 1, 1, 1), _f32(colors[1]).reshape(3, 1, 1, 1)
     if v is None:
         return ca
-    return ca + v.unsqueeze(-1) * (cb - ca)
+    return ca + v[None] * (cb - ca)
 
 
-def _sdf(shape: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _sdf(shape: dict, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Signed distance (negative inside) in shape-local units, radius ~1."""
     kind, g = shape["kind"], shape["geometry"]
     if kind == "disc":
-        return torch.hypot(x, y) - 1.0
+        return _norm(x, y) - 1.0
     if kind == "ring":
         inner = g["inner"]
-        return (torch.hypot(x, y) - (1.0 + inner) / 2).abs() - (1.0 - inner) / 2
+        return np.abs(_norm(x, y) - (1.0 + inner) / 2) - (1.0 - inner) / 2
     if kind == "rectangle":
         r = g["round"]
-        qx = x.abs() - (g["half"][0] - r)
-        qy = y.abs() - (g["half"][1] - r)
-        outside = torch.hypot(qx.clamp(min=0.0), qy.clamp(min=0.0))
-        return outside + torch.maximum(qx, qy).clamp(max=0.0) - r
+        qx = np.abs(x) - (g["half"][0] - r)
+        qy = np.abs(y) - (g["half"][1] - r)
+        outside = _norm(np.maximum(qx, 0.0), np.maximum(qy, 0.0))
+        return outside + np.minimum(np.maximum(qx, qy), 0.0) - r
     # Regular polygon (m = 2) or star, circumradius 1 (I. Quilez's sdStar).
     n, m = g["n"], g["m"]
     an, en = math.pi / n, math.pi / m
     acx, acy = math.cos(an), math.sin(an)
     ecx, ecy = math.cos(en), math.sin(en)
-    bn = torch.remainder(torch.atan2(x, y), 2 * an) - an
-    r = torch.hypot(x, y)
-    px = r * torch.cos(bn) - acx
-    py = r * torch.sin(bn).abs() - acy
-    h = (-(px * ecx + py * ecy)).clamp(0.0, acy / ecy)
-    px = px + ecx * h
-    py = py + ecy * h
-    return torch.hypot(px, py) * torch.sign(px)
+    a = np.arctan2(x, y) * (0.5 / an)
+    bn = (a - np.floor(a)) * (2 * an) - an  # the angle folded into one sector, in [-an, an)
+    r = _norm(x, y)
+    px = r * np.cos(bn) - acx
+    py = r * np.abs(np.sin(bn)) - acy
+    h = np.clip(-(px * ecx + py * ecy), 0.0, acy / ecy)
+    px += ecx * h
+    py += ecy * h
+    return _norm(px, py) * np.sign(px)
 
 
-def _render_scene(scene: dict, frame_idx: np.ndarray, frames: int, height: int, width: int) -> torch.Tensor:
-    """Render frames `frame_idx` of a scene: [n, H, W, 3] float32 (not clamped)."""
+def _render_scene(scene: dict, frame_idx: np.ndarray, frames: int, height: int, width: int) -> np.ndarray:
+    """Render frames `frame_idx` of a scene: channel-first [3, n, H, W] float32 (not clamped)."""
     tau = frame_idx.astype(np.float64) - (frames - 1) / 2  # time relative to the middle frame
     n = len(tau)
     half = min(height, width) / 2  # pixels per screen unit
-    xs = ((torch.arange(width, dtype=torch.float32) + 0.5 - width / 2) / half).view(1, 1, width)
-    ys = ((torch.arange(height, dtype=torch.float32) + 0.5 - height / 2) / half).view(1, height, 1)
+    xs = _f32((np.arange(width) + 0.5 - width / 2) / half).reshape(1, 1, width)
+    ys = _f32((np.arange(height) + 0.5 - height / 2) / half).reshape(1, height, 1)
 
     cam = scene["camera"]
     c_mid = np.asarray(cam["center"])
@@ -445,16 +461,18 @@ def _render_scene(scene: dict, frame_idx: np.ndarray, frames: int, height: int, 
     zoom = cam["zoom"] * np.exp(cam["zoom_rate"] * tau)  # world units per screen unit, [n]
 
     def col(a):  # per-frame scalar -> [n, 1, 1] float32
-        return _t(a).view(n, 1, 1)
+        return _f32(a).reshape(n, 1, 1)
 
     # Background on the world plane: world = camera centre + zoom * screen.
     wx = col(cam_c[:, 0]) + col(zoom) * xs  # [n, 1, W]
     wy = col(cam_c[:, 1]) + col(zoom) * ys  # [n, H, 1]
     bg = scene["background"]
-    img = _colorize(_field(bg["field"], wx, wy), bg["colors"]).expand(n, height, width, 3)
+    img = np.broadcast_to(_colorize(_field(bg["field"], wx, wy), bg["colors"]), (3, n, height, width))
     if bg["detail"] is not None:
         d = _field(bg["detail"]["field"], wx, wy)
-        img = img + ((d - 0.5) * (2 * bg["detail"]["amplitude"])).unsqueeze(-1)
+        img = img + ((d - 0.5) * (2 * bg["detail"]["amplitude"]))[None]
+    else:
+        img = img.copy()
 
     for sh in scene["shapes"]:
         # Position (with parallax relative to the camera's middle-frame position), angle, size.
@@ -471,10 +489,9 @@ def _render_scene(scene: dict, frame_idx: np.ndarray, frames: int, height: int, 
         lx = col(cth * k) * xs + (col(sth * k) * ys + col((cth * dx + sth * dy) / size))
         ly = col(-sth * k) * xs + (col(cth * k) * ys + col((-sth * dx + cth * dy) / size))
         # One-pixel anti-aliased edge: signed distance converted to output pixels.
-        px_per_local = col(size / zoom * half)
-        alpha = (0.5 - _sdf(sh, lx, ly) * px_per_local).clamp(0.0, 1.0).unsqueeze(-1)
+        alpha = _clip01(0.5 - _sdf(sh, lx, ly) * col(size / zoom * half))[None]
         color = _colorize(_field(sh["texture"], lx, ly), sh["colors"])
-        img = img + alpha * (color - img)
+        img += alpha * (color - img)
     return img
 
 
@@ -487,9 +504,10 @@ def render_description(desc: dict) -> torch.Tensor:
     if cut is None:
         out = _render_scene(desc["scenes"][0], idx, frames, height, width)
     else:
-        out = torch.cat([_render_scene(desc["scenes"][0], idx[:cut], frames, height, width),
-                         _render_scene(desc["scenes"][1], idx[cut:], frames, height, width)])
-    return out.clamp(0.0, 1.0).contiguous()
+        out = np.concatenate([_render_scene(desc["scenes"][0], idx[:cut], frames, height, width),
+                              _render_scene(desc["scenes"][1], idx[cut:], frames, height, width)], axis=1)
+    out = np.ascontiguousarray(_clip01(out).transpose(1, 2, 3, 0), dtype=np.float32)  # [F, H, W, 3]
+    return torch.from_numpy(out)
 
 
 def generate_clip(seed: int, spec: ClipSpec = ClipSpec()) -> torch.Tensor:
@@ -498,7 +516,8 @@ def generate_clip(seed: int, spec: ClipSpec = ClipSpec()) -> torch.Tensor:
 
 
 def generate_batch(seeds: Iterable[int], spec: ClipSpec = ClipSpec()) -> torch.Tensor:
-    """Clips for several seeds: float32 [B, F, H, W, 3]; clip b is bit-identical to generate_clip(seeds[b])."""
+    """Clips for several seeds: float32 [B, F, H, W, 3]; clip b is bit-identical to
+    generate_clip(seeds[b], spec)."""
     clips = [generate_clip(s, spec) for s in seeds]
     if not clips:
         return torch.zeros(0, spec.frames, spec.height, spec.width, 3)

@@ -1,0 +1,1 @@
+"""Benchmarks of the VideoCanvas pack (run as modules: `python -m benchmarks.<name>`)."""
