@@ -10,10 +10,24 @@ from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
+from .video_tasks import (
+    VideoCanvasCameraMove,
+    VideoCanvasExtend,
+    VideoCanvasInpaint,
+    VideoCanvasLoop,
+    VideoCanvasOutpaint,
+    VideoCanvasTransition,
+)
 
 NODES: list[type[io.ComfyNode]] = [
     VideoCanvasPatchPlacer,
     VideoCanvasTimestampConditioner,
+    VideoCanvasInpaint,
+    VideoCanvasOutpaint,
+    VideoCanvasExtend,
+    VideoCanvasTransition,
+    VideoCanvasCameraMove,
+    VideoCanvasLoop,
     VideoCanvasRoPEInterpolator,
     VideoCanvasSampler,
     VideoCanvasConditioning,
