@@ -18,7 +18,7 @@ from vc_core.tasks import (
     CameraClipPatch,
     TaskError,
     camera_move_sources,
-    clip_frame_for_condition,
+    clip_frame_at,
     extend_sources,
     inpaint_sources,
     kept_frames,
@@ -308,10 +308,10 @@ def test_camera_move_default_is_a_centred_zoom_in():
 
 
 def test_camera_move_stretches_a_clip_over_the_move():
-    assert [clip_frame_for_condition(i, 5, 17) for i in range(5)] == [0, 4, 8, 12, 16]  # real time
-    assert [clip_frame_for_condition(i, 5, 3) for i in range(5)] == [0, 1, 1, 2, 2]
-    assert [clip_frame_for_condition(i, 3, 9) for i in range(3)] == [0, 4, 8]
-    assert clip_frame_for_condition(0, 1, 9) == 0
+    assert [clip_frame_at(t, 17) for t in (0, 0.25, 0.5, 0.75, 1)] == [0, 4, 8, 12, 16]  # real time
+    assert [clip_frame_at(t, 3) for t in (0, 0.25, 0.5, 0.75, 1)] == [0, 1, 1, 2, 2]
+    assert [clip_frame_at(t, 9) for t in (0, 0.5, 1)] == [0, 4, 8]
+    assert clip_frame_at(0.0, 9) == 0
 
     still = (0.5, 0.5, 1.0)  # zoom 1 on the canvas aspect: the centre pixel shows the clip frame
     p = plan(camera_move_sources(clip_of(17, 16, 24), still, still, every_nth=4))
@@ -333,3 +333,13 @@ def test_camera_move_refuses_bad_paths():
         camera_move_sources(picture(), every_nth=0)
     with pytest.raises(TaskError, match="image must be an IMAGE"):
         camera_move_sources(torch.zeros(2, 2))
+
+
+def test_camera_keeps_its_speed_when_the_last_gap_is_short():
+    # every_nth 5 on 17 frames: conditions at 0, 5, 10, 15 and 16; the pan advances by frame time
+    p = plan(camera_move_sources(picture(), (0.25, 0.5, 1.0), (0.75, 0.5, 1.0), every_nth=5))
+    assert p.frames == [0, 5, 10, 15, 16]
+    centres = [(m.sum(0) * torch.arange(W)).sum() / m.sum() for m in p.masks]
+    steps = [float(b - a) for a, b in zip(centres, centres[1:], strict=False)]
+    per_frame = [s / g for s, g in zip(steps, [5, 5, 5, 1], strict=True)]
+    assert max(per_frame) - min(per_frame) < 0.05 * max(per_frame)

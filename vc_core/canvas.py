@@ -331,12 +331,14 @@ def camera_path(
     start: Sequence[float] = (0.5, 0.5, 1.0),
     end: Sequence[float] = (0.5, 0.5, 1.0),
     easing: str = "linear",
+    times: Sequence[float] | Tensor | None = None,
 ) -> Tensor:
     """Affine matrices [F, 2, 3] (float32, CPU) for a pan/zoom of an image over the canvas.
 
     start/end = (cx, cy, zoom): the image centre as fractions of the canvas width/height, and its
     scale relative to "contain in the canvas" (zoom 1 = fits inside, touching two edges). Centres are
     interpolated linearly, zoom geometrically (constant zoom speed), both on the eased time.
+    `times` (in [0, 1], one per frame) places frames along the move; default: evenly spaced.
     """
     if not isinstance(num_frames, Integral) or isinstance(num_frames, bool) or num_frames < 1:
         raise CanvasError(f"num_frames must be an integer >= 1, got {num_frames!r}")
@@ -349,7 +351,12 @@ def camera_path(
     if easing not in EASINGS:
         raise CanvasError(f"easing must be one of {EASINGS}, got {easing!r}")
 
-    t = torch.linspace(0.0, 1.0, int(num_frames), dtype=torch.float64)
+    if times is None:
+        t = torch.linspace(0.0, 1.0, int(num_frames), dtype=torch.float64)
+    else:
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1)
+        if t.numel() != num_frames or bool(((t < 0) | (t > 1)).any()):
+            raise CanvasError(f"times must be {num_frames} values in [0, 1], got {t.tolist()}")
     if easing == "ease_in_out":
         t = t * t * (3.0 - 2.0 * t)  # smoothstep: zero velocity at both ends
     cx = start[0] + (end[0] - start[0]) * t

@@ -42,6 +42,13 @@ class CameraMove:
     feather: float = 0.0
 
 
+def move_times(frames: Sequence[int]) -> torch.Tensor:
+    """Where each output frame sits along a move spanning frames[0] .. frames[-1], in [0, 1]."""
+    f = torch.tensor(list(frames), dtype=torch.float64)
+    span = f[-1] - f[0]
+    return (f - f[0]) / span if span > 0 else torch.zeros_like(f)
+
+
 @dataclass(frozen=True, eq=False)
 class Patch:
     """Pixels (one image or a clip, [F, H, W, C] in [0, 1]), an optional mask, and a placement."""
@@ -54,12 +61,15 @@ class Patch:
     def num_frames(self) -> int:
         return 1 if self.image.ndim == 3 else int(self.image.shape[0])
 
-    def render(self, canvas_hw: tuple[int, int], num_frames: int):
-        """PlacedPatch with `num_frames` frames (one image is repeated or moved by the camera)."""
+    def render(self, canvas_hw: tuple[int, int], frames: Sequence[int]):
+        """PlacedPatch with one frame per output frame in `frames` (one image is repeated, or moved
+        by the camera: along the move in proportion to the frames' times, so uneven gaps between
+        condition frames keep the camera's speed)."""
+        num_frames = len(frames)
         p = self.placement
         if isinstance(p, CameraMove):
             matrices = camera_path(num_frames, tuple(self.image.shape[-3:-1]), canvas_hw, p.start,
-                                   p.end, p.easing)
+                                   p.end, p.easing, times=move_times(frames))
             return warp_onto_canvas(self.image, matrices, canvas_hw, mask=self.mask, feather=p.feather)
         placed = place_patch(self.image, self.mask, canvas_hw, p.box, p.fit, p.feather)
         if placed.num_frames == 1 and num_frames > 1:
@@ -184,7 +194,7 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
     canvases, masks, frames, strengths, labels = [], [], [], [], []
     for i, (src, at) in enumerate(zip(sources, when, strict=True)):
         try:
-            placed = src.patch.render((height, width), len(at))
+            placed = src.patch.render((height, width), at)
         except CanvasError as err:
             raise PlanError(f"{_where(i, src)}: {err}") from None
         canvases.append(placed.pixels[..., :3])

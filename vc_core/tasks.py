@@ -22,7 +22,7 @@ from numbers import Integral, Real
 import torch
 
 from .canvas import EASINGS, FIT_MODES, Box
-from .plan import CameraMove, ConditionSource, FrameRange, Patch, Placement, PlanError
+from .plan import CameraMove, ConditionSource, FrameRange, Patch, Placement, PlanError, move_times
 
 __all__ = [
     "DIRECTIONS",
@@ -30,7 +30,7 @@ __all__ = [
     "CameraClipPatch",
     "as_clip",
     "kept_frames",
-    "clip_frame_for_condition",
+    "clip_frame_at",
     "inpaint_sources",
     "outpaint_sources",
     "extend_sources",
@@ -246,33 +246,30 @@ def loop_append_frames(length: int, context_frames: int) -> range:
 # ------------------------------------------------------------------------------------------ camera
 
 
-def clip_frame_for_condition(i: int, num_conditions: int, clip_frames: int) -> int:
-    """Clip frame shown by condition i of K on a camera path: the clip is stretched over the whole move
-    (first frame at the start, last at the end, the nearest frame between, halves rounded up), as the
-    camera path itself is spread over its conditions. So a clip as long as the output, with every_nth
-    dividing length - 1, plays in real time: the condition at output frame t shows clip frame t.
-    """
-    if num_conditions <= 1 or clip_frames <= 1:
-        return 0
-    return int(math.floor(i * (clip_frames - 1) / (num_conditions - 1) + 0.5))
+def clip_frame_at(time: float, clip_frames: int) -> int:
+    """Clip frame shown at `time` (0..1) along a camera move: the clip is stretched over the whole
+    move (first frame at the start, last at the end, the nearest frame between, halves rounded up),
+    as the camera path itself is. So a clip as long as the output plays in real time: the condition
+    at output frame t shows clip frame t."""
+    return int(math.floor(float(time) * (clip_frames - 1) + 0.5))
 
 
 @dataclass(frozen=True, eq=False)
 class CameraClipPatch(Patch):
     """A clip seen through a camera move over a frame range whose length is known only to build_plan:
     it stands for any number of condition frames (num_frames 1) and picks its clip frames
-    (clip_frame_for_condition) when it is rendered for K of them."""
+    (clip_frame_at) when it is rendered for the frames build_plan resolved."""
 
     @property
     def num_frames(self) -> int:
         return 1
 
-    def render(self, canvas_hw: tuple[int, int], num_frames: int):
+    def render(self, canvas_hw: tuple[int, int], frames):
         f = int(self.image.shape[0])
-        idx = [clip_frame_for_condition(i, num_frames, f) for i in range(num_frames)]
+        idx = [clip_frame_at(t, f) for t in move_times(frames)]
         per_frame = self.mask is not None and self.mask.dim() == 3 and self.mask.shape[0] == f > 1
         mask = self.mask[idx] if per_frame else self.mask
-        return Patch(self.image[idx], mask, self.placement).render(canvas_hw, num_frames)
+        return Patch(self.image[idx], mask, self.placement).render(canvas_hw, frames)
 
 
 def camera_move_sources(image, start: tuple[float, float, float] = (0.5, 0.5, 1.0),
