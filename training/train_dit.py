@@ -161,7 +161,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--clips", type=int, default=2048)
+    ap.add_argument("--clips", type=int, default=512)
     ap.add_argument("--max-anchors", type=int, default=3)
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
