@@ -145,7 +145,13 @@ class ComfyServer:
                 raise TimeoutError(f"prompt {prompt_id} not finished after {timeout}s")
         finally:
             ws.close()
-        return self.get(f"/history/{prompt_id}")[prompt_id]
+        # ComfyUI announces success before its prompt worker has stored the /history entry.
+        deadline = time.monotonic() + 30
+        while (entry := self.get(f"/history/{prompt_id}").get(prompt_id)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prompt {prompt_id} finished but has no /history entry")
+            time.sleep(0.05)
+        return entry
 
 
 class PromptFailed(Exception):
