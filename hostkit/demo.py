@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from hostkit.server import ComfyServer  # noqa: E402
 from hostkit.setup import comfy_dir  # noqa: E402
-from hostkit.workflows import adapt, input_files, load_api, run  # noqa: E402
+from hostkit.workflows import adapt, input_files, load_api  # noqa: E402
 
 TOY_UNET = "videocanvas_toy_t2v.safetensors"
 TOY_VAE = "videocanvas_toy_vae.safetensors"
@@ -140,7 +140,7 @@ def main() -> int:
             prompt = adapt(api, unet=args.unet, vae=args.vae, size=(SIZE, SIZE), length=LENGTH,
                            steps=args.steps, cfg=1.0, seed=0, inputs=write_inputs(api, comfy_input))
             t0 = time.monotonic()
-            history = run(server, prompt)
+            history = server.run(prompt)
             seconds = time.monotonic() - t0
             saved = [v for v in saved_outputs(history, "images") if v.get("type") == "output"]
             files = [out / "comfy-output" / v["subfolder"] / v["filename"] for v in saved

@@ -79,13 +79,14 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, frames, unit, fps, **kwargs) -> bool | str:
-        # Syntax only; ranges need the sampler's length and are checked there. Linked (not yet
-        # computed) values arrive as None.
-        if frames is None or unit is None:
+    def validate_inputs(cls, frames) -> bool | str:
+        # Syntax only: ranges need the sampler's length, and whether 2.5 is allowed depends on the
+        # unit, so read the spec permissively (as seconds at a fine fps); ComfyUI keeps its own
+        # checks of every other input because only `frames` is named here. Linked values are None.
+        if frames is None:
             return True
         try:
-            parse_frames(frames, 1_000_000, fps=fps, unit=unit)
+            parse_frames(frames, 10**12, fps=1e6, unit="seconds")
         except ValueError as err:
             return str(err)
         return True

@@ -125,10 +125,8 @@ def test_layout_preview_marks_each_condition(n):
 
 
 def test_frames_syntax_is_checked_when_the_prompt_is_validated(n):
-    ok = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, 40, -1", unit="frames",
-                                                                   fps=16.0)
-    bad = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, forty", unit="frames",
-                                                                    fps=16.0)
+    ok = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, 40, -1, 2.5, last")
+    bad = n.patches.VideoCanvasTimestampConditioner.validate_inputs(frames="0, forty")
     assert ok is True and "forty" in bad and "frames" in bad
 
 

@@ -147,11 +147,18 @@ def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE) -> Non
 
 def _source_frames(src: ConditionSource, length: int, index: int) -> list[int]:
     name = f"frames of {_where(index, src)}"
-    if isinstance(src.frames, FrameRange):
-        frames = src.frames.resolve(length, name)
-    else:
-        frames = parse_frames(src.frames, length, fps=src.fps, unit=src.unit, name=name)
     n = src.patch.num_frames
+    try:
+        if isinstance(src.frames, FrameRange):
+            frames = src.frames.resolve(length, name)
+        else:
+            frames = parse_frames(src.frames, length, fps=src.fps, unit=src.unit, name=name)
+    except TimingError as err:
+        if n == 1:
+            raise
+        raise PlanError(f"{err} -- the {n}-frame clip does not fit the {length}-frame video: its "
+                        f"frames land past the last frame (start_frame + clip frames must be <= "
+                        f"length); trim the clip (e.g. ImageFromBatch) or raise length") from None
     if n == 1 or len(frames) == n:
         return frames
     if len(frames) == 1:

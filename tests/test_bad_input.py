@@ -1,0 +1,267 @@
+"""Bad inputs through a real ComfyUI server's POST /prompt: each is refused with a message that names
+the input and says what is allowed (HTTP 400 node_errors from validation, or the execution_error's
+exception_message), and the server then serves the next, good prompt.
+
+The graphs are small (tiny random Wan checkpoints, 48x32, 9 frames, 1 step) and built from core nodes
+(EmptyImage, SolidMask) plus the pack's, so nothing but the checkpoints is read from disk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+
+import pytest
+
+from hostkit.server import PromptFailed
+from hostkit.setup import comfy_dir
+from hostkit.tiny_models import TEST_SUBDIR, TinyWan, save
+
+W, H, LENGTH = 48, 32, 9
+_seeds = itertools.count(1000)
+
+
+def graph(ckpt: dict, *, unet="wan21_t2v_tiny", vae="wan21_vae_tiny", width=W, height=H, length=LENGTH,
+          image=(W, H), mask=None, box=(0.0, 0.0, 1.0, 1.0), unit="fraction", frames="0",
+          conditions=True, sampler="VideoCanvasSampler") -> dict:
+    """image (EmptyImage) -> Patch Placer (box, optional SolidMask) -> Timestamp Conditioner (frames)
+    -> VideoCanvas Sampler (or Conditioning + KSampler) on a tiny Wan -> Decode -> PreviewImage."""
+    unet_name = ckpt[unet] if unet in ckpt else unet
+    p = {
+        "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": unet_name, "weight_dtype": "default"}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": ckpt[vae]}},
+        "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
+        "rope": {"class_type": "VideoCanvasRoPEInterpolator", "inputs": {
+            "model": ["unet", 0], "position_policy": "interpolate", "paradigm": "in_context"}},
+        "img": {"class_type": "EmptyImage", "inputs": {"width": image[0], "height": image[1], "batch_size": 1,
+                                                       "color": 0xC04020}},
+        "place": {"class_type": "VideoCanvasPatchPlacer", "inputs": {
+            "image": ["img", 0], "x": box[0], "y": box[1], "width": box[2], "height": box[3], "unit": unit,
+            "fit": "stretch", "feather": 0.0}},
+        "when": {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
+            "patch": ["place", 0], "frames": frames, "unit": "frames", "fps": 16.0, "strength": 1.0}},
+        "decode": {"class_type": "VideoCanvasDecode", "inputs": {
+            "vae": ["vae", 0], "tile_size": 0, "paste_back": False, "feather": 0.0}},
+        "show": {"class_type": "PreviewImage", "inputs": {"images": ["decode", 0]}},
+    }
+    if mask is not None:
+        p["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": mask[0], "height": mask[1]}}
+        p["place"]["inputs"]["mask"] = ["mask", 0]
+    size = {"width": width, "height": height, "length": length, "batch_size": 1}
+    conds = {"conditions": ["when", 0]} if conditions else {}
+    if sampler == "VideoCanvasSampler":
+        p["sample"] = {"class_type": "VideoCanvasSampler", "inputs": {
+            "model": ["rope", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
+            **size, "seed": next(_seeds), "steps": 1, "cfg": 1.0, "sampler_name": "euler",
+            "scheduler": "simple", "denoise": 1.0, **conds}}
+    else:  # VideoCanvas Conditioning + ComfyUI's KSampler
+        p["cond"] = {"class_type": "VideoCanvasConditioning", "inputs": {
+            "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0], **size, **conds}}
+        p["sample"] = {"class_type": "KSampler", "inputs": {
+            "model": ["rope", 0], "seed": next(_seeds), "steps": 1, "cfg": 1.0, "sampler_name": "euler",
+            "scheduler": "simple", "positive": ["cond", 0], "negative": ["cond", 1],
+            "latent_image": ["cond", 2], "denoise": 1.0}}
+    p["decode"]["inputs"]["latent"] = ["sample", 0]
+    if not conditions:
+        for key in ("img", "place", "when"):
+            del p[key]
+    return p
+
+
+def refusal(err: PromptFailed) -> tuple[str, str]:
+    """(the node type blamed, the whole message a user sees) of a refused prompt."""
+    if err.kind == "rejected":  # HTTP 400 from validation: node_errors name node and input
+        blamed = {e["class_type"] for e in err.payload.get("node_errors", {}).values()}
+        return ",".join(sorted(blamed)), json.dumps(err.payload)
+    return err.payload.get("node_type", ""), err.payload.get("exception_message", "")
+
+
+@pytest.fixture(scope="module")
+def i2v_checkpoint(checkpoints) -> str:
+    """A tiny Wan image-to-video model (36 input channels = noise + mask + image latents)."""
+    name = "wan21_i2v_tiny.safetensors"
+    path = comfy_dir() / "models" / "diffusion_models" / TEST_SUBDIR / name
+    if not path.exists():
+        save(TinyWan(in_dim=36, out_dim=16).build(seed=4), path)
+    return f"{TEST_SUBDIR}/{name}"
+
+
+def serves_next_good_prompt(server, checkpoints) -> None:
+    entry = server.run(graph(checkpoints), timeout=120)
+    assert entry["status"]["status_str"] == "success"
+    assert any(out.get("images") for out in entry["outputs"].values())
+
+
+# (id, graph keyword arguments, node blamed, fragments the message must contain)
+CASES = [
+    ("box_outside_canvas", dict(box=(0.8, 0.0, 0.5, 1.0)), "VideoCanvasSampler",
+     ["box", "outside canvas", "must lie within x 0..48"]),
+    ("box_outside_canvas_px", dict(box=(40.0, 8.0, 16.0, 16.0), unit="px"), "VideoCanvasSampler",
+     ["box", "outside canvas", "must lie within x 0..48"]),
+    ("frame_past_the_end", dict(frames="0, 9"), "VideoCanvasSampler",
+     ["frames", "'9'", "out of range", "allowed [-9, 8] for length 9"]),
+    ("frame_before_the_start", dict(frames="-10"), "VideoCanvasSampler",
+     ["frames", "'-10'", "out of range", "allowed [-9, 8]"]),
+    ("length_not_4k_plus_1", dict(length=10), "VideoCanvasSampler",
+     ["length must be 4k+1", "got 10"]),
+    ("width_not_multiple_of_16", dict(width=40), "VideoCanvasSampler",
+     ["width must be a positive multiple of 16", "got 40", "nearest 32 or 48"]),
+    ("height_not_multiple_of_16", dict(height=24), "VideoCanvasSampler",
+     ["height must be a positive multiple of 16", "got 24"]),
+    ("mask_size_differs_from_image", dict(mask=(16, 16)), "VideoCanvasSampler",
+     ["mask size (16, 16)", "differs from image size (32, 48)"]),
+    ("vae_channels_differ_from_model", dict(unet="wan22_ti2v_tiny"), "VideoCanvasSampler",
+     ["vae", "16-channel latents", "denoises 48"]),
+    ("frames_syntax", dict(frames="0, soon"), "VideoCanvasTimestampConditioner",
+     ["frames", "cannot parse 'soon'", "'first'"]),
+    ("width_below_min", dict(width=8), "VideoCanvasSampler", ["width", "smaller than min of 16"]),
+]
+
+
+@pytest.mark.parametrize("case,kwargs,node,fragments", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_refused_clearly(case, kwargs, node, fragments, server, checkpoints):
+    prompt = graph(checkpoints, **kwargs)
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == node, message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    serves_next_good_prompt(server, checkpoints)
+
+
+def strength_above_one(checkpoints) -> dict:
+    prompt = graph(checkpoints)
+    prompt["when"]["inputs"]["strength"] = 1.5
+    return prompt
+
+
+def test_strength_above_one_is_refused(server, checkpoints):
+    """Refused either way: at validation (HTTP 400, ComfyUI's max check) or, as now, by the sampler."""
+    with pytest.raises(PromptFailed) as err:
+        server.run(strength_above_one(checkpoints), timeout=120)
+    blamed, message = refusal(err.value)
+    if err.value.kind == "rejected":
+        assert blamed == "VideoCanvasTimestampConditioner" and "bigger than max of 1.0" in message
+    else:
+        assert blamed == "VideoCanvasSampler", message
+        assert "strength of condition #1 must be in [0, 1]; got 1.5" in message
+    serves_next_good_prompt(server, checkpoints)
+
+
+def test_conditioner_keeps_comfyui_range_checks(server, checkpoints):
+    with pytest.raises(PromptFailed) as err:
+        server.run(strength_above_one(checkpoints), timeout=120)
+    assert err.value.kind == "rejected"
+    (error,) = err.value.payload["node_errors"]["when"]["errors"]
+    assert error["extra_info"]["input_name"] == "strength"
+
+
+
+def test_frames_syntax_error_blames_only_frames(server, checkpoints):
+    with pytest.raises(PromptFailed) as err:
+        server.run(graph(checkpoints, frames="0, soon"), timeout=120)
+    errors = err.value.payload["node_errors"]["when"]["errors"]
+    assert [e["extra_info"]["input_name"] for e in errors] == ["frames"]
+
+
+def test_image_to_video_model_is_refused(server, checkpoints, i2v_checkpoint):
+    with pytest.raises(PromptFailed) as err:
+        server.run(graph(checkpoints, unet=i2v_checkpoint), timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasRoPEInterpolator", message
+    for fragment in ("model:", "image-to-video", "36 input channels", "Wan 2.1 T2V"):
+        assert fragment in message
+    serves_next_good_prompt(server, checkpoints)
+
+
+def test_video_inpaint_mask_size_differs(server, checkpoints):
+    prompt = graph(checkpoints)
+    prompt["clip"] = {"class_type": "EmptyImage", "inputs": {"width": 32, "height": 32, "batch_size": LENGTH,
+                                                             "color": 0x2080C0}}
+    prompt["hole"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 16, "height": 16}}
+    prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
+        "video": ["clip", 0], "mask": ["hole", 0], "start_frame": 0, "every_nth": 1, "strength": 1.0}}
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasInpaint", message
+    assert "mask is 16x16" in message and "video frames are 32x32" in message
+    serves_next_good_prompt(server, checkpoints)
+
+
+def too_long_clip(checkpoints, clip_frames=13) -> dict:
+    """An inpainting clip of 13 frames (a hole in the middle) into a 9-frame output."""
+    prompt = graph(checkpoints)
+    prompt["clip"] = {"class_type": "EmptyImage", "inputs": {"width": W, "height": H,
+                                                             "batch_size": clip_frames, "color": 0x2080C0}}
+    prompt["hole"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 16, "height": 16}}
+    prompt["zero"] = {"class_type": "SolidMask", "inputs": {"value": 0.0, "width": W, "height": H}}
+    prompt["mask"] = {"class_type": "MaskComposite", "inputs": {
+        "destination": ["zero", 0], "source": ["hole", 0], "x": 8, "y": 8, "operation": "add"}}
+    prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
+        "video": ["clip", 0], "mask": ["mask", 0], "start_frame": 0, "every_nth": 1, "strength": 1.0}}
+    return prompt
+
+
+def test_clip_longer_than_the_output_is_refused(server, checkpoints):
+    with pytest.raises(PromptFailed) as err:
+        server.run(too_long_clip(checkpoints), timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasSampler", message
+    assert "out of range" in message and "length 9" in message
+    serves_next_good_prompt(server, checkpoints)
+
+
+def test_clip_longer_than_the_output_message_names_the_clip(server, checkpoints):
+    with pytest.raises(PromptFailed) as err:
+        server.run(too_long_clip(checkpoints), timeout=120)
+    _, message = refusal(err.value)
+    assert "13" in message and "start_frame" in message, message
+
+
+def test_absurd_number_of_conditions_is_refused_fast(server, checkpoints):
+    """1000 condition frames at 832x480x81: refused before any canvas is rendered or encoded, with the
+    count, the limit and the token count (rendering them would take minutes and ~5 GB)."""
+    prompt = graph(checkpoints, width=832, height=480, length=81, image=(64, 64))
+    prompt["place"]["inputs"]["fit"] = "contain"
+    everything = ", ".join(str(i) for i in range(81))
+    previous = None
+    for i in range(13):  # 12 x 81 + 28 = 1000 frames in 13 chained conditioners
+        frames = everything if i < 12 else ", ".join(str(f) for f in range(28))
+        inputs = {"patch": ["place", 0], "frames": frames, "unit": "frames", "fps": 16.0, "strength": 1.0}
+        if previous:
+            inputs["conditions"] = [previous, 0]
+        prompt[f"when{i}"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": inputs}
+        previous = f"when{i}"
+    del prompt["when"]
+    prompt["sample"]["inputs"]["conditions"] = [previous, 0]
+    start = time.monotonic()
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    elapsed = time.monotonic() - start
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasSampler", message
+    for fragment in ("conditions", "1000 condition frames", "81-frame video", "at most 324", "tokens"):
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    assert elapsed < 20, f"took {elapsed:.1f}s to refuse"
+    serves_next_good_prompt(server, checkpoints)
+
+
+@pytest.mark.parametrize("sampler", ["VideoCanvasSampler", "KSampler"])
+def test_empty_condition_set_is_plain_text_to_video(server, checkpoints, sampler):
+    entry = server.run(graph(checkpoints, conditions=False, sampler=sampler), timeout=120)
+    assert entry["status"]["status_str"] == "success"
+    (images,) = [out["images"] for out in entry["outputs"].values() if out.get("images")]
+    assert len(images) == LENGTH  # PreviewImage: one file per frame
+
+
+def test_vae_mismatch_on_the_ksampler_path(server, checkpoints):
+    """VideoCanvas Conditioning + KSampler with a 48-channel model and a 16-channel VAE."""
+    prompt = graph(checkpoints, unet="wan22_ti2v_tiny", sampler="KSampler")
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    blamed, message = refusal(err.value)
+    assert "vae" in message and "16" in message and "48" in message, f"{blamed}: {message}"
+    serves_next_good_prompt(server, checkpoints)
