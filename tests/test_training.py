@@ -1,0 +1,49 @@
+"""The toy-model trainers' pieces: the paper's patch sampling, one training step per variant, and
+resumable safetensors-only checkpoints."""
+
+import torch
+
+from training.common import RunDir, cosine_lr
+from training.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, random_crop_mask, training_step
+
+
+def test_patches_cover_20_to_100_percent_of_the_frame():
+    gen = torch.Generator().manual_seed(0)
+    areas = [random_crop_mask(gen).mean().item() for _ in range(300)]
+    assert min(areas) >= 0.2 * 0.85 and max(areas) <= 1.0  # rounding to whole pixels
+    assert max(areas) > 0.8 and min(areas) < 0.35
+
+
+def test_one_training_step_per_variant_is_finite_and_trains_video_tokens_only():
+    data = {"video": torch.randn(4, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8),
+            "conditions": torch.randn(4, FRAMES, 16, SIZE // 8, SIZE // 8)}
+    for variant in ("icc", "nearest", "replace"):
+        model = build_dit(seed=0)
+        gen = torch.Generator().manual_seed(3)  # draws k = 3 anchors first
+        loss, k = training_step(model, variant, data, torch.arange(4), gen, 3, torch.device("cpu"))
+        assert k > 0 and torch.isfinite(loss)
+        loss.backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_checkpoints_resume_model_and_adam_exactly(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    model(torch.randn(5, 3)).sum().backward()
+    opt.step()
+    run = RunDir(tmp_path)
+    run.save_state(model, opt, {"step": 1})
+    assert not list(tmp_path.glob("*.pt")) and (tmp_path / "state.safetensors").exists()
+    fresh = torch.nn.Linear(3, 2)
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=1e-2)
+    assert RunDir(tmp_path).load_state(fresh, fresh_opt) == {"step": 1, "adam_step": 1.0}
+    assert torch.equal(fresh.weight, model.weight)
+    for p, q in zip(model.parameters(), fresh.parameters(), strict=True):
+        assert torch.equal(opt.state[p]["exp_avg_sq"], fresh_opt.state[q]["exp_avg_sq"])
+
+
+def test_learning_rate_warms_up_then_decays_to_five_percent():
+    assert cosine_lr(0, 1000, 1e-3, warmup=100) == 1e-5
+    assert abs(cosine_lr(99, 1000, 1e-3, warmup=100) - 1e-3) < 1e-12
+    assert abs(cosine_lr(1000, 1000, 1e-3, warmup=100) - 5e-5) < 1e-9
