@@ -17,7 +17,9 @@ A cases file (JSON) lists cases; each has a `name`, a `source` ({"seed": N} for 
 held-out seeds are >= 1,000,000; or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
 `conditions` ([{"frame": 6, "box": [x, y, w, h] fractions of the frame, default the whole frame,
 "source_frame": defaults to "frame"}]) and optionally `seeds` (a list of source seeds to repeat the
-case over). Results: <out>/results.md, <out>/results.json, <out>/psnr_<case>.png.
+case over) and `metrics` (a subset of METRICS; default all). Results: <out>/results.md,
+<out>/results.json, <out>/psnr_<case>.png. Each case also reports the source clip's own motion, the
+reference for the generated videos' motion.
 """
 
 from __future__ import annotations
@@ -40,6 +42,22 @@ VARIANTS = {  # name -> (model file, position policy, paradigm)
     "nearest": ("videocanvas_toy_t2v_nearest.safetensors", "nearest", "in_context"),
     "replace": ("videocanvas_toy_t2v_replace.safetensors", "interpolate", "latent_replacement"),
 }
+
+
+METRICS = ("cond_psnr", "cond_ssim", "peak_distance", "exact_peak_rate", "motion")
+
+
+def case_metrics(case: dict) -> tuple[str, ...]:
+    wanted = tuple(case.get("metrics", METRICS))
+    unknown = [m for m in wanted if m not in METRICS]
+    if unknown:
+        raise ValueError(f"case {case.get('name')!r}: unknown metrics {unknown}; allowed: {list(METRICS)}")
+    return wanted
+
+
+def motion_energy(video: torch.Tensor) -> float:
+    """Mean absolute difference of consecutive frames of [T, H, W, 3] in [0, 1]."""
+    return float((video[1:] - video[:-1]).abs().mean())
 
 
 def load_source(source: dict, size: int, frames: int) -> torch.Tensor:
@@ -141,11 +159,19 @@ def evaluate_case(runner: Runner, variant: str, case: dict, seed: int) -> dict:
             for k, f in enumerate(plan.frames)]
     curve = [psnr(video[i], clip[i]) for i in range(runner.frames)]
     peak = max(range(len(curve)), key=curve.__getitem__)
-    motion = float((video[1:] - video[:-1]).abs().mean())
+    motion = motion_energy(video)
     return {"cond_psnr": sum(c[0] for c in cond) / len(cond),
             "cond_ssim": sum(c[1] for c in cond) / len(cond), "curve": curve, "peak_frame": peak,
             "peak_distance": min(abs(peak - f) for f in plan.frames),
-            "motion": motion, "video": video}
+            "motion": motion, "source_motion": motion_energy(clip), "video": video}
+
+
+def cell(metrics: dict, key: str, fmt: str) -> str:
+    return format(metrics[key], fmt) if key in metrics else "-"
+
+
+def summary_line(metrics: dict) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k != "curve")
 
 
 def plot_curves(path: Path, curves: dict[str, list[float]], frames: list[int]) -> None:
@@ -190,32 +216,37 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(args.size, args.frames, args.steps)
     variants = args.variants.split(",")
+    wanted = {case["name"]: case_metrics(case) for case in cases}  # fail before any sampling
     results, t0 = [], time.monotonic()
     for case in cases:
         seeds = case.get("seeds", [case["source"].get("seed", 0)])
-        per_variant = {}
+        per_variant, source_motion = {}, 0.0
         for variant in variants:
             rows = [evaluate_case(runner, variant, case, s) for s in seeds]
-            per_variant[variant] = {
-                key: sum(r[key] for r in rows) / len(rows)
-                for key in ("cond_psnr", "cond_ssim", "peak_distance", "motion")}
+            source_motion = sum(r["source_motion"] for r in rows) / len(rows)
+            summary = {key: sum(r[key] for r in rows) / len(rows)
+                       for key in ("cond_psnr", "cond_ssim", "peak_distance", "motion")}
+            summary["exact_peak_rate"] = sum(r["peak_distance"] == 0 for r in rows) / len(rows)
+            per_variant[variant] = {k: summary[k] for k in wanted[case["name"]]}
             per_variant[variant]["curve"] = [sum(r["curve"][i] for r in rows) / len(rows)
                                              for i in range(args.frames)]
-            per_variant[variant]["exact_peak_rate"] = sum(r["peak_distance"] == 0 for r in rows) / len(rows)
         frames = [int(c["frame"]) for c in case["conditions"]]
         plot_curves(out / f"psnr_{case['name']}.png", {v: per_variant[v]["curve"] for v in variants}, frames)
-        results.append({"case": case["name"], "frames": frames, "seeds": seeds, "variants": per_variant})
-        print(f"{case['name']}: " + ", ".join(f"{v} {per_variant[v]['cond_psnr']:.2f} dB"
-                                              for v in variants), flush=True)
+        results.append({"case": case["name"], "frames": frames, "seeds": seeds,
+                        "source_motion": source_motion, "variants": per_variant})
+        print(f"{case['name']}: " + ", ".join(f"{v} {summary_line(per_variant[v])}" for v in variants),
+              flush=True)
     (out / "results.json").write_text(json.dumps({"steps": args.steps, "size": args.size,
                                                    "frames": args.frames, "results": results}, indent=1))
-    lines = ["| case | frames | variant | cond PSNR | cond SSIM | peak dist | exact peak | motion |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| case | frames | variant | cond PSNR | cond SSIM | peak dist | exact peak | motion "
+             "(source) |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         for v, m in r["variants"].items():
-            lines.append(f"| {r['case']} | {r['frames']} | {v} | {m['cond_psnr']:.2f} | "
-                         f"{m['cond_ssim']:.3f} | {m['peak_distance']:.2f} | "
-                         f"{m['exact_peak_rate']:.2f} | {m['motion']:.4f} |")
+            cells = [cell(m, key, fmt) for key, fmt in
+                     (("cond_psnr", ".2f"), ("cond_ssim", ".3f"), ("peak_distance", ".2f"),
+                      ("exact_peak_rate", ".2f"), ("motion", ".4f"))]
+            cells[-1] += f" ({r['source_motion']:.4f})"
+            lines.append(f"| {r['case']} | {r['frames']} | {v} | " + " | ".join(cells) + " |")
     (out / "results.md").write_text("\n".join(lines) + f"\n\n{len(cases)} cases, "
                                     f"{time.monotonic() - t0:.0f} s\n")
     print("\n".join(lines))

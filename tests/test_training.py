@@ -47,3 +47,25 @@ def test_learning_rate_warms_up_then_decays_to_five_percent():
     assert cosine_lr(0, 1000, 1e-3, warmup=100) == 1e-5
     assert abs(cosine_lr(99, 1000, 1e-3, warmup=100) - 1e-3) < 1e-12
     assert abs(cosine_lr(1000, 1000, 1e-3, warmup=100) - 5e-5) < 1e-9
+
+
+def test_latent_calibration_is_exact_and_gives_unit_content_std_after_the_wan_format():
+    from hostkit.tiny_models import build_wan21_vae
+    from training.calibrate_vae import fold_affine, latent_affine
+
+    vae = build_wan21_vae(dim=4, seed=1).eval()
+    x = torch.rand(6, 3, 5, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
+    mean_w, std_w = torch.linspace(-0.5, 0.5, 16), torch.linspace(0.5, 2.0, 16)
+    with torch.no_grad():
+        mu = vae.encode(x)
+        before = vae.decode(mu)
+        a, b = latent_affine(mu, mean_w, std_w)
+        vae.load_state_dict(fold_affine(vae.state_dict(), a, b))
+        mu2 = vae.encode(x)
+        after = vae.decode(mu2)
+    assert torch.allclose(mu2, a.view(1, -1, 1, 1, 1) * mu + b.view(1, -1, 1, 1, 1), atol=1e-5)
+    assert torch.allclose(after, before, atol=1e-4)  # decode(encode(x)) unchanged (fp32 rounding)
+    z = (mu2 - mean_w.view(1, -1, 1, 1, 1)) / std_w.view(1, -1, 1, 1, 1)
+    content = z - z.mean(0, keepdim=True)
+    assert torch.allclose(content.pow(2).mean(dim=(0, 2, 3, 4)).sqrt(), torch.ones(16), atol=1e-4)
+    assert torch.allclose(z.mean(dim=(0, 2, 3, 4)), torch.zeros(16), atol=1e-4)

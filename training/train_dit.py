@@ -1,6 +1,7 @@
 """Train the toy VideoCanvas DiT (ComfyUI's own WanModel, Wan 2.1 T2V format) with the paper's recipe.
 
-    python -m training.train_dit --variant icc [--minutes 40] [--resume]
+    python -m training.train_dit --data-only           (encode the shared training set once)
+    python -m training.train_dit --variant icc [--minutes 44] [--resume]
     variants: icc (in-context + RoPE interpolation: the paper, the bundled default),
               nearest (in-context, conditions at their causal latent slot: "w/o interpolation"),
               replace (latent replacement: the condition overwrites its slot, kept clean)
@@ -92,6 +93,15 @@ def build_dataset(path: Path, clips: int, device) -> dict:
     return data
 
 
+def dataset_path(clips: int) -> Path:
+    """The encoded training set is cached per VAE: a retrained VAE must not reuse stale latents."""
+    import hashlib
+
+    vae = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
+    digest = hashlib.sha256(vae.read_bytes()).hexdigest()[:10]
+    return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
+
+
 def build_dit(seed: int = 0):
     comfy_modules()
     from hostkit.tiny_models import TinyWan
@@ -157,17 +167,24 @@ def rope_video(model, device):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--variant", choices=sorted(DIT_FILES), default="icc")
-    ap.add_argument("--minutes", type=float, default=40.0)
-    ap.add_argument("--steps", type=int, default=20000)
+    ap.add_argument("--minutes", type=float, default=44.0,
+                    help="wall-clock budget from process start, data loading included")
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=5e-4)
-    ap.add_argument("--clips", type=int, default=512)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--clips", type=int, default=1024)
     ap.add_argument("--max-anchors", type=int, default=3)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="save and stop at this step, keeping the --steps schedule (to change it later)")
+    ap.add_argument("--data-only", action="store_true", help="build the training set and stop")
     args = ap.parse_args()
 
+    started = time.monotonic()
     device = pick_device()
-    data = build_dataset(ROOT / "train_runs" / f"dit_data_{args.clips}.safetensors", args.clips, device)
+    data = build_dataset(dataset_path(args.clips), args.clips, device)
+    if args.data_only:
+        return
     run = RunDir(ROOT / "train_runs" / f"dit_{args.variant}")
     torch.manual_seed(0)
     model = build_dit(seed=0).to(device).train()
@@ -176,9 +193,9 @@ def main() -> None:
     if args.resume and (meta := run.load_state(model, opt)):
         start = meta["step"]
     gen = torch.Generator().manual_seed(10_000 + start)
-    deadline = time.monotonic() + args.minutes * 60
-    step, ema = start, None
-    for step in range(start, args.steps):
+    deadline = started + args.minutes * 60
+    done, ema = start, None
+    for step in range(start, min(args.steps, args.stop_after or args.steps)):
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.steps, args.lr, warmup=200)
         idx = torch.randint(0, data["video"].shape[0], (args.batch,), generator=gen)
@@ -187,18 +204,19 @@ def main() -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        done = step + 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 50 == 0:
             run.log(step=step, loss=round(loss.item(), 4), ema=round(ema, 4), k=k,
                     lr=round(opt.param_groups[0]["lr"], 6))
         if step % 500 == 499:
-            run.save_state(model, opt, {"step": step + 1, "variant": args.variant})
+            run.save_state(model, opt, {"step": done, "variant": args.variant})
         if time.monotonic() > deadline:
-            run.log(event="time budget reached", step=step + 1)
+            run.log(event="time budget reached", step=done)
             break
-    run.save_state(model, opt, {"step": step + 1, "variant": args.variant})
+    run.save_state(model, opt, {"step": done, "variant": args.variant})
     export_weights(model, DIT_FILES[args.variant], dtype=torch.float16)
-    run.log(event="exported", path=str(DIT_FILES[args.variant]), step=step + 1)
+    run.log(event="exported", path=str(DIT_FILES[args.variant]), step=done)
 
 
 if __name__ == "__main__":

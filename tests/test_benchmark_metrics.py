@@ -1,0 +1,35 @@
+"""The fidelity benchmark's metrics and cases-file contract (benchmarks/evaluate.py)."""
+
+import pytest
+import torch
+
+from benchmarks.evaluate import METRICS, case_metrics, motion_energy, psnr, ssim
+
+
+def test_psnr_of_a_uniform_0_1_error_is_20_db_and_the_mask_restricts_it():
+    a = torch.zeros(8, 8, 3)
+    b = torch.full((8, 8, 3), 0.1)
+    assert psnr(a, b) == pytest.approx(20.0, abs=1e-4)
+    b[:4] = 0.01  # top half: 40 dB
+    mask = torch.zeros(8, 8)
+    mask[:4] = 1
+    assert psnr(a, b, mask) == pytest.approx(40.0, abs=1e-3)
+
+
+def test_ssim_of_identical_images_is_one():
+    img = torch.rand(16, 16, 3, generator=torch.Generator().manual_seed(0))
+    assert ssim(img, img, torch.ones(16, 16)) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_motion_energy_is_the_mean_absolute_frame_difference():
+    still = torch.full((5, 4, 4, 3), 0.3)
+    flicker = torch.stack([torch.full((4, 4, 3), float(i % 2)) for i in range(5)])
+    assert motion_energy(still) == 0.0
+    assert motion_energy(flicker) == 1.0
+
+
+def test_cases_choose_metrics_and_unknown_ones_are_refused_by_name():
+    assert case_metrics({"name": "a"}) == METRICS
+    assert case_metrics({"name": "a", "metrics": ["cond_psnr", "motion"]}) == ("cond_psnr", "motion")
+    with pytest.raises(ValueError, match=r"case 'b'.*\['fvd'\].*allowed"):
+        case_metrics({"name": "b", "metrics": ["cond_psnr", "fvd"]})
