@@ -2,6 +2,7 @@
 
     python -m benchmarks.evaluate [--cases benchmarks/cases/default.json] [--out bench_out/eval]
                                   [--variants icc,nearest,replace] [--steps 20]
+                                  [--weights nearest=path/to/file.safetensors,...]
 
 Every case runs through the pack's own node path inside a real (in-process) ComfyUI: conditions
 are rendered and encoded by VideoCanvas Sampler's `prepare`, the model is patched with the variant's
@@ -55,6 +56,19 @@ def case_metrics(case: dict) -> tuple[str, ...]:
     return wanted
 
 
+def parse_weights(spec: str) -> dict[str, str]:
+    """--weights "icc=a.safetensors,nearest=b.safetensors": another file for some variants."""
+    weights = {}
+    for item in filter(None, spec.split(",")):
+        variant, _, path = item.partition("=")
+        if variant not in VARIANTS or not path:
+            raise ValueError(f"--weights item {item!r}: expected VARIANT=FILE with VARIANT in {list(VARIANTS)}")
+        if not Path(path).is_file():
+            raise ValueError(f"--weights {variant}: no file at {path}")
+        weights[variant] = path
+    return weights
+
+
 def motion_energy(video: torch.Tensor) -> float:
     """Mean absolute difference of consecutive frames of [T, H, W, 3] in [0, 1]."""
     return float((video[1:] - video[:-1]).abs().mean())
@@ -104,7 +118,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 class Runner:
-    def __init__(self, size: int, frames: int, steps: int):
+    def __init__(self, size: int, frames: int, steps: int, weights: dict[str, str] | None = None):
         from hostkit.inprocess import load_comfy_with_pack
 
         self.pack = load_comfy_with_pack()
@@ -116,13 +130,14 @@ class Runner:
         vae_path = folder_paths.get_full_path_or_raise("vae", "videocanvas_toy_vae.safetensors")
         self.vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(vae_path))
         self.size, self.frames, self.steps = size, frames, steps
+        self.weights = weights or {}
         self.models = {}
 
     def model(self, variant: str):
         if variant not in self.models:
             name, policy, paradigm = VARIANTS[variant]
-            path = self.folder_paths.get_full_path("diffusion_models", name) or str(
-                ROOT / "train_runs" / f"dit_{variant}" / name)
+            path = self.weights.get(variant) or self.folder_paths.get_full_path(
+                "diffusion_models", name) or str(ROOT / "train_runs" / f"dit_{variant}" / name)
             base = self.comfy_sd.load_diffusion_model(path)
             self.models[variant] = self.pack.nodes.model_patch.patch_model(base, policy, paradigm)
         return self.models[variant]
@@ -208,13 +223,14 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "bench_out" / "eval"))
     ap.add_argument("--variants", default="icc,nearest,replace")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--weights", default="", help="VARIANT=FILE,...: evaluate these files instead")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--frames", type=int, default=17)
     args = ap.parse_args()
     cases = json.loads(Path(args.cases).read_text())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(args.size, args.frames, args.steps)
+    runner = Runner(args.size, args.frames, args.steps, parse_weights(args.weights))
     variants = args.variants.split(",")
     wanted = {case["name"]: case_metrics(case) for case in cases}  # fail before any sampling
     results, t0 = [], time.monotonic()

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmarks.evaluate import METRICS, case_metrics, motion_energy, psnr, ssim
+from benchmarks.evaluate import METRICS, case_metrics, motion_energy, parse_weights, psnr, ssim
 
 
 def test_psnr_of_a_uniform_0_1_error_is_20_db_and_the_mask_restricts_it():
@@ -33,3 +33,14 @@ def test_cases_choose_metrics_and_unknown_ones_are_refused_by_name():
     assert case_metrics({"name": "a", "metrics": ["cond_psnr", "motion"]}) == ("cond_psnr", "motion")
     with pytest.raises(ValueError, match=r"case 'b'.*\['fvd'\].*allowed"):
         case_metrics({"name": "b", "metrics": ["cond_psnr", "fvd"]})
+
+
+def test_weights_override_names_a_known_variant_and_an_existing_file(tmp_path):
+    f = tmp_path / "n.safetensors"
+    f.write_bytes(b"x")
+    assert parse_weights(f"nearest={f}") == {"nearest": str(f)}
+    assert parse_weights("") == {}
+    with pytest.raises(ValueError, match=r"'cfg=.*'.*\['icc', 'nearest', 'replace'\]"):
+        parse_weights(f"cfg={f}")
+    with pytest.raises(ValueError, match=r"--weights icc: no file at /nope"):
+        parse_weights("icc=/nope")

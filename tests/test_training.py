@@ -1,6 +1,7 @@
 """The toy-model trainers' pieces: the paper's patch sampling, one training step per variant, and
 resumable safetensors-only checkpoints."""
 
+import pytest
 import torch
 
 from training.common import RunDir, cosine_lr
@@ -69,3 +70,16 @@ def test_latent_calibration_is_exact_and_gives_unit_content_std_after_the_wan_fo
     content = z - z.mean(0, keepdim=True)
     assert torch.allclose(content.pow(2).mean(dim=(0, 2, 3, 4)).sqrt(), torch.ones(16), atol=1e-4)
     assert torch.allclose(z.mean(dim=(0, 2, 3, 4)), torch.zeros(16), atol=1e-4)
+
+
+def test_vae_regulariser_charges_a_content_free_pattern_and_a_collapsed_spread():
+    from training.train_vae import latent_regulariser
+
+    mean, std = torch.linspace(-1, 1, 16), torch.linspace(0.5, 2, 16)
+    fmt = lambda z: mean.view(1, -1, 1, 1, 1) + std.view(1, -1, 1, 1, 1) * z  # noqa: E731
+    # A per-slot offset with no content: the pattern costs its mean square, the zero spread costs 1.
+    offset = torch.arange(5.0).view(1, 1, 5, 1, 1).expand(8, 16, 5, 4, 4)
+    assert latent_regulariser(fmt(offset), mean, std).item() == pytest.approx(6.0 + 1.0)
+    # Content with the format's statistics at every position costs only sampling noise.
+    content = torch.randn(64, 16, 5, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert latent_regulariser(fmt(content), mean, std).item() < 0.05

@@ -3,15 +3,14 @@
     python -m training.calibrate_vae [--clips 128]
 
 ComfyUI normalises every Wan 2.1 latent with fixed constants (latent_formats.Wan21) before the DiT,
-and the sampler's noise is unit-variance in that space. The trained toy VAE met those constants only
-on aggregate: ~95 % of its latent variance is a fixed, content-independent pattern (border and
-causal-cache effects, growing with the latent frame), and the content itself had a std of ~0.3. At
-that scale the DiT sees content at a tenth of the signal-to-noise ratio a Wan latent has, and learns
-colour fields. Here each channel of the VAE's mean latent is remapped, mu' = a * mu + b, so that after
-the Wan 2.1 latent format the content (each latent minus the data's mean latent at its position)
-has unit std and the channel mean is 0. `a` and `b` fold into the encoder's 1x1 `conv1` (the mu
-half) and their inverse into the decoder's 1x1 `conv2`, so decode(encode(x)) is unchanged (checked
-here) and the file stays a plain Wan 2.1 VAE for VAELoader.
+and the sampler's noise is unit-variance in that space. train_vae's regulariser only pulls the
+latent towards those constants; here each channel of the VAE's mean latent is remapped exactly,
+mu' = a * mu + b, so that after the Wan 2.1 latent format the content (each latent minus the data's
+mean latent at its position) has unit std and the channel mean is 0. `a` and `b` fold into the
+encoder's 1x1 `conv1` (the mu half) and their inverse into the decoder's 1x1 `conv2`, so
+decode(encode(x)) is unchanged (checked here) and the file stays a plain Wan 2.1 VAE for VAELoader.
+(A first VAE, trained with pooled statistics only, needed a = 2.3 .. 4.5 and still left a content-free
+pattern of ~95 % of the latent variance, which no per-channel map can remove; see train_vae.)
 """
 
 from __future__ import annotations
