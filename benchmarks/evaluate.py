@@ -62,7 +62,8 @@ def parse_weights(spec: str) -> dict[str, str]:
     for item in filter(None, spec.split(",")):
         variant, _, path = item.partition("=")
         if variant not in VARIANTS or not path:
-            raise ValueError(f"--weights item {item!r}: expected VARIANT=FILE with VARIANT in {list(VARIANTS)}")
+            raise ValueError(f"--weights item {item!r}: expected VARIANT=FILE with VARIANT in "
+                             f"{list(VARIANTS)}")
         if not Path(path).is_file():
             raise ValueError(f"--weights {variant}: no file at {path}")
         weights[variant] = path
