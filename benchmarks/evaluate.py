@@ -143,6 +143,7 @@ class Runner:
             self.models[variant] = self.pack.nodes.model_patch.patch_model(base, policy, paradigm)
         return self.models[variant]
 
+    @torch.inference_mode()  # as ComfyUI's executor runs nodes
     def generate(self, variant: str, clip: torch.Tensor, conditions: list[dict], seed: int):
         import nodes as comfy_nodes
         from vc_core.plan import ConditionSource, Patch

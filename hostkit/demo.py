@@ -31,6 +31,13 @@ TOY_VAE = "videocanvas_toy_vae.safetensors"
 SIZE, LENGTH = 64, 17
 DEFAULT_WORKFLOWS = "01_i2v_any_frame,04_patch_to_video,09_transition"
 INPUT_SEEDS = {"image": 1_000_321, "rgba": 1_000_322, "video": 1_000_323, "mask": 1_000_324}
+# The default workflows' inputs, picked (by looking at the toy VAE's reconstructions of held-out
+# seeds) among content the toy VAE can represent: one large object in a strong colour on a
+# contrasting ground. It keeps colour and layout, not texture (models/MODEL_CARD.md), so a striped
+# disc on a similar ground comes back as a tint whatever the DiT does. The benchmark's seeds are
+# not picked.
+DEMO_SEEDS = {"videocanvas_keyframe.png": 1_000_551, "videocanvas_object.png": 1_000_411,
+              "videocanvas_clip_a.mp4": 1_000_531, "videocanvas_clip_b.mp4": 1_000_511}
 
 
 def bundled_models_present() -> bool:
@@ -47,7 +54,8 @@ def write_inputs(prompt: dict, folder: Path) -> dict[str, str]:
 
     mapping = {}
     for i, (name, kind) in enumerate(sorted(input_files(prompt).items())):
-        clip = generate_clip(INPUT_SEEDS[kind] + 10 * i, ClipSpec(LENGTH, SIZE, SIZE))
+        seed = DEMO_SEEDS.get(Path(name).name, INPUT_SEEDS[kind] + 10 * i)
+        clip = generate_clip(seed, ClipSpec(LENGTH, SIZE, SIZE))
         frames = (clip.numpy() * 255).round().astype("uint8")
         target = folder / f"vcdemo_{Path(name).name}"
         if kind == "video":
