@@ -138,7 +138,11 @@ class Runner:
         if variant not in self.models:
             name, policy, paradigm = VARIANTS[variant]
             path = self.weights.get(variant) or self.folder_paths.get_full_path(
-                "diffusion_models", name) or str(ROOT / "train_runs" / f"dit_{variant}" / name)
+                "diffusion_models", name) or str(ROOT / "models" / "ablations" / name)
+            if not Path(path).is_file():
+                raise FileNotFoundError(
+                    f"no weights for variant {variant!r} at {path}: train them (python -m "
+                    f"training.train_dit --variant {variant}) or pass --weights {variant}=FILE")
             base = self.comfy_sd.load_diffusion_model(path)
             self.models[variant] = self.pack.nodes.model_patch.patch_model(base, policy, paradigm)
         return self.models[variant]

@@ -83,3 +83,13 @@ def test_vae_regulariser_charges_a_content_free_pattern_and_a_collapsed_spread()
     # Content with the format's statistics at every position costs only sampling noise.
     content = torch.randn(64, 16, 5, 4, 4, generator=torch.Generator().manual_seed(0))
     assert latent_regulariser(fmt(content), mean, std).item() < 0.05
+
+
+def test_the_encoded_training_set_is_keyed_by_the_vae_and_the_data_recipe(monkeypatch):
+    from training import train_dit
+
+    bundled = train_dit.dataset_path(1024)
+    assert bundled.name.startswith("dit_data_1024_")
+    monkeypatch.setattr(train_dit, "SCENE_CUTS", 0.0)
+    assert train_dit.dataset_path(1024) != bundled  # clips without cuts must not reuse the cache
+    assert train_dit.dataset_path(512).name.startswith("dit_data_512_")

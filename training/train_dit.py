@@ -7,7 +7,7 @@
               replace (latent replacement: the condition overwrites its slot, kept clean)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
-predict e - z, MSE on video tokens only; per sample 1..K anchors at random pixel frames, each a
+predict e - z, MSE on video tokens only; per sample 0..K (4) anchors at random pixel frames, each a
 random crop of 20-100 % of that frame on a zero (VAE_ZERO) canvas, encoded on its own as a single
 image by the frozen toy VAE; condition tokens at timestep 0 with their policy's position; no text
 (a single all-zero 4096-wide token, what VideoCanvas Null Prompt gives); every latent passes through
@@ -33,10 +33,12 @@ SIZE, FRAMES, STRIDE = 64, 17, 4
 LATENT_FRAMES = (FRAMES - 1) // STRIDE + 1
 DIT_FILES = {
     "icc": BUNDLED / "diffusion_models" / "videocanvas_toy_t2v.safetensors",
-    "nearest": ROOT / "train_runs" / "dit_nearest" / "videocanvas_toy_t2v_nearest.safetensors",
-    "replace": ROOT / "train_runs" / "dit_replace" / "videocanvas_toy_t2v_replace.safetensors",
+    # the ablations ship beside the bundled model but are not registered with ComfyUI's loaders
+    "nearest": BUNDLED / "ablations" / "videocanvas_toy_t2v_nearest.safetensors",
+    "replace": BUNDLED / "ablations" / "videocanvas_toy_t2v_replace.safetensors",
 }
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
+SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
 
 
@@ -77,7 +79,8 @@ def build_dataset(path: Path, clips: int, device) -> dict:
     video, conds = [], []
     for start in range(0, clips, 16):
         seeds = range(start, min(clips, start + 16))
-        pixels = torch.stack([generate_clip(s, ClipSpec(FRAMES, SIZE, SIZE)) for s in seeds])
+        spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
+        pixels = torch.stack([generate_clip(s, spec) for s in seeds])
         x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
         video.append(fmt.process_in(vae.encode(x)).cpu())
         masks = torch.stack([random_crop_mask(gen) for _ in range(len(seeds) * FRAMES)])
@@ -94,11 +97,13 @@ def build_dataset(path: Path, clips: int, device) -> dict:
 
 
 def dataset_path(clips: int) -> Path:
-    """The encoded training set is cached per VAE: a retrained VAE must not reuse stale latents."""
+    """The encoded training set is cached per VAE and data recipe: a retrained VAE or other clips
+    must not reuse stale latents."""
     import hashlib
 
     vae = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
-    digest = hashlib.sha256(vae.read_bytes()).hexdigest()[:10]
+    recipe = f"scene_cut={SCENE_CUTS}".encode()
+    digest = hashlib.sha256(vae.read_bytes() + recipe).hexdigest()[:10]
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
 
@@ -173,7 +178,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--clips", type=int, default=1024)
-    ap.add_argument("--max-anchors", type=int, default=3)
+    ap.add_argument("--max-anchors", type=int, default=4)
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="save and stop at this step, keeping the --steps schedule (to change it later)")
