@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmarks.evaluate import METRICS, case_metrics, motion_energy, parse_weights, psnr, ssim
+from benchmarks.evaluate import METRICS, case_metrics, group_summary, motion_energy, parse_weights, psnr, ssim
 
 
 def test_psnr_of_a_uniform_0_1_error_is_20_db_and_the_mask_restricts_it():
@@ -44,3 +44,19 @@ def test_weights_override_names_a_known_variant_and_an_existing_file(tmp_path):
         parse_weights(f"cfg={f}")
     with pytest.raises(ValueError, match=r"--weights icc: no file at /nope"):
         parse_weights("icc=/nope")
+
+
+def test_summary_groups_cases_by_slot_alignment_and_averages_each_variant():
+    def case(frames, icc, nearest, motion=True):
+        m = lambda v: {"cond_psnr": v, **({"motion": v / 10} if motion else {})}  # noqa: E731
+        return {"frames": frames, "variants": {"icc": m(icc), "nearest": m(nearest)}}
+
+    results = [case([8], 20.0, 19.0), case([3], 18.0, 14.0), case([6], 16.0, 12.0, motion=False),
+               case([0, 16], 21.0, 21.0)]
+    rows = {(r["group"][:12], r["variant"]): r for r in group_summary(results)}
+    on, off = rows[("one frame on", "icc")], rows[("one frame be", "nearest")]
+    assert (on["cases"], on["cond_psnr"], on["motion"]) == (1, 20.0, 2.0)
+    assert (off["cases"], off["cond_psnr"]) == (2, 13.0)
+    assert "motion" not in off  # not every case in the group reports it
+    assert rows[("several anch", "icc")]["cond_psnr"] == 21.0
+    assert rows[("all cases", "icc")]["cond_psnr"] == pytest.approx(75.0 / 4)
