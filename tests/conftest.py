@@ -53,3 +53,9 @@ def server(tmp_path_factory, checkpoints):
     out = tmp_path_factory.mktemp("comfy-output")
     with ComfyServer(log_path=out / "server.log", output_dir=out) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def object_info(server) -> dict:
+    """The server's /object_info: every registered node's schema."""
+    return server.get("/object_info")

@@ -27,11 +27,6 @@ INPUT_PREFIX = "vc_wf_"
 
 
 @pytest.fixture(scope="module")
-def object_info(server) -> dict:
-    return server.get("/object_info")
-
-
-@pytest.fixture(scope="module")
 def input_files():
     """Procedural stand-ins for every file the workflows load, in ComfyUI's input folder."""
     folder = comfy_dir() / "input"

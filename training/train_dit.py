@@ -77,9 +77,9 @@ def build_dataset(path: Path, clips: int, device) -> dict:
     vae = load_vae(device)
     gen = torch.Generator().manual_seed(1234)
     video, conds = [], []
+    spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
     for start in range(0, clips, 16):
         seeds = range(start, min(clips, start + 16))
-        spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
         pixels = torch.stack([generate_clip(s, spec) for s in seeds])
         x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
         video.append(fmt.process_in(vae.encode(x)).cpu())
