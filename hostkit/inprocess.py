@@ -18,8 +18,14 @@ _loaded = False
 
 def add_comfy_to_path(comfy: Path | None = None) -> Path:
     comfy = Path(comfy or comfy_dir())
-    if str(comfy) not in sys.path:
-        # First on the path: ComfyUI's top-level `nodes` module must win over this pack's `nodes/`.
+    checkout = str(Path(__file__).resolve().parent.parent)
+    if str(comfy) not in sys.path or (
+            checkout in sys.path and sys.path.index(checkout) < sys.path.index(str(comfy))):
+        # Before this checkout: ComfyUI's top-level `nodes` module must win over this pack's
+        # `nodes/`. pytest prepends the checkout itself when its folder name is not a Python
+        # identifier (a clone named comfyui-videocanvas), after conftest put ComfyUI first.
+        if str(comfy) in sys.path:
+            sys.path.remove(str(comfy))
         sys.path.insert(0, str(comfy))
     from comfy.cli_args import args
     args.cpu = True

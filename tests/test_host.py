@@ -31,3 +31,16 @@ def test_ruff_is_clean():
     res = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_comfyui_goes_back_before_this_checkout_when_something_prepended_it(monkeypatch):
+    from hostkit.inprocess import add_comfy_to_path
+    from hostkit.setup import comfy_dir
+
+    comfy = str(comfy_dir())
+    # what pytest does to a clone in a folder such as comfyui-videocanvas: the checkout goes first
+    monkeypatch.setattr(sys, "path", [str(ROOT), "/elsewhere", comfy])
+    add_comfy_to_path()
+    assert sys.path == [comfy, str(ROOT), "/elsewhere"]
+    add_comfy_to_path()  # already in order: left alone
+    assert sys.path == [comfy, str(ROOT), "/elsewhere"]
