@@ -5,10 +5,19 @@ How conditions travel: a conditioning entry carries two `model_conds` (ComfyUI's
 channel to the diffusion model): the encoded condition latents (CONDRegular, so cond/uncond
 batching concatenates them) and their timing (CONDConstant, so only equal timings batch together).
 ComfyUI passes both as extra keyword arguments to `WanModel.forward`, where the wrapper takes them.
+
+Never silently wrong: the timing travels as a `PendingTiming`, which refuses to be used. Only the
+patched model's OUTER_SAMPLE wrapper swaps it for a usable one (adding the sampler's seed and
+checking the latent against the plan), so conditions that reach a model without the patch (say,
+one A14B expert of two) stop the run with an error that says what to add, instead of being dropped.
+
+Forward compatibility: every wrapper takes `*args, **kwargs` and passes on what it does not know.
+Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_unhonoured`).
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import NamedTuple
 
 import comfy.conds
@@ -18,10 +27,10 @@ import comfy.patcher_extension as pe
 from ..vc_core.in_context import PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
+from .memory import MEMORY_WRAPPERS
+from .types import COND_LATENTS, COND_TIMING
 
 WRAPPER_KEY = "videocanvas"
-COND_LATENTS = "videocanvas_latents"
-COND_TIMING = "videocanvas_timing"
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
@@ -33,16 +42,52 @@ _OTHER_WAN_KINDS = {
 }
 
 
+# ComfyUI model kinds (comfy.model_base classes) that sample a plain Wan T2V / TI2V-5B diffusion
+# model with flow matching. Any other kind (WAN21_FlowRVS samples differently; future kinds may add
+# inputs) is refused by name rather than conditioned wrongly.
+_SUPPORTED_MODEL_KINDS = ("WAN21", "WAN22")
+
+# Named inputs of WanModel._forward that the VideoCanvas forward (which stands in for _forward)
+# handles itself. Others that a newer _forward consumes are refused by name (_refuse_unhonoured).
+_HANDLED_FORWARD_INPUTS = {"self", "x", "timestep", "context", "clip_fea", "time_dim_concat",
+                           "transformer_options", "kwargs", "args"}
+# Inputs newer WanModel._forward bodies consume through **kwargs (in-context references appended
+# with their own RoPE): honouring them would need their layout, so they are refused by name.
+_UNHONOURED_INPUTS = ("context_latents",)
+
+
 class UnsupportedModel(ValueError):
     pass
 
 
+class NotPatched(ValueError):
+    pass
+
+
 class ConditionTiming(NamedTuple):
-    """Hashable and comparable: CONDConstant batches cond/uncond only when timings are equal."""
+    """Hashable and comparable: CONDConstant batches cond/uncond only when timings are equal.
+
+    length: the pixel length the conditions were planned for (None: not checked); seed: the
+    sampler's seed, filled in when a patched model accepts the conditions (strength noise)."""
 
     frames: tuple[int, ...]
     strengths: tuple[float, ...]
     stride: int
+    length: int | None = None
+    seed: int | None = None
+
+
+_NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for them, so they "
+                "would be ignored. Put the model through 'VideoCanvas RoPE Interpolator' before this "
+                "sampler (for Wan 2.2 A14B: both the high-noise and the low-noise expert), or use "
+                "'VideoCanvas Sampler', which patches the model itself")
+
+
+class PendingTiming(comfy.conds.CONDConstant):
+    """The timing as the conditioning carries it: unusable until a patched model accepts it."""
+
+    def process_cond(self, *args, **kwargs):
+        raise NotPatched(_NOT_PATCHED)
 
 
 def describe_model(model) -> str:
@@ -53,6 +98,12 @@ def describe_model(model) -> str:
         raise UnsupportedModel(f"model: VideoCanvas needs a Wan text-to-video model (Wan 2.1 T2V "
                                f"1.3B/14B, Wan 2.2 TI2V-5B or the A14B experts); got {cls} "
                                f"({type(model.model).__name__})")
+    kind_name = type(model.model).__name__
+    if type(diffusion) is wan_model.WanModel and kind_name not in _SUPPORTED_MODEL_KINDS:
+        raise UnsupportedModel(f"model: ComfyUI loaded this Wan model as {kind_name}, which samples "
+                               f"differently from Wan T2V; VideoCanvas supports "
+                               f"{' and '.join(_SUPPORTED_MODEL_KINDS)} (Wan 2.1 T2V, Wan 2.2 TI2V-5B "
+                               f"and the A14B experts)")
     if type(diffusion) is not wan_model.WanModel:
         kind = _OTHER_WAN_KINDS.get(cls, cls)
         raise UnsupportedModel(f"model: {kind} models are not supported by VideoCanvas (their "
@@ -70,32 +121,61 @@ def describe_model(model) -> str:
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
 
 
+def _refuse_unhonoured(wan, kwargs: dict, transformer_options: dict) -> None:
+    """Inputs the native _forward would honour and the VideoCanvas forward cannot: refuse by name."""
+    named = set(inspect.signature(type(wan)._forward).parameters) - _HANDLED_FORWARD_INPUTS
+    for name in sorted(named.union(_UNHONOURED_INPUTS)):
+        if kwargs.get(name) is not None:
+            raise ValueError(f"VideoCanvas conditions cannot be combined with the diffusion-model "
+                             f"input '{name}' in one sampling run (it is appended by another node; "
+                             f"the VideoCanvas forward does not know its layout): remove that node or "
+                             f"the VideoCanvas conditions")
+
+
 class _VideoCanvasForward:
     """DIFFUSION_MODEL wrapper. Without conditions it passes straight through (bit-identical).
 
-    With conditions it runs the VideoCanvas forward on the WanModel in place of `_forward` (which
-    can only build contiguous positions), so it must be the innermost diffusion-model wrapper.
+    With conditions it runs the rest of the wrapper chain (diffusion-model wrappers added after this
+    one, e.g. EasyCache, still run) with the VideoCanvas forward in place of `_forward` as the
+    innermost call, since `_forward` can only build contiguous positions.
     """
 
     def __init__(self, policy: str, paradigm: str, latent_format):
         self.policy, self.paradigm, self.latent_format = policy, paradigm, latent_format
 
-    def __call__(self, executor, x, timestep, context, clip_fea=None, time_dim_concat=None,
-                 transformer_options={}, **kwargs):
+    def __call__(self, executor, *args, **kwargs):
         latents = kwargs.pop(COND_LATENTS, None)
-        timing: ConditionTiming | None = kwargs.pop(COND_TIMING, None)
+        timing = kwargs.pop(COND_TIMING, None)
         if latents is None or timing is None or not timing.frames:
-            return executor(x, timestep, context, clip_fea, time_dim_concat, transformer_options,
-                            **kwargs)
+            return executor(*args, **kwargs)
+        if len(executor.wrappers) < executor.idx or not hasattr(pe.WrapperExecutor, "new_class_executor"):
+            raise RuntimeError("VideoCanvas: this ComfyUI's wrapper executor is not one the pack knows")
+
+        def videocanvas_forward(x, timestep, context, clip_fea=None, time_dim_concat=None,
+                                transformer_options=None, *rest, **kw):
+            return self.forward(executor.class_obj, x, timestep, context, latents, timing, clip_fea,
+                                time_dim_concat, transformer_options or {}, *rest, **kw)
+
+        inner = pe.WrapperExecutor.new_class_executor(videocanvas_forward, executor.class_obj,
+                                                      executor.wrappers, executor.idx + 1)
+        return inner.execute(*args, **kwargs)
+
+    def forward(self, wan, x, timestep, context, latents, timing, clip_fea, time_dim_concat,
+                transformer_options, *rest, **kwargs):
+        if rest:
+            raise ValueError(f"VideoCanvas: the diffusion model was called with {len(rest)} "
+                             f"positional inputs it does not know; cannot condition this call")
         if time_dim_concat is not None:
             raise ValueError("VideoCanvas conditions cannot be combined with time_dim_concat "
                              "latents in one sampling run")
+        _refuse_unhonoured(wan, kwargs, transformer_options)
         if latents.shape[1] != x.shape[1]:
             raise ValueError(f"vae: condition latents have {latents.shape[1]} channels but the "
                              f"model denoises {x.shape[1]}: encode conditions with the model's VAE")
+        check_latent_matches_plan(timing, latents, x.shape)
         conditions = ConditionLatents(self.latent_format.process_in(latents), timing.frames,
-                                      timing.strengths, timing.stride)
-        wan = executor.class_obj
+                                      timing.strengths, timing.stride,
+                                      seed=0 if timing.seed is None else timing.seed)
         if self.paradigm == "latent_replacement":
             return latent_replacement_forward(wan, x, timestep, context, conditions, clip_fea=clip_fea,
                                               transformer_options=transformer_options, **kwargs)
@@ -103,43 +183,48 @@ class _VideoCanvasForward:
                                   clip_fea=clip_fea, transformer_options=transformer_options, **kwargs)
 
 
-def _condition_frames(conds: dict) -> int:
-    most = 0
+def check_latent_matches_plan(timing: ConditionTiming, latents, shape) -> None:
+    """Conditions planned for one length or size, sampled on a latent of another: refuse, naming both."""
+    if len(shape) != 5:
+        return
+    f, h, w = shape[2], shape[3], shape[4]
+    ch, cw = latents.shape[-2], latents.shape[-1]
+    planned_f = None if timing.length is None else (timing.length - 1) // timing.stride + 1
+    if (ch, cw) != (h, w) or (planned_f is not None and planned_f != f):
+        planned = (f"{timing.length} frames ({planned_f} latent frames)" if timing.length is not None
+                   else "its length")
+        given = f"{(f - 1) * timing.stride + 1} frames ({f} latent frames)"
+        raise ValueError(f"latent_image: the VideoCanvas conditions were planned for {planned} at a "
+                         f"{cw}x{ch} latent, but the sampler was given a latent of {given} at "
+                         f"{w}x{h}. Use the latent the VideoCanvas Conditioning node outputs, or set "
+                         f"its width, height and length to the latent's")
+
+
+def _accept_conditions(executor, *args, **kwargs):
+    """OUTER_SAMPLE wrapper of a patched model: make the conditions usable for this run (with the
+    sampler's seed), after checking them against the latent and against what cannot compose."""
+    guider = executor.class_obj
+    noise = kwargs["noise"] if "noise" in kwargs else args[0]
+    seed = kwargs["seed"] if "seed" in kwargs else (args[7] if len(args) > 7 else None)
+    conds = getattr(guider, "conds", None) or {}
+    found = False
     for entries in conds.values():
         for c in entries:
-            lat = c.get("model_conds", {}).get(COND_LATENTS)
-            if lat is not None:
-                most = max(most, lat.cond.shape[2])
-    return most
-
-
-def check_condition_memory(model, noise_shape, conditions: int) -> None:
-    """Refuse a sampling run whose in-context tokens cannot fit, by ComfyUI's own estimate (the
-    one it reserves memory with: cond and uncond batched), before anything heavy is done."""
-    import comfy.model_management as mm
-
-    if not conditions or len(noise_shape) != 5:
-        return
-    b, c, f, h, w = noise_shape
-    need = model.model.memory_required([2 * b, c, f + conditions, h, w])
-    have = mm.get_total_memory(model.load_device)
-    if need > have:
-        tokens = (f + conditions) * h * w // 4
-        raise ValueError(f"conditions: {conditions} condition frames make {tokens} tokens per sample "
-                         f"({f} video latent frames + {conditions}); ComfyUI estimates "
-                         f"{need / 2**30:.1f} GiB to sample that, more than the {have / 2**30:.1f} GiB "
-                         f"of {model.load_device}. Use fewer conditions (e.g. every 4th frame) or a "
-                         f"smaller size")
-
-
-def _prepare_sampling_with_condition_memory(executor, model, noise_shape, conds, model_options=None):
-    """PREPARE_SAMPLING wrapper: ComfyUI sizes its memory reservation from the noise shape; every
-    in-context condition adds one latent frame of tokens, so estimate with those frames included."""
-    extra = _condition_frames(conds)
-    if extra and len(noise_shape) == 5:
-        check_condition_memory(model, noise_shape, extra)
-        noise_shape = [noise_shape[0], noise_shape[1], noise_shape[2] + extra, *noise_shape[3:]]
-    return executor(model, noise_shape, conds, model_options=model_options)
+            model_conds = c.get("model_conds") or {}
+            pending = model_conds.get(COND_TIMING)
+            if pending is None:
+                continue
+            found = True
+            timing = pending.cond
+            check_latent_matches_plan(timing, model_conds[COND_LATENTS].cond, tuple(noise.shape))
+            # A new dict: the entry's model_conds is shared with the node output (and its cache).
+            c["model_conds"] = {**model_conds, COND_TIMING: comfy.conds.CONDConstant(
+                timing._replace(seed=0 if seed is None else int(seed)))}
+    if found and (guider.model_options or {}).get("context_handler") is not None:
+        raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
+                         "Context Windows node): each window would need its own condition positions. "
+                         "Remove the context windows, or sample the whole length at once")
+    return executor(*args, **kwargs)
 
 
 def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"):
@@ -152,7 +237,7 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
     patched = model.clone()
     forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"))
     for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
-                     (pe.WrappersMP.PREPARE_SAMPLING, _prepare_sampling_with_condition_memory)):
+                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions), *MEMORY_WRAPPERS):
         patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
         patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
     return patched
@@ -162,17 +247,18 @@ def is_patched(model) -> bool:
     return bool(model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY))
 
 
-def attach_conditions(conditioning: list, latents, frames, strengths, stride: int) -> list:
+def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,
+                      length: int | None = None) -> list:
     """A copy of a CONDITIONING list whose entries carry the encoded conditions (raw VAE latents
-    [1, C, K, h, w]; the patched model applies its latent format)."""
+    [1, C, K, h, w]; the patched model applies its latent format), planned for `length` frames."""
     timing = ConditionTiming(tuple(int(f) for f in frames), tuple(float(s) for s in strengths),
-                             int(stride))
+                             int(stride), None if length is None else int(length))
     out = []
     for tensor, extras in conditioning:
         extras = dict(extras)
         model_conds = dict(extras.get("model_conds", {}))
         model_conds[COND_LATENTS] = comfy.conds.CONDRegular(latents)
-        model_conds[COND_TIMING] = comfy.conds.CONDConstant(timing)
+        model_conds[COND_TIMING] = PendingTiming(timing)
         extras["model_conds"] = model_conds
         out.append([tensor, extras])
     return out

@@ -10,7 +10,8 @@ import nodes as comfy_nodes
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import encode_plan, video_vae_geometry
-from .model_patch import attach_conditions, check_condition_memory, describe_model, is_patched, patch_model
+from .memory import check_condition_memory
+from .model_patch import attach_conditions, describe_model, is_patched, patch_model
 from .types import CATEGORY, VCConditions
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
@@ -67,7 +68,8 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None):
 def _with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
-    return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride)
+    return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
+                             plan.length)
 
 
 class VideoCanvasSampler(io.ComfyNode):

@@ -25,3 +25,9 @@ def strength_input():
                           tooltip="1 = the paper's clean condition (timestep 0, followed exactly). "
                           "Lower values let the model revise it: its timestep is (1 - strength) x the "
                           "video's.")
+
+
+# The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):
+# the encoded condition latents, and their ConditionTiming.
+COND_LATENTS = "videocanvas_latents"
+COND_TIMING = "videocanvas_timing"

@@ -38,6 +38,7 @@ class ConditionLatents:
     frames: tuple[int, ...]
     strengths: tuple[float, ...] = field(default=())
     stride: int = 4
+    seed: int = 0  # the sampler's seed: noise for strength < 1 is drawn from it
 
     def __post_init__(self):
         if not self.strengths:
