@@ -52,6 +52,14 @@ def load_comfy_with_pack() -> object:
     return sys.modules[str(link).replace(".", "_x_")]
 
 
+class NoCacheArgs(dict):
+    """PromptExecutor's cache_args with no caching. Newer executors read more keys (0.7.0 reads
+    cache_args["ram"], later ones "ram_inactive"): any key not given is 0, i.e. off."""
+
+    def __missing__(self, key):
+        return 0
+
+
 class RecordingServer:
     """The part of ComfyUI's PromptServer that PromptExecutor talks to; keeps every message."""
 
@@ -81,7 +89,7 @@ class InProcessComfy:
         comfy.utils.set_progress_bar_global_hook(lambda value, total, *a, **k:
                                                  self.progress.append((value, total)))
         self.executor = execution.PromptExecutor(self.server, cache_type=execution.CacheType.NONE,
-                                                 cache_args={"lru": 0, "ram": 0})
+                                                 cache_args=NoCacheArgs(lru=0, ram=0))
 
     def validate(self, prompt: dict) -> tuple[bool, dict, list, dict]:
         return asyncio.run(self._execution.validate_prompt(str(uuid.uuid4()), prompt, None))

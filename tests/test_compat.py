@@ -1,0 +1,234 @@
+"""Compatibility with the ComfyUI that runs the pack (0.3.75 and 0.7.0 here), and never silently wrong.
+
+- Conditions that reach a model without the VideoCanvas patch stop the run, naming what to add.
+- Conditions planned for one latent and sampled on another are refused, naming both.
+- The pack's wrappers pass on arguments they do not know (newer ComfyUIs add some).
+- ComfyUI's own diffusion-model patches compose with the VideoCanvas forward, or are refused by name.
+
+End-to-end cases go through a real server (POST /prompt); the rest through ComfyUI's own loaders,
+sampler and wrapper executor in-process.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hostkit.server import PromptFailed
+
+from test_bad_input import graph, refusal, serves_next_good_prompt
+from test_model_patch import condition_latents, ksampler, load, noise, prompt, with_conditions
+
+NOT_PATCHED = ("not patched", "VideoCanvas RoPE Interpolator", "both the high-noise and the low-noise "
+               "expert")
+
+
+@pytest.fixture(scope="module")
+def mp(pack):
+    return pack.nodes.model_patch
+
+
+@pytest.fixture(scope="module")
+def t2v(checkpoints):
+    return load(checkpoints["wan21_t2v_tiny"])
+
+
+# ------------------------------------------------------------------- through a real server
+
+
+def test_conditions_on_an_unpatched_model_stop_the_run_naming_what_to_add(server, checkpoints):
+    prompt_ = graph(checkpoints, sampler="KSampler")
+    prompt_["sample"]["inputs"]["model"] = ["unet", 0]  # bypasses the RoPE Interpolator
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt_, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "KSampler", message
+    for fragment in NOT_PATCHED:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    serves_next_good_prompt(server, checkpoints)
+
+
+def two_experts(checkpoints, patched: tuple[bool, bool]) -> dict:
+    """Wan 2.2 A14B style: KSamplerAdvanced steps 0-1 on a high-noise expert, 1-2 on a low-noise one."""
+    p = graph(checkpoints, sampler="KSampler")
+    p["unet_low"] = {"class_type": "UNETLoader", "inputs": {
+        "unet_name": checkpoints["wan21_t2v_tiny"], "weight_dtype": "default"}}
+    p["rope_low"] = {"class_type": "VideoCanvasRoPEInterpolator", "inputs": {
+        "model": ["unet_low", 0], "position_policy": "interpolate", "paradigm": "in_context"}}
+    common = {"add_noise": "enable", "noise_seed": 7, "steps": 2, "cfg": 1.0, "sampler_name": "euler",
+              "scheduler": "simple", "positive": ["cond", 0], "negative": ["cond", 1]}
+    p["sample"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        **common, "model": ["rope", 0] if patched[0] else ["unet", 0], "latent_image": ["cond", 2],
+        "start_at_step": 0, "end_at_step": 1, "return_with_leftover_noise": "enable"}}
+    p["sample_low"] = {"class_type": "KSamplerAdvanced", "inputs": {
+        **common, "add_noise": "disable", "model": ["rope_low", 0] if patched[1] else ["unet_low", 0],
+        "latent_image": ["sample", 0], "start_at_step": 1, "end_at_step": 10000,
+        "return_with_leftover_noise": "disable"}}
+    p["decode"]["inputs"]["latent"] = ["sample_low", 0]
+    return p
+
+
+@pytest.mark.parametrize("patched", [(True, False), (False, True)], ids=["low_unpatched", "high_unpatched"])
+def test_a14b_with_one_expert_unpatched_stops_the_run(server, checkpoints, patched):
+    with pytest.raises(PromptFailed) as err:
+        server.run(two_experts(checkpoints, patched), timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "KSamplerAdvanced", message
+    for fragment in NOT_PATCHED:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    entry = server.run(two_experts(checkpoints, (True, True)), timeout=120)
+    assert entry["status"]["status_str"] == "success"
+
+
+@pytest.mark.parametrize("latent,planned,given", [
+    ((48, 32, 5), "9 frames (3 latent frames)", "5 frames (2 latent frames)"),
+    ((48, 32, 13), "9 frames (3 latent frames)", "13 frames (4 latent frames)"),
+    ((32, 32, 9), "at a 6x4 latent", "at 4x4"),
+], ids=["shorter", "longer", "narrower"])
+def test_conditions_planned_for_another_latent_are_refused_naming_both(server, checkpoints, latent,
+                                                                         planned, given):
+    p = graph(checkpoints, sampler="KSampler")  # conditions planned for 48x32, 9 frames
+    w, h, length = latent
+    p["latent"] = {"class_type": "EmptyHunyuanLatentVideo", "inputs": {
+        "width": w, "height": h, "length": length, "batch_size": 1}}
+    p["sample"]["inputs"]["latent_image"] = ["latent", 0]
+    with pytest.raises(PromptFailed) as err:
+        server.run(p, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "KSampler", message
+    for fragment in ("latent_image", "planned for", planned, "given a latent of", given):
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    serves_next_good_prompt(server, checkpoints)
+
+
+def test_context_windows_with_conditions_are_refused_by_name(server, checkpoints):
+    p = graph(checkpoints, sampler="KSampler")
+    p["windows"] = {"class_type": "ContextWindowsManual", "inputs": {
+        "model": ["rope", 0], "context_length": 2, "context_overlap": 1,
+        "context_schedule": "standard_static", "context_stride": 1, "closed_loop": False,
+        "fuse_method": "pyramid", "dim": 2, "freenoise": False}}
+    p["sample"]["inputs"]["model"] = ["windows", 0]
+    with pytest.raises(PromptFailed) as err:
+        server.run(p, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "KSampler" and "context windows" in message, message
+    serves_next_good_prompt(server, checkpoints)
+
+
+# ---------------------------------------------------------------- wrappers pass arguments on
+
+
+def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
+    """ComfyUI >= 0.6 calls PREPARE_SAMPLING wrappers with force_full_load=, later ones add
+    force_offload=; whatever a future ComfyUI adds reaches the wrapped function unchanged."""
+    import comfy.patcher_extension as pe
+
+    patched = mp.patch_model(t2v)
+    x = torch.zeros(1, 16, 3, 4, 4)
+    for kind, args in ((pe.WrappersMP.PREPARE_SAMPLING, (patched, list(x.shape), {"positive": []})),
+                       (pe.WrappersMP.OUTER_SAMPLE, (x, x, "sampler", torch.ones(2))),
+                       (pe.WrappersMP.DIFFUSION_MODEL, (x, torch.ones(1), torch.zeros(1, 1, 4096)))):
+        (fn,) = patched.get_wrappers(kind, mp.WRAPPER_KEY)
+        seen = []
+
+        class Guider:  # what OUTER_SAMPLE wrappers read from their class_obj
+            conds = {}
+            model_options = {}
+
+        def original(*args, **kwargs):
+            seen.append((args, kwargs))
+            return "result"
+
+        executor = pe.WrapperExecutor.new_class_executor(original, Guider(), [fn])
+        future = {"force_full_load": True, "force_offload": False, "some_future_argument": 3}
+        assert executor.execute(*args, **future) == "result"
+        (got_args, got_kwargs), = seen
+        assert len(got_args) == len(args) and got_kwargs == future, kind
+        assert all(a is b for a, b in zip(got_args, args)), kind
+
+
+# ------------------------------------------------------------- inputs that cannot be honoured
+
+
+def test_a_newer_forward_input_the_videocanvas_forward_cannot_honour_is_refused_by_name(mp, t2v):
+    """`context_latents` (newer ComfyUIs: in-context references appended by WanModel._forward)."""
+    model = mp.patch_model(t2v)
+    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    cond[0][1]["model_conds"]["context_latents"] = __import__("comfy.conds").conds.CONDRegular(
+        torch.zeros(1, 16, 1, 4, 4))
+    with pytest.raises(ValueError, match="cannot be combined with the diffusion-model input "
+                                         "'context_latents'"):
+        ksampler(model, cond, prompt(1))
+
+
+def test_a_wan_model_kind_that_samples_differently_is_refused_by_name(mp, checkpoints):
+    """Newer ComfyUIs load some plain WanModels as other kinds (WAN21_FlowRVS: another sampling
+    type). Stand-in: the same tiny model, loaded as a WAN21 subclass of that name."""
+    model = load(checkpoints["wan21_t2v_tiny"])
+    model.model.__class__ = type("WAN21_FlowRVS", (type(model.model),), {})
+    with pytest.raises(mp.UnsupportedModel, match="as WAN21_FlowRVS, which samples differently"):
+        mp.patch_model(model)
+
+
+# ----------------------------------------------------------------- ComfyUI's own model patches
+
+
+class ForwardCount:
+    """Counts WanModel.forward_orig calls and the latent frames each one saw."""
+
+    def __init__(self, model, monkeypatch):
+        self.frames: list[int] = []
+        wan = model.model.diffusion_model
+        real = wan.forward_orig
+
+        def counted(x, *args, **kwargs):
+            self.frames.append(x.shape[2])
+            return real(x, *args, **kwargs)
+
+        monkeypatch.setattr(wan, "forward_orig", counted)
+
+
+@pytest.mark.parametrize("order", ["easycache_after", "easycache_before"])
+def test_easycache_runs_inside_the_videocanvas_forward(mp, checkpoints, monkeypatch, order):
+    """EasyCache's diffusion-model wrapper skips steps whichever side of the patch it is added; the
+    steps it computes carry the conditions (3 video + 1 condition latent frames)."""
+    from comfy_extras.nodes_easycache import EasyCacheNode
+
+    base = load(checkpoints["wan21_t2v_tiny"])
+    counter = ForwardCount(base, monkeypatch)
+
+    def easycache(m):
+        return EasyCacheNode.execute(m, reuse_threshold=3.0, start_percent=0.0, end_percent=1.0,
+                                     verbose=False)[0]
+
+    model = (easycache(mp.patch_model(base)) if order == "easycache_after"
+             else mp.patch_model(easycache(base)))
+    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    steps = 8
+    cached = ksampler(model, cond, prompt(1), steps=steps)
+    assert 0 < len(counter.frames) < steps, counter.frames  # EasyCache skipped some steps
+    assert set(counter.frames) == {3 + 1}
+    plain = ksampler(mp.patch_model(base), cond, prompt(1), steps=steps)
+    assert torch.isfinite(cached).all() and not torch.equal(cached, plain)
+
+
+def test_scale_rope_node_reaches_the_videocanvas_forward(mp, t2v):
+    """ComfyUI's ScaleROPE changes the result of a conditioned run (its rope_options are honoured,
+    not dropped)."""
+    from comfy_extras.nodes_rope import ScaleROPE
+
+    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    plain = ksampler(mp.patch_model(t2v), cond, prompt(1))
+    scaled_model = ScaleROPE.execute(mp.patch_model(t2v), scale_x=1.0, shift_x=0.0, scale_y=1.0,
+                                     shift_y=0.0, scale_t=2.0, shift_t=0.0)[0]
+    assert not torch.allclose(ksampler(scaled_model, cond, prompt(1)), plain, atol=1e-4)
+
+
+def test_torch_compile_model_composes(mp, t2v):
+    """TorchCompileModel (inductor, CPU) on the patched model gives the uncompiled result."""
+    from comfy_extras.nodes_torch_compile import TorchCompileModel
+
+    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    eager = ksampler(mp.patch_model(t2v), cond, prompt(1))
+    compiled = TorchCompileModel.execute(mp.patch_model(t2v), backend="inductor")[0]
+    torch.testing.assert_close(ksampler(compiled, cond, prompt(1)), eager, atol=1e-4, rtol=1e-4)
