@@ -188,20 +188,22 @@ class ForwardCount:
         monkeypatch.setattr(wan, "forward_orig", counted)
 
 
-@pytest.mark.parametrize("order", ["easycache_after", "easycache_before"])
-def test_easycache_runs_inside_the_videocanvas_forward(mp, checkpoints, monkeypatch, order):
-    """EasyCache's diffusion-model wrapper skips steps whichever side of the patch it is added; the
-    steps it computes carry the conditions (3 video + 1 condition latent frames)."""
-    from comfy_extras.nodes_easycache import EasyCacheNode
+@pytest.mark.parametrize("node", ["EasyCacheNode", "LazyCacheNode"])
+@pytest.mark.parametrize("order", ["cache_after_patch", "cache_before_patch"])
+def test_step_caches_run_inside_the_videocanvas_forward(mp, checkpoints, monkeypatch, node, order):
+    """ComfyUI's EasyCache / LazyCache (diffusion-model wrappers) skip steps whichever side of the
+    patch they are added; the steps they compute carry the conditions (3 video + 1 condition
+    latent frames)."""
+    import comfy_extras.nodes_easycache as caches
 
     base = load(checkpoints["wan21_t2v_tiny"])
     counter = ForwardCount(base, monkeypatch)
 
     def easycache(m):
-        return EasyCacheNode.execute(m, reuse_threshold=3.0, start_percent=0.0, end_percent=1.0,
-                                     verbose=False)[0]
+        return getattr(caches, node).execute(m, reuse_threshold=3.0, start_percent=0.0,
+                                             end_percent=1.0, verbose=False)[0]
 
-    model = (easycache(mp.patch_model(base)) if order == "easycache_after"
+    model = (easycache(mp.patch_model(base)) if order == "cache_after_patch"
              else mp.patch_model(easycache(base)))
     cond = with_conditions(mp, prompt(0), condition_latents(), [4])
     steps = 8
