@@ -1,11 +1,44 @@
 """Patch placer and timestamp conditioner: an image where, and when."""
 
+import dataclasses
+
 from comfy_api.latest import io
 
+import nodes as comfy_nodes
+
 from ..vc_core.canvas import BOX_UNITS, FIT_MODES, Box
-from ..vc_core.plan import ConditionSource, Patch, Placement
-from ..vc_core.timing import parse_frames
+from ..vc_core.plan import ConditionSource, Patch, Placement, PlanError, check_patch
+from ..vc_core.timing import TimingError, check_frame_spec, check_frame_syntax
 from .types import CATEGORY, VCConditions, VCPatch, chain, conditions_input, strength_input
+
+# The longest video any VideoCanvas sampler accepts (its `length` input's max), and the slowest fps:
+# frame specs beyond them are refused before the length is known.
+MAX_LENGTH = comfy_nodes.MAX_RESOLUTION
+MIN_FPS = 0.1
+
+# Conditioner nodes ask ComfyUI for their node id and the prompt (whose _meta.title is the node's
+# title in the graph), so errors raised later, when the sampler builds the plan, name the node.
+NODE_HIDDEN = [io.Hidden.unique_id, io.Hidden.prompt]
+
+
+def node_origin(cls) -> str:
+    """'"<title>" (node <id>)' of the node running now, 'node <id>' without a title, "" when called
+    outside ComfyUI's executor (no hidden inputs)."""
+    hidden = getattr(cls, "hidden", None)
+    node_id = getattr(hidden, "unique_id", None) if hidden is not None else None
+    if node_id is None:
+        return ""
+    prompt = getattr(hidden, "prompt", None)
+    node = prompt.get(str(node_id)) if isinstance(prompt, dict) else None
+    meta = node.get("_meta") if isinstance(node, dict) else None
+    title = meta.get("title") if isinstance(meta, dict) else None
+    return f'"{title}" (node {node_id})' if isinstance(title, str) and title else f"node {node_id}"
+
+
+def from_node(cls, sources) -> tuple:
+    """The sources, each marked with the node that made them (see node_origin)."""
+    origin = node_origin(cls)
+    return tuple(dataclasses.replace(s, node=origin) if origin else s for s in sources)
 
 
 class VideoCanvasPatchPlacer(io.ComfyNode):
@@ -19,9 +52,12 @@ class VideoCanvasPatchPlacer(io.ComfyNode):
                 "Places an image (or a clip) on the output canvas: a box in pixels or fractions of "
                 "the canvas, a fit mode, an optional mask (only its white part becomes the patch) "
                 "and a feathered edge. The canvas size comes from the sampler, so one patch works at "
-                "any output size; everything outside the patch is left for the model to complete."),
+                "any output size; everything outside the patch is left for the model to complete. "
+                "An RGBA image's alpha is a mask: alone it is the mask, with a mask given the two "
+                "multiply (transparent pixels are never part of the patch)."),
             inputs=[
-                io.Image.Input("image", tooltip="The patch pixels: one image or a clip (IMAGE batch)."),
+                io.Image.Input("image", tooltip="The patch pixels: one image or a clip (IMAGE batch). "
+                               "RGBA: alpha is the mask (times the mask input, if given)."),
                 io.Float.Input("x", default=0.0, min=0.0, max=16384.0, step=0.01,
                                tooltip="Left edge of the box (pixels or fraction of the width)."),
                 io.Float.Input("y", default=0.0, min=0.0, max=16384.0, step=0.01,
@@ -40,13 +76,20 @@ class VideoCanvasPatchPlacer(io.ComfyNode):
                                tooltip="Soften the patch edge inwards over this many pixels."),
                 io.Mask.Input("mask", optional=True,
                               tooltip="Optional mask in the image's own pixels: 1 keeps the pixel as "
-                              "part of the patch (e.g. an object cut-out). Must match the image size."),
+                              "part of the patch (e.g. an object cut-out). Must match the image size, "
+                              "with 1 frame (for every image frame) or one per image frame, and keep "
+                              "some pixels. Multiplies an RGBA image's alpha."),
             ],
             outputs=[VCPatch.Output(display_name="patch")],
         )
 
     @classmethod
     def execute(cls, image, x, y, width, height, unit, fit, feather, mask=None) -> io.NodeOutput:
+        # refused here, before the sampler renders or encodes anything, naming this node's inputs
+        try:
+            check_patch(image, mask)
+        except PlanError as err:
+            raise ValueError(str(err)) from None
         box = Box(x, y, width, height, unit)
         return io.NodeOutput(Patch(image, mask, Placement(box, fit, feather)))
 
@@ -70,28 +113,34 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
                                 "'seconds': times like '0, 2.5, -0.1'. -1 is the last frame."),
                 io.Combo.Input("unit", options=["frames", "seconds"], default="frames",
                                tooltip="How to read 'frames'."),
-                io.Float.Input("fps", default=16.0, min=0.1, max=240.0, step=0.1,
+                io.Float.Input("fps", default=16.0, min=MIN_FPS, max=240.0, step=0.1,
                                tooltip="Frames per second, used when unit is 'seconds' (Wan: 16)."),
                 strength_input(),
                 conditions_input(),
             ],
             outputs=[VCConditions.Output(display_name="conditions")],
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def validate_inputs(cls, frames) -> bool | str:
-        # Syntax only: ranges need the sampler's length, and whether 2.5 is allowed depends on the
-        # unit, so read the spec permissively (as seconds at a fine fps); ComfyUI keeps its own
-        # checks of every other input because only `frames` is named here. Linked values are None.
+        # Only `frames` is named, so ComfyUI keeps its own checks of every other input and blames
+        # only `frames`; the unit is therefore unknown here: refuse what no unit allows (bad syntax,
+        # numbers past the longest video). execute() checks again with the unit, and checks linked
+        # values (None here).
         if frames is None:
             return True
         try:
-            parse_frames(frames, 10**12, fps=1e6, unit="seconds")
-        except ValueError as err:
+            check_frame_syntax(frames, MAX_LENGTH, MIN_FPS)
+        except TimingError as err:
             return str(err)
         return True
 
     @classmethod
     def execute(cls, patch, frames, unit, fps, strength, conditions=None) -> io.NodeOutput:
+        try:
+            check_frame_spec(frames, MAX_LENGTH, unit, fps if unit == "seconds" else None)
+        except TimingError as err:
+            raise ValueError(str(err)) from None
         source = ConditionSource(patch, frames, unit, fps if unit == "seconds" else None, strength)
-        return io.NodeOutput(chain(conditions, source))
+        return io.NodeOutput(chain(conditions, *from_node(cls, [source])))

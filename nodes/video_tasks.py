@@ -16,13 +16,15 @@ from ..vc_core.tasks import (
     outpaint_sources,
     transition_sources,
 )
+from .patches import NODE_HIDDEN, from_node
 from .types import CATEGORY, VCConditions, chain, conditions_input, strength_input
 
 _MAX_FRAMES = 4096
 
 
 def _video_input(name="video", tooltip="The source clip (IMAGE batch: one image per frame)."):
-    return io.Image.Input(name, tooltip=tooltip)
+    return io.Image.Input(name, tooltip=tooltip + " RGBA: transparent pixels are not kept (alpha is "
+                          "a mask, times any mask given).")
 
 
 def _start_frame_input():
@@ -73,12 +75,13 @@ class VideoCanvasInpaint(io.ComfyNode):
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def execute(cls, video, mask, start_frame, every_nth, strength, conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *inpaint_sources(video, mask, start_frame, every_nth,
-                                                                strength)))
+        sources = inpaint_sources(video, mask, start_frame, every_nth, strength)
+        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
 
 
 class VideoCanvasOutpaint(io.ComfyNode):
@@ -113,13 +116,14 @@ class VideoCanvasOutpaint(io.ComfyNode):
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def execute(cls, video, x, y, width, height, fit, feather, start_frame, every_nth, strength,
                 conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *outpaint_sources(video, x, y, width, height, fit, feather,
-                                                                 start_frame, every_nth, strength)))
+        return io.NodeOutput(chain(conditions, *from_node(cls, outpaint_sources(
+            video, x, y, width, height, fit, feather, start_frame, every_nth, strength))))
 
 
 class VideoCanvasExtend(io.ComfyNode):
@@ -147,12 +151,13 @@ class VideoCanvasExtend(io.ComfyNode):
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def execute(cls, video, context_frames, direction, strength, conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *extend_sources(video, context_frames, direction,
-                                                               strength)))
+        sources = extend_sources(video, context_frames, direction, strength)
+        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
 
 
 class VideoCanvasTransition(io.ComfyNode):
@@ -165,7 +170,8 @@ class VideoCanvasTransition(io.ComfyNode):
             description=(
                 "Scene transition: clip A's last frames_a frames open the output and clip B's first "
                 "frames_b frames close it; the model generates the change between the two scenes. "
-                "frames_a + frames_b should stay well below the output length; frames are stretched "
+                "frames_a + frames_b must be below the output length (the sampler refuses "
+                "overlapping or touching ends) and should stay well below it; frames are stretched "
                 "to the output canvas."),
             inputs=[
                 _video_input("clip_a", "The clip the transition starts from (its end is used)."),
@@ -176,12 +182,13 @@ class VideoCanvasTransition(io.ComfyNode):
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def execute(cls, clip_a, clip_b, frames_a, frames_b, strength, conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *transition_sources(clip_a, clip_b, frames_a, frames_b,
-                                                                   strength)))
+        sources = transition_sources(clip_a, clip_b, frames_a, frames_b, strength)
+        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
 
 
 class VideoCanvasCameraMove(io.ComfyNode):
@@ -225,6 +232,7 @@ class VideoCanvasCameraMove(io.ComfyNode):
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
@@ -232,7 +240,7 @@ class VideoCanvasCameraMove(io.ComfyNode):
                 feather, strength, conditions=None) -> io.NodeOutput:
         sources = camera_move_sources(image, (start_x, start_y, start_zoom), (end_x, end_y, end_zoom),
                                       easing, every_nth, feather, strength)
-        return io.NodeOutput(chain(conditions, *sources))
+        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
 
 
 class VideoCanvasLoop(io.ComfyNode):
@@ -251,17 +259,19 @@ class VideoCanvasLoop(io.ComfyNode):
             inputs=[
                 _video_input(tooltip="The clip to loop."),
                 _context_input(tooltip="N: how many frames of the clip's end and of its start the "
-                               "bridge holds (at most the clip's length; 2N well below the output "
-                               "length)."),
+                               "bridge holds (at most the clip's length; 2N below the output length, "
+                               "or the two ends would overlap: refused; best well below)."),
                 strength_input(),
                 conditions_input(),
             ],
             outputs=_outputs(),
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
     def execute(cls, video, context_frames, strength, conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *loop_sources(video, context_frames, strength)))
+        sources = loop_sources(video, context_frames, strength)
+        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
 
 
 NODES = [VideoCanvasInpaint, VideoCanvasOutpaint, VideoCanvasExtend, VideoCanvasTransition,

@@ -109,7 +109,7 @@ CASES = [
      ["width must be a positive multiple of 16", "got 40", "nearest 32 or 48"]),
     ("height_not_multiple_of_16", dict(height=24), "VideoCanvasSampler",
      ["height must be a positive multiple of 16", "got 24"]),
-    ("mask_size_differs_from_image", dict(mask=(16, 16)), "VideoCanvasSampler",
+    ("mask_size_differs_from_image", dict(mask=(16, 16)), "VideoCanvasPatchPlacer",
      ["mask size (16, 16)", "differs from image size (32, 48)"]),
     ("vae_channels_differ_from_model", dict(unet="wan22_ti2v_tiny"), "VideoCanvasSampler",
      ["vae", "16-channel latents", "denoises 48"]),

@@ -485,3 +485,49 @@ def test_sizes_accept_any_integer_pair():
     expected = place_patch(image, canvas_size=(8, 8))
     for size in ([8, 8], torch.Size([8, 8]), (np.int64(8), np.int32(8))):
         assert torch.equal(place_patch(image, canvas_size=size).pixels, expected.pixels)
+
+
+# ------------------------------------------------------------------------------------- RGBA patches
+
+
+def rgba(h: int = 4, w: int = 6, frames: int | None = None) -> torch.Tensor:
+    """Colour noise with an alpha of 0, 0.25, 1 bands (columns 0-1, 2-3, 4-5)."""
+    image = rand_image(*(() if frames is None else (frames,)), h, w, 4)
+    image[..., 3] = torch.tensor([0.0, 0.0, 0.25, 0.25, 1.0, 1.0])
+    return image
+
+
+def test_rgba_alpha_is_the_mask_where_no_mask_is_given():
+    image = rgba()
+    placed = place_patch(image)
+    alpha, rgb = image[..., 3], image[..., :3]
+    assert placed.pixels.shape == (1, 4, 6, 3)  # the alpha channel becomes the mask, not a colour
+    assert torch.equal(placed.mask[0], alpha)
+    assert torch.equal(placed.pixels[0], rgb * alpha[..., None] + (1 - alpha[..., None]) * VAE_ZERO)
+
+
+def test_rgba_alpha_and_a_mask_multiply():
+    image = rgba()
+    mask = torch.zeros(4, 6)
+    mask[:2] = 1.0
+    mask[2:, :] = 0.5
+    placed = place_patch(image, mask)
+    keep = mask * image[..., 3]
+    assert torch.equal(placed.mask[0], keep)
+    assert torch.equal(placed.pixels[0], image[..., :3] * keep[..., None] + (1 - keep[..., None]) * VAE_ZERO)
+
+
+def test_rgba_clip_alpha_per_frame_and_warp_carries_alpha():
+    clip = rgba(frames=2)
+    clip[1, ..., 3] = 1.0 - clip[1, ..., 3]
+    placed = place_patch(clip)
+    assert torch.equal(placed.mask, clip[..., 3])
+    warped = warp_onto_canvas(clip, torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).expand(2, 2, 3), (4, 6))
+    assert torch.equal(warped.mask, clip[..., 3])
+    assert torch.allclose(warped.pixels, placed.pixels, atol=1e-6)
+
+
+def test_rgb_images_are_unchanged_by_the_alpha_rule():
+    image = rand_image(4, 6, 3)
+    placed = place_patch(image)
+    assert torch.equal(placed.pixels[0], image) and torch.equal(placed.mask[0], torch.ones(4, 6))

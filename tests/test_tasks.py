@@ -343,3 +343,74 @@ def test_camera_keeps_its_speed_when_the_last_gap_is_short():
     steps = [float(b - a) for a, b in zip(centres, centres[1:], strict=False)]
     per_frame = [s / g for s, g in zip(steps, [5, 5, 5, 1], strict=True)]
     assert max(per_frame) - min(per_frame) < 0.05 * max(per_frame)
+
+
+# ------------------------------------------------------------------------------------- refusals
+
+
+def test_transition_ends_that_overlap_are_refused_with_the_numbers():
+    with pytest.raises(PlanError) as err:
+        plan(transition_sources(clip_of(9), clip_of(9), frames_a=5, frames_b=6), length=9)
+    assert str(err.value) == (
+        "condition #1 (transition A): frames_a + frames_b = 5 + 6 = 11 but the output has 9 frames: "
+        "clip A's end (frames 0..4) and clip B's start (frames 3..8) would both condition frames 3..4; "
+        "allowed: frames_a + frames_b <= length - 1 = 8 (lower frames_a or frames_b, or raise length)")
+
+
+def test_transition_ends_that_touch_leave_nothing_to_generate_and_are_refused():
+    with pytest.raises(PlanError, match="would fill all 9 frames, leaving none to generate; allowed: "
+                       "frames_a \\+ frames_b <= length - 1 = 8"):
+        plan(transition_sources(clip_of(9), clip_of(9), frames_a=4, frames_b=5), length=9)
+    assert plan(transition_sources(clip_of(9), clip_of(9), frames_a=4, frames_b=4), length=9).frames == [
+        0, 1, 2, 3, 5, 6, 7, 8]
+
+
+def test_loop_whose_context_overlaps_itself_is_refused():
+    with pytest.raises(PlanError) as err:
+        plan(loop_sources(clip_of(9), context_frames=5), length=9)
+    assert str(err.value) == (
+        "condition #1 (loop: clip end): 2 x context_frames = 2 x 5 = 10 but the output has 9 frames: "
+        "the clip's end (frames 0..4) and the clip's start (frames 4..8) would both condition frames 4; "
+        "allowed: 2 x context_frames <= length - 1 = 8 (lower context_frames, or raise length)")
+    assert plan(loop_sources(clip_of(9), context_frames=4), length=9).frames == [0, 1, 2, 3, 5, 6, 7, 8]
+
+
+def test_inpaint_of_an_rgba_video_keeps_only_opaque_pixels_outside_the_hole():
+    video = torch.cat([clip_of(2), torch.ones(2, H, W, 1)], -1)
+    video[:, :, : W // 2, 3] = 0.0  # left half transparent
+    video[1, ..., 3] = 0.0  # frame 1 wholly transparent: nothing kept, skipped like a full hole
+    hole = torch.zeros(H, W)
+    hole[: H // 2] = 1.0  # top half is the hole
+    p = plan(inpaint_sources(video, hole))
+    keep = torch.zeros(H, W)
+    keep[H // 2:, W // 2:] = 1.0
+    assert p.frames == [0] and torch.equal(p.masks[0], keep)
+    assert holds(p.canvases[0], colour(0), (slice(H // 2, None), slice(W // 2, None)))
+    assert holds(p.canvases[0], torch.full((3,), VAE_ZERO), (slice(None, H // 2), slice(None)))
+
+
+def test_patch_mask_that_cannot_pair_with_its_image_is_refused_before_rendering():
+    from vc_core.plan import ConditionSource, Patch
+
+    patch = Patch(clip_of(1)[0], torch.ones(3, H, W))
+    source = ConditionSource(patch, 0, node='"Hold it" (node 12)')
+    with pytest.raises(PlanError) as err:
+        build_plan([source], W, H, LENGTH, check_count=lambda k: pytest.fail("reached the count check"))
+    assert str(err.value) == (
+        'condition #1 from "Hold it" (node 12): its mask has 3 frames but its image has 1; give one mask '
+        "for every frame (1) or one per image frame (1), or as many image frames as masks (e.g. "
+        "RepeatImageBatch)")
+
+
+@pytest.mark.parametrize("image, mask, what", [
+    (clip_of(1)[0], torch.zeros(H, W), "its mask is zero everywhere"),
+    (torch.cat([clip_of(1)[0], torch.zeros(H, W, 1)], -1), None,
+     "the alpha channel of its image \\(RGBA\\) is zero everywhere"),
+    (torch.cat([clip_of(1)[0], torch.ones(H, W, 1)], -1), torch.zeros(H, W),
+     "its mask x the alpha channel of its image \\(RGBA\\) is zero everywhere"),
+])
+def test_patch_that_keeps_no_pixel_is_refused(image, mask, what):
+    from vc_core.plan import ConditionSource, Patch
+
+    with pytest.raises(PlanError, match="^condition #1: " + what):
+        plan([ConditionSource(Patch(image, mask), 0)])

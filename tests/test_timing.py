@@ -9,6 +9,8 @@ from vc_core.timing import (
     POSITION_POLICIES,
     WAN_TEMPORAL_STRIDE,
     TimingError,
+    check_frame_spec,
+    check_frame_syntax,
     causal_latent_slot,
     check_length,
     condition_time_position,
@@ -318,3 +320,71 @@ def test_parse_frames_unit_and_length_and_name():
     assert _message("0", 77, unit="ms") == "unit must be one of 'frames', 'seconds'; got 'ms'"
     assert _message("0", 0) == "length must be an integer >= 1; got 0"
     assert _message("0 99", 77, name="keyframes").startswith("keyframes entry '99' is out of range")
+
+
+# --------------------------------------------------------------------------- absurd magnitudes
+
+HUGE_INT = "1" + "0" * 309  # 310 digits: no float holds it
+HUGE_SHOWN = "'" + HUGE_INT[:27] + "...' (312 characters)"  # its quoted repr, shortened in messages
+
+
+@pytest.mark.parametrize("spec, shown", [("1e303", "'1e303'"), ("-1e303", "'-1e303'"), ("1e400", "'1e400'"),
+                                         (HUGE_INT, HUGE_SHOWN)])
+def test_parse_frames_absurd_numbers_are_out_of_range_not_overflow(spec, shown):
+    assert _message(spec, 81) == f"frames entry {shown} is out of range: allowed [-81, 80] for length 81"
+
+
+@pytest.mark.parametrize("spec", ["1e303", HUGE_INT, 10**310, 1e308])
+def test_parse_frames_absurd_seconds_are_out_of_range_not_overflow(spec):
+    message = _message(spec, 81, fps=16, unit="seconds")
+    assert message.startswith("frames entry ") and message.endswith(
+        "(seconds: past any frame) is out of range: allowed [-81, 80] for length 81")
+
+
+# --------------------------------------------------------------------------- before the length is known
+
+
+def _spec_message(fn, *args, **kwargs) -> str:
+    with pytest.raises(TimingError) as err:
+        fn(*args, **kwargs)
+    return str(err.value)
+
+
+def test_check_frame_spec_accepts_what_some_video_can_take():
+    check_frame_spec("0, 40, -1, last, 16383, -16384", 16384)
+    check_frame_spec("0, 2.5, -0.1", 16384, "seconds", 16.0)
+
+
+@pytest.mark.parametrize("spec, shown", [("16384", "'16384'"), ("1e303", "'1e303'"), ("-16385", "'-16385'"),
+                                         (HUGE_INT, HUGE_SHOWN)])
+def test_check_frame_spec_in_frames_speaks_of_frames(spec, shown):
+    assert _spec_message(check_frame_spec, f"0, {spec}", 16384) == (
+        f"frames entry {shown} is out of range: a video has at most 16384 frames, so frames must lie in "
+        f"[-16384, 16383] (-1 = the last frame)")
+
+
+def test_check_frame_spec_in_seconds_speaks_of_seconds():
+    assert _spec_message(check_frame_spec, "2000", 16384, "seconds", 16.0) == (
+        "frames entry '2000' (2000 s at 16 fps = frame 32000) is out of range: a video has at most "
+        "16384 frames (1024 s at 16 fps), so times must lie in [-1024, 1023.94] s")
+    assert _spec_message(check_frame_spec, HUGE_INT, 16384, "seconds", 16.0).endswith(
+        "(seconds: past any frame) is out of range: a video has at most 16384 frames (1024 s at 16 fps), "
+        "so times must lie in [-1024, 1023.94] s")
+
+
+def test_check_frame_spec_refuses_fractions_and_syntax_like_parse_frames():
+    assert _spec_message(check_frame_spec, "2.5", 16384).startswith(
+        "frames must be whole frame numbers in unit 'frames'; got '2.5'")
+    assert _spec_message(check_frame_spec, "0, soon", 16384).startswith("frames: cannot parse 'soon'")
+    assert _spec_message(check_frame_spec, "", 16384) == "frames must name at least one frame; got ''"
+
+
+def test_check_frame_syntax_refuses_only_what_no_unit_allows():
+    # 2.5 (seconds) and 99999 (seconds at a low fps) may be fine once the unit is known
+    check_frame_syntax("0, 2.5, 99999, last", 16384, 0.1)
+    for spec in ("1e303", HUGE_INT):
+        message = _spec_message(check_frame_syntax, spec, 16384, 0.1)
+        assert message.startswith("frames entry '1") and "is out of range in any unit: a video has at most " \
+            "16384 frames, so frames must lie in [-16384, 16383] (-1 = the last frame)" in message, message
+        assert "1e+06" not in message and "10000000000" not in message.split("(")[0][30:]
+    assert _spec_message(check_frame_syntax, "0, soon", 16384, 0.1).startswith("frames: cannot parse 'soon'")

@@ -4,7 +4,8 @@ Every VideoCanvas condition is a full-size frame x = m*p with the VAE's zero els
 This module builds those frames in ComfyUI's layout (pixels [F, H, W, C] in [0, 1], masks [F, H, W],
 1 = keep) by placement in a box (`place_patch`) or by per-frame affine warps (`warp_onto_canvas`,
 `camera_path`). All resampling goes through kornia; masked images are resampled premultiplied, so
-colours under mask 0 never bleed into the kept region.
+colours under mask 0 never bleed into the kept region. An RGBA image's alpha is a mask: alone it is
+the mask, with a mask given the two multiply (alpha is never dropped silently).
 """
 
 from __future__ import annotations
@@ -115,6 +116,24 @@ def _image_frames(image: Tensor) -> Tensor:
     if min(frames.shape) < 1:
         raise CanvasError(f"image must not be empty, got shape {tuple(image.shape)}")
     return rearrange(frames.to(torch.float32), "f h w c -> f c h w")
+
+
+def _split_alpha(frames: Tensor) -> tuple[Tensor, Tensor | None]:
+    """[F, C, H, W] -> (colour [F, 3, H, W], alpha [F, 1, H, W] in [0, 1]) for RGBA; (frames, None)
+    otherwise. The rule for RGBA patches: alpha is a mask (1 = pixel given), multiplied with any mask
+    given as well, so a cut-out PNG needs no separate mask and transparent pixels never become
+    condition pixels."""
+    if frames.shape[1] != 4:
+        return frames, None
+    return frames[:, :3], frames[:, 3:].clamp(0.0, 1.0)
+
+
+def _with_alpha(cover: Tensor | None, alpha: Tensor | None, image_frames: int) -> Tensor | None:
+    """Coverage [F or 1, 1, H, W] x alpha (either may be None), frame counts checked first."""
+    if alpha is None or cover is None:
+        return alpha if cover is None else cover
+    _frame_count(image=image_frames, mask=cover.shape[0])
+    return cover * alpha
 
 
 def _mask_frames(mask: Tensor, image_hw: tuple[int, int], device: torch.device) -> Tensor:
@@ -238,22 +257,24 @@ def place_patch(
 
     `canvas_size` (H, W) defaults to the image's own size; `box` to the whole canvas. `mask` ([H, W]
     or [F, H, W], same H, W as the image) marks which image pixels are kept; it is resampled with the
-    image. `fit` says how the image meets the box (see FIT_MODES); box pixels the image does not
+    image. An RGBA image's alpha is a mask as well: alone it is the mask, with `mask` given the two
+    multiply. `fit` says how the image meets the box (see FIT_MODES); box pixels the image does not
     reach stay uncovered. `feather` (px) softens the mask edge inwards only.
     """
-    src = _image_frames(image)
+    src, alpha = _split_alpha(_image_frames(image))
     canvas_h, canvas_w = _size_pair(tuple(src.shape[-2:]) if canvas_size is None else canvas_size)
     feather = _feather_px(feather)
     x0, y0, bw, bh = (box if box is not None else Box.full()).resolve(canvas_h, canvas_w)
     h, w = src.shape[-2:]
     geom = _fit_geometry((h, w), (bh, bw), fit)
 
-    if mask is None:
+    given = None if mask is None else _mask_frames(mask, (h, w), src.device)
+    src_cover = _with_alpha(given, alpha, src.shape[0])
+    if src_cover is None:
         frames = src.shape[0]
         premult = _apply_fit(src, geom)
         cover = torch.ones(1, 1, *geom.out, device=src.device, dtype=torch.float32)
     else:
-        src_cover = _mask_frames(mask, (h, w), src.device)
         frames = _frame_count(image=src.shape[0], mask=src_cover.shape[0])
         premult = _apply_fit(src * src_cover, geom)
         cover = _apply_fit(src_cover, geom).clamp(0.0, 1.0)
@@ -291,16 +312,20 @@ def warp_onto_canvas(
 
     matrices[i] maps image pixel coordinates (x, y; pixel centres at integers) to canvas pixel
     coordinates. One image with F matrices gives F frames. Outside the warped image: mask 0,
-    pixels VAE_ZERO. Coverage within float32 grid noise of 0 or 1 is snapped there exactly.
+    pixels VAE_ZERO. Coverage within float32 grid noise of 0 or 1 is snapped there exactly. An RGBA
+    image's alpha is a mask as in place_patch.
     """
-    src = _image_frames(image)
+    src, alpha = _split_alpha(_image_frames(image))
     canvas_h, canvas_w = _size_pair(canvas_size)
     feather = _feather_px(feather)
     m = _matrices(matrices, src.device)
     h, w = src.shape[-2:]
-    src_cover = src.new_ones(1, 1, h, w) if mask is None else _mask_frames(mask, (h, w), src.device)
+    given = None if mask is None else _mask_frames(mask, (h, w), src.device)
+    src_cover = _with_alpha(given, alpha, src.shape[0])
     counts = {"image": src.shape[0], "matrices": m.shape[0]}
-    if mask is not None:
+    if src_cover is None:
+        src_cover = src.new_ones(1, 1, h, w)
+    else:
         counts["mask"] = src_cover.shape[0]
     frames = _frame_count(**counts)
 

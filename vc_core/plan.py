@@ -98,11 +98,45 @@ class FrameRange:
         return frames if frames[-1] == last else frames + [last]
 
 
+def check_patch(image: torch.Tensor, mask: torch.Tensor | None, image_name: str = "image",
+                mask_name: str = "mask") -> None:
+    """Refuse a patch whose mask cannot pair with its image, or that keeps nothing, before anything is
+    rendered or encoded. The mask is [H, W] or [F, H, W] at the image's own size, with 1 frame (for
+    every image frame) or one per image frame; an RGBA image's alpha is a mask too (see place_patch)."""
+    frames = 1 if image.ndim == 3 else int(image.shape[0])
+    keep = image[..., 3] if image.shape[-1] == 4 else None
+    if mask is not None:
+        if mask.ndim not in (2, 3):
+            raise PlanError(f"{mask_name} must be a MASK [H, W] or [frames, H, W]; got shape "
+                            f"{tuple(mask.shape)}")
+        m = mask if mask.ndim == 3 else mask[None]
+        if tuple(m.shape[-2:]) != tuple(image.shape[-3:-1]):
+            raise PlanError(f"{mask_name} size {tuple(m.shape[-2:])} (HxW) differs from {image_name} "
+                            f"size {tuple(image.shape[-3:-1])}; the mask must be in the image's own "
+                            f"pixel frame")
+        if m.shape[0] not in (1, frames):
+            raise PlanError(f"{mask_name} has {m.shape[0]} frames but {image_name} has {frames}; give "
+                            f"one mask for every frame (1) or one per image frame ({frames}), or as "
+                            f"many image frames as masks (e.g. RepeatImageBatch)")
+        keep = m.clamp(0, 1) if keep is None else keep * m.clamp(0, 1)
+    if keep is not None and not bool((keep > 0).any()):
+        what = mask_name if mask is not None else f"the alpha channel of {image_name} (RGBA)"
+        if mask is not None and image.shape[-1] == 4:
+            what = f"{mask_name} x the alpha channel of {image_name} (RGBA)"
+        raise PlanError(f"{what} is zero everywhere: nothing of the {image_name} would be kept (1 = "
+                        f"keep the pixel, 0 = leave it to the model); give a mask with some "
+                        f"non-zero pixels, or no mask")
+
+
 @dataclass(frozen=True, eq=False)
 class ConditionSource:
     """A patch and when it holds: `frames` is a frame spec as the user wrote it ("0, 40, -1",
     an int, a list; seconds at `fps` with unit "seconds") or a FrameRange. A clip patch with one frame given
-    starts there and runs on; with as many frames given as it has, they pair up."""
+    starts there and runs on; with as many frames given as it has, they pair up.
+
+    `node` names where it came from in a graph (e.g. '"Hold it" (node 12)'), for errors raised once
+    the plan is built. `fits` is called with the output length before anything is rendered, for
+    rules that need it (a transition's two ends must not overlap); it raises PlanError."""
 
     patch: Patch
     frames: object = 0
@@ -110,6 +144,8 @@ class ConditionSource:
     fps: float | None = None
     strength: float = 1.0
     label: str = ""
+    node: str = ""
+    fits: Callable[[int], None] | None = None
 
 
 ConditionSet = tuple[ConditionSource, ...]
@@ -172,7 +208,8 @@ def _source_frames(src: ConditionSource, length: int, index: int) -> list[int]:
 
 
 def _where(i: int, src: ConditionSource) -> str:
-    return f"condition #{i + 1}" + (f" ({src.label})" if src.label else "")
+    return (f"condition #{i + 1}" + (f" ({src.label})" if src.label else "")
+            + (f" from {src.node}" if src.node else ""))
 
 
 def build_plan(sources: Sequence[ConditionSource], width: int, height: int, length: int,
@@ -192,6 +229,12 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
     for i, src in enumerate(sources):
         if not 0.0 <= src.strength <= 1.0:
             raise PlanError(f"strength of {_where(i, src)} must be in [0, 1]; got {src.strength}")
+        try:
+            check_patch(src.patch.image, src.patch.mask, "its image", "its mask")
+            if src.fits is not None:
+                src.fits(length)
+        except PlanError as err:
+            raise PlanError(f"{_where(i, src)}: {err}") from None
         try:
             when.append(_source_frames(src, length, i))
         except TimingError as err:

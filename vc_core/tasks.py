@@ -142,10 +142,13 @@ def inpaint_sources(video, mask, start_frame: int = 0, every_nth: int = 1,
         raise TaskError(f"mask has {hole.shape[0]} frames but the video has {f}; give one mask for all "
                         f"frames or one per frame")
     keep = (1.0 - hole.clamp(0.0, 1.0)).expand(f, h, w).to(clip.device)
+    if clip.shape[-1] == 4:  # RGBA: transparent pixels are not kept either (alpha x (1 - mask))
+        keep, clip = keep * clip[..., 3].clamp(0.0, 1.0), clip[..., :3]
     idx = [i for i in kept_frames(f, every_nth) if keep[i].any()]
     if not idx:
         raise TaskError("mask covers every pixel of every kept frame: nothing of the video is kept "
-                        "(1 = the hole to generate, 0 = keep)")
+                        "(1 = the hole to generate, 0 = keep; an RGBA video's transparent pixels are "
+                        "not kept either)")
     return [_clip_source(clip, idx, start_frame, Placement(None, "stretch", 0.0), strength, "inpaint",
                          mask=keep)]
 
@@ -217,8 +220,35 @@ def transition_sources(clip_a, clip_b, frames_a: int = 5, frames_b: int = 5,
     na = _count(frames_a, "frames_a", a.shape[0], "clip_a")
     nb = _count(frames_b, "frames_b", b.shape[0], "clip_b")
     strength = _strength(strength)
-    return [ConditionSource(_full_frame(a[-na:]), 0, strength=strength, label="transition A"),
+    fits = _ends_apart("frames_a", na, "frames_b", nb, "clip A's end", "clip B's start")
+    return [ConditionSource(_full_frame(a[-na:]), 0, strength=strength, label="transition A",
+                            fits=fits),
             ConditionSource(_full_frame(b[:nb]), -nb, strength=strength, label="transition B")]
+
+
+def _span(first: int, last: int) -> str:
+    return f"{first}..{last}" if last > first else f"{first}"
+
+
+def _ends_apart(name_a: str, na: int, name_b: str, nb: int, what_a: str, what_b: str):
+    """The rule for conditions at both ends of the output (transition, loop), checked once the length
+    is known: the two ends must leave at least one frame between them to generate. If they overlap,
+    two different frames would condition the same output frames; if they touch, nothing is generated."""
+
+    def fits(length: int) -> None:
+        if na + nb < length:
+            return
+        both = (f"{name_a} + {name_b} = {na} + {nb} = {na + nb}" if name_a != name_b
+                else f"2 x {name_a} = 2 x {na} = {na + nb}")
+        clash = (f"{what_a} (frames {_span(0, na - 1)}) and {what_b} (frames "
+                 f"{_span(length - nb, length - 1)}) would both condition frames "
+                 f"{_span(length - nb, na - 1)}" if na + nb > length
+                 else f"{what_a} and {what_b} would fill all {length} frames, leaving none to generate")
+        raise TaskError(f"{both} but the output has {length} frames: {clash}; allowed: {both.split(' =')[0]} "
+                        f"<= length - 1 = {length - 1} (lower {name_a}"
+                        f"{'' if name_a == name_b else ' or ' + name_b}, or raise length)")
+
+    return fits
 
 
 def loop_sources(video, context_frames: int = 5, strength: float = 1.0) -> list[ConditionSource]:
@@ -228,7 +258,9 @@ def loop_sources(video, context_frames: int = 5, strength: float = 1.0) -> list[
     clip = as_clip(video, "video")
     n = _count(context_frames, "context_frames", clip.shape[0], "the video")
     strength = _strength(strength)
-    return [ConditionSource(_full_frame(clip[-n:]), 0, strength=strength, label="loop: clip end"),
+    fits = _ends_apart("context_frames", n, "context_frames", n, "the clip's end", "the clip's start")
+    return [ConditionSource(_full_frame(clip[-n:]), 0, strength=strength, label="loop: clip end",
+                            fits=fits),
             ConditionSource(_full_frame(clip[:n]), -n, strength=strength, label="loop: clip start")]
 
 

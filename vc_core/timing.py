@@ -31,6 +31,8 @@ __all__ = [
     "condition_time_position",
     "video_time_positions",
     "parse_frames",
+    "check_frame_spec",
+    "check_frame_syntax",
     "describe_timing",
 ]
 
@@ -183,6 +185,15 @@ def _tokens(spec: Any, name: str) -> list[Any]:
     )
 
 
+def _quoted(entry: Any, limit: int = 40) -> str:
+    """repr of an entry for messages, shortened when absurdly long (a 310-digit number)."""
+    text = repr(entry.strip() if isinstance(entry, str) else entry)
+    if len(text) <= limit:
+        return text
+    quote = text[-1] if text[-1] in "'\"" else ""
+    return f"{text[:limit - 12]}...{quote} ({len(text)} characters)"
+
+
 def _entry_value(entry: Any, length: int, name: str) -> int | float:
     """A raw entry as a number; words already resolved to a frame index (they ignore the unit)."""
     if isinstance(entry, str):
@@ -190,16 +201,20 @@ def _entry_value(entry: Any, length: int, name: str) -> int | float:
         word = text.lower()
         if word in FRAME_WORDS:
             return {"first": 0, "middle": (length - 1) // 2, "last": length - 1}[word]
+        value: float
         try:
-            value: int | float = int(text)
+            return int(text)  # exact, however many digits: the range check refuses it by name
         except ValueError:
             try:
                 value = float(text)
             except ValueError:
-                value = math.nan
+                value = math.nan  # refused as unparsable below
+        if math.isinf(value) and word.lstrip("+-") not in ("inf", "infinity"):
+            # a number literal beyond float range ("1e400"): valid syntax, refused as out of range
+            return _PAST_ANY_LENGTH if value > 0 else -_PAST_ANY_LENGTH
         if not math.isfinite(value):
             words = ", ".join(repr(w) for w in FRAME_WORDS)
-            raise TimingError(f"{name}: cannot parse {entry!r}; use numbers or the words {words}")
+            raise TimingError(f"{name}: cannot parse {_quoted(entry)}; use numbers or the words {words}")
         return value
     if isinstance(entry, numbers.Integral) and not isinstance(entry, bool):
         return int(entry)
@@ -209,6 +224,97 @@ def _entry_value(entry: Any, length: int, name: str) -> int | float:
             raise TimingError(f"{name}: cannot use {entry!r}; entries must be finite numbers")
         return value
     raise TimingError(f"{name}: cannot parse {entry!r} ({type(entry).__name__}); use numbers or words")
+
+
+
+def _entry_index(entry: Any, length: int, fps: float | None, name: str) -> tuple[str, int, str]:
+    """(label as quoted in messages, frame index before wrapping negatives, label with the seconds
+    conversion shown). fps None: unit "frames". Never overflows: a time too large for a float is
+    returned as an index past any length, so the caller's range check refuses it by name."""
+    label = _quoted(entry)
+    value = _entry_value(entry, length, name)
+    is_word = isinstance(entry, str) and entry.strip().lower() in FRAME_WORDS
+    if fps is None or is_word:
+        if value != int(value):
+            raise TimingError(
+                f"{name} must be whole frame numbers in unit 'frames'; got {label} "
+                f"(use unit 'seconds' for times)"
+            )
+        return label, int(value), label
+    try:
+        frame = float(value) * float(fps)
+    except OverflowError:  # an integer too large for a float
+        frame = math.inf
+    if not abs(frame) < 2**53:  # inf too: no video is that long, and its frame number says nothing
+        return label, (1 if value > 0 else -1) * _PAST_ANY_LENGTH, f"{label} (seconds: past any frame)"
+    index = round(frame)
+    return label, index, f"{label} ({value:g} s at {float(fps):g} fps = frame {index})"
+
+
+# A stand-in index for a number no float holds: outside [-length, length) for any real length.
+_PAST_ANY_LENGTH = 2**1024
+
+
+def _unit_key(unit: Any) -> str:
+    key = unit.strip().lower() if isinstance(unit, str) else unit
+    if key not in _UNITS:
+        raise TimingError(f"unit must be one of {', '.join(repr(u) for u in _UNITS)}; got {unit!r}")
+    return key
+
+
+def _check_fps(fps: Any, name: str) -> float:
+    if fps is None or isinstance(fps, bool) or not isinstance(fps, numbers.Real):
+        raise TimingError(f"fps must be a number > 0 when {name} are in seconds; got {fps!r}")
+    if not (math.isfinite(float(fps)) and fps > 0):
+        raise TimingError(f"fps must be a number > 0 when {name} are in seconds; got {fps!r}")
+    return float(fps)
+
+
+def _spec_entries(spec: Any, name: str) -> list[Any]:
+    entries = _tokens(spec, name)
+    if not entries:
+        raise TimingError(f"{name} must name at least one frame; got {spec!r}")
+    return entries
+
+
+def check_frame_spec(spec: Any, max_length: int, unit: str = "frames", fps: float | None = None, *,
+                     name: str = "frames") -> None:
+    """Refuse, before the video length is known, a frame spec that no video of at most `max_length`
+    frames can take: unparsable entries, fractions in unit 'frames', entries outside
+    [-max_length, max_length - 1] frames (seconds converted at fps). Whether a frame fits the actual
+    length, and duplicates, are left to parse_frames."""
+    max_length = _as_int(max_length, "max_length", minimum=1)
+    seconds = _unit_key(unit) == "seconds"
+    rate = _check_fps(fps, name) if seconds else None
+    for entry in _spec_entries(spec, name):
+        label, index, where = _entry_index(entry, max_length, rate, name)
+        if -max_length <= index < max_length:
+            continue
+        if not seconds:
+            raise TimingError(f"{name} entry {where} is out of range: a video has at most {max_length} "
+                              f"frames, so frames must lie in [{-max_length}, {max_length - 1}] "
+                              f"(-1 = the last frame)")
+        raise TimingError(f"{name} entry {where} is out of range: a video has at most {max_length} "
+                          f"frames ({max_length / rate:g} s at {rate:g} fps), so times must lie in "
+                          f"[{-max_length / rate:g}, {(max_length - 1) / rate:g}] s")
+
+
+def check_frame_syntax(spec: Any, max_length: int, slowest_fps: float, *, name: str = "frames") -> None:
+    """check_frame_spec for when the unit is not known yet (ComfyUI validates one input at a time):
+    refuses what no unit allows, i.e. entries that cannot be parsed and entries beyond max_length
+    frames even as seconds at the slowest fps allowed."""
+    max_length = _as_int(max_length, "max_length", minimum=1)
+    slowest = _check_fps(slowest_fps, name)
+    for entry in _spec_entries(spec, name):
+        value = _entry_value(entry, max_length, name)
+        if isinstance(entry, str) and entry.strip().lower() in FRAME_WORDS:
+            continue
+        if abs(value) <= max_length / slowest:
+            continue
+        raise TimingError(f"{name} entry {_quoted(entry)} is out of range in any unit: a video has at "
+                          f"most {max_length} frames, so frames must lie in [{-max_length}, "
+                          f"{max_length - 1}] (-1 = the last frame), and times in seconds within "
+                          f"{max_length} frames at the fps given")
 
 
 def parse_frames(
@@ -229,37 +335,15 @@ def parse_frames(
     since two conditions at one frame are almost always a typo. `name` is the input named in errors.
     """
     length = _as_int(length, "length", minimum=1)
-    unit_key = unit.strip().lower() if isinstance(unit, str) else unit
-    if unit_key not in _UNITS:
-        raise TimingError(f"unit must be one of {', '.join(repr(u) for u in _UNITS)}; got {unit!r}")
-    seconds = unit_key == "seconds"
+    seconds = _unit_key(unit) == "seconds"
     if seconds:
-        if fps is None or isinstance(fps, bool) or not isinstance(fps, numbers.Real):
-            raise TimingError(f"fps must be a number > 0 when {name} are in seconds; got {fps!r}")
-        if not (math.isfinite(float(fps)) and fps > 0):
-            raise TimingError(f"fps must be a number > 0 when {name} are in seconds; got {fps!r}")
-
-    entries = _tokens(spec, name)
-    if not entries:
-        raise TimingError(f"{name} must name at least one frame; got {spec!r}")
+        _check_fps(fps, name)
+    entries = _spec_entries(spec, name)
 
     out: list[int] = []
     seen: dict[int, Any] = {}
     for entry in entries:
-        label = repr(entry.strip() if isinstance(entry, str) else entry)
-        value = _entry_value(entry, length, name)
-        is_word = isinstance(entry, str) and entry.strip().lower() in FRAME_WORDS
-        if seconds and not is_word:
-            index = round(value * float(fps))
-            where = f"{label} ({value:g} s at {float(fps):g} fps = frame {index})"
-        else:
-            if value != int(value):
-                raise TimingError(
-                    f"{name} must be whole frame numbers in unit 'frames'; got {label} "
-                    f"(use unit 'seconds' for times)"
-                )
-            index = int(value)
-            where = label
+        label, index, where = _entry_index(entry, length, fps if seconds else None, name)
         if not -length <= index < length:
             raise TimingError(
                 f"{name} entry {where} is out of range: allowed [{-length}, {length - 1}] for length {length}"
