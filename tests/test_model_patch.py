@@ -32,26 +32,27 @@ def prompt(seed=0, tokens=4):
     return [[torch.randn(1, tokens, 4096, generator=g), {}]]
 
 
-def noise(channels=16, seed=0):
+def noise(channels=16, seed=0, length=LENGTH, size=(H, W)):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(1, channels, (LENGTH - 1) // 4 + 1, H // 8, W // 8, generator=g)
+    return torch.randn(1, channels, (length - 1) // 4 + 1, size[0] // 8, size[1] // 8, generator=g)
 
 
-def condition_latents(k=1, channels=16, seed=1):
+def condition_latents(k=1, channels=16, seed=1, size=(H, W)):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(1, channels, k, H // 8, W // 8, generator=g)
+    return torch.randn(1, channels, k, size[0] // 8, size[1] // 8, generator=g)
 
 
-def ksampler(model, positive, negative, cfg=1.0, steps=2, **kw):
+def ksampler(model, positive, negative, cfg=1.0, steps=2, length=LENGTH, size=(H, W), **kw):
     import comfy.sample
 
-    latent = torch.zeros_like(noise(model.model.diffusion_model.out_dim))
-    return comfy.sample.sample(model, noise(latent.shape[1]), steps, cfg, "euler", "simple", positive,
-                               negative, latent, seed=0, disable_pbar=True, **kw)
+    start = noise(model.model.diffusion_model.out_dim, length=length, size=size)
+    return comfy.sample.sample(model, start, steps, cfg, "euler", "simple", positive, negative,
+                               torch.zeros_like(start), seed=0, disable_pbar=True, **kw)
 
 
-def with_conditions(mp, cond, latents, frames, strengths=None, stride=4):
-    return mp.attach_conditions(cond, latents, frames, strengths or [1.0] * len(frames), stride)
+def with_conditions(mp, cond, latents, frames, strengths=None, stride=4, length=None):
+    return mp.attach_conditions(cond, latents, frames, strengths or [1.0] * len(frames), stride,
+                                length=length)
 
 
 def test_describe_model_names_the_supported_kinds(mp, t2v, checkpoints):
@@ -90,8 +91,22 @@ class Spy:
         self.model.set_model_patch_replace(self, "dit", "double_block", 0)
 
     def __call__(self, args, extra):
-        self.calls.append({k: args[k].detach().clone() for k in ("img", "vec", "pe")})
+        call = {k: args[k].detach().clone() for k in ("img", "txt", "vec", "pe")}
+        call["cond_or_uncond"] = list(args["transformer_options"].get("cond_or_uncond", []))
+        self.calls.append(call)
         return extra["original_block"](args)
+
+
+# The patch embedding is a float32 convolution: run over the video and conditions together (inside
+# the model) or over the conditions alone (here), its accumulation order may differ with the batch
+# layout (seen: <= 5e-7 on AMD EPYC). Tokens are O(1); 1e-5 admits that rounding and nothing else
+# (a condition noised at any sampler step moves its tokens by > 1e-2).
+TOKEN_TOL = {"atol": 1e-5, "rtol": 1e-5}
+
+
+def embedded(wan, latents):
+    """Patch-embedded tokens [B, K*h*w, dim] of latents already in the model's latent space."""
+    return wan.patch_embedding(latents.float()).flatten(2).transpose(1, 2).detach()
 
 
 def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t2v):
@@ -100,8 +115,7 @@ def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t
     cond = with_conditions(mp, prompt(0), latents, [0, 41])
     ksampler(spy.model, cond, cond, cfg=1.0, steps=3)
     wan = t2v.model.diffusion_model
-    encoded = t2v.model.latent_format.process_in(latents)
-    expected_tokens = wan.patch_embedding(encoded.float()).flatten(2).transpose(1, 2)
+    expected_tokens = embedded(wan, t2v.model.latent_format.process_in(latents))
     import comfy.ldm.wan.model as wm
 
     e_clean = wan.time_projection(wan.time_embedding(wm.sinusoidal_embedding_1d(
@@ -110,10 +124,11 @@ def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t
     for call in spy.calls:
         tokens_per_frame = 4
         assert call["img"].shape[1] == (3 + 2) * tokens_per_frame
-        assert torch.equal(call["img"][:, 3 * tokens_per_frame:], expected_tokens)
+        torch.testing.assert_close(call["img"][:, 3 * tokens_per_frame:], expected_tokens, **TOKEN_TOL)
         assert call["vec"].shape[1] == 3 + 2
         for k in (3, 4):
-            assert torch.allclose(call["vec"][0, k], e_clean[0], atol=1e-6)
+            # the same embedding of t = 0, computed for [B, N] timesteps there and [1] here
+            torch.testing.assert_close(call["vec"][0, k], e_clean[0], atol=1e-6, rtol=1e-5)
         assert not torch.allclose(call["vec"][0, 0], e_clean[0], atol=1e-3)
         assert call["pe"].dtype == torch.float32
 
@@ -140,25 +155,74 @@ def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
     spy = Spy(mp.patch_model(t2v))
     ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [41]), prompt(1), steps=1)
     pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
-    assert torch.equal(spy.calls[0]["pe"], rope_table(pos, (44, 42, 42)))
+    # Reference: angles formed in float64, cast to float32. A table built in float32 on the model's
+    # device may differ by float32 rounding of angles <= 10.25 rad (< 2e-6); frame 41 at the nearest
+    # slot (11.0 instead of 10.25) would move entries by up to 0.7.
+    torch.testing.assert_close(spy.calls[0]["pe"], rope_table(pos, (44, 42, 42)), atol=1e-5, rtol=0)
 
 
 def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2v):
-    spy = Spy(mp.patch_model(t2v))
-    latents = condition_latents()
-    ksampler(spy.model, with_conditions(mp, prompt(0), latents, [8]),
-             with_conditions(mp, prompt(1), latents, [8]), cfg=4.0, steps=1)
-    assert len(spy.calls) == 1 and spy.calls[0]["img"].shape[0] == 2
+    wan = t2v.model.diffusion_model
+    model = mp.patch_model(t2v)
+    spy = Spy(model)
+    # the same timing (so ComfyUI may batch the two), different condition latents per prompt
+    latents = {"positive": condition_latents(seed=1), "negative": condition_latents(seed=2)}
+    positive = with_conditions(mp, prompt(0), latents["positive"], [8])
+    negative = with_conditions(mp, prompt(1), latents["negative"], [8])
+    batched = ksampler(spy.model, positive, negative, cfg=4.0, steps=1)
+    (call,) = spy.calls
+    assert call["img"].shape[0] == 2 and sorted(call["cond_or_uncond"]) == [0, 1]
+    # each row carries its own prompt's text and its own prompt's condition tokens
+    for row, which in enumerate(call["cond_or_uncond"]):
+        name, text = ("positive", prompt(0)) if which == 0 else ("negative", prompt(1))
+        torch.testing.assert_close(call["txt"][row], wan.text_embedding(text[0][0])[0].detach(),
+                                   **TOKEN_TOL)
+        expected = embedded(wan, t2v.model.latent_format.process_in(latents[name]))[0]
+        torch.testing.assert_close(call["img"][row, 3 * 4:], expected, **TOKEN_TOL)
+    # Unbatched: cfg 1 runs the positive (or the negative) alone, one row per forward. One euler
+    # step to sigma 0 returns the denoised prediction, so CFG is negative + 4 (positive - negative).
+    # Batch-of-2 against batch-of-1 matmuls round differently: float32 noise, amplified 4x by CFG
+    # (seen: 2e-5 on outputs up to 22; swapping the two rows' conditions moves them by ~5).
+    alone = {name: ksampler(model, cond, cond, cfg=1.0, steps=1)
+             for name, cond in (("positive", positive), ("negative", negative))}
+    expected = alone["negative"] + 4.0 * (alone["positive"] - alone["negative"])
+    torch.testing.assert_close(batched, expected, atol=1e-4, rtol=1e-5)
+    assert (alone["positive"] - alone["negative"]).abs().max() > 1e-2  # the rows do differ
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_weights_in_every_dtype_sample_with_float32_positions(mp, checkpoints, dtype):
+    from vc_core.in_context import plan_in_context
+    from vc_core.rope import axis_frequencies
+
+    # Frame 305 of a 309-frame video sits at 305 / 4 = 76.25, which bf16 (8 significant bits)
+    # rounds to 76.0. A 16x16 video is a 2x2 latent: one token per frame, 78 video tokens.
+    length, size, frame = 309, (16, 16), 305
+    assert plan_in_context(78, (1, 1), [frame], 4).condition_t.tolist() == [76.25]
+    assert torch.tensor(76.25, dtype=torch.bfloat16).item() == 76.0
     model = load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
     spy = Spy(mp.patch_model(model))
-    out = ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [76]), prompt(1))
+    cond = with_conditions(mp, prompt(0), condition_latents(size=size), [frame], length=length)
+    out = ksampler(spy.model, cond, prompt(1), length=length, size=size)
     assert torch.isfinite(out).all()
     compute = model.model.manual_cast_dtype or model.model.get_dtype()  # CPU upcasts fp16 weights
-    assert spy.calls[0]["img"].dtype == compute and spy.calls[0]["pe"].dtype == torch.float32
+    pe = spy.calls[0]["pe"]
+    assert spy.calls[0]["img"].dtype == compute and pe.dtype == torch.float32
+    assert pe.shape[1] == 78 + 1
+    # Read each token's temporal position back from its rotations: entry j of the temporal axis
+    # (the first 44 / 2) turns by p * theta_j, unambiguous while that angle is below pi. float32
+    # sin/cos give p to ~1e-5 there; a bf16 position would read 76.0.
+    theta = axis_frequencies(44)
+    unwrapped = theta * 78 < 3.0
+    assert unwrapped.sum() >= 10
+
+    def position(token):
+        rotation = pe[0, token, 0, :22].double()
+        return torch.atan2(rotation[:, 1, 0], rotation[:, 0, 0])[unwrapped] / theta[unwrapped]
+
+    for token, expected in ((78, 76.25), (77, 77.0), (76, 76.0)):  # the condition, then video
+        torch.testing.assert_close(position(token), torch.full_like(position(token), expected),
+                                   atol=1e-4, rtol=0)
 
 
 def test_wan22_ti2v_per_frame_timesteps_get_condition_frames_appended(mp, checkpoints):

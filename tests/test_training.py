@@ -15,17 +15,75 @@ def test_patches_cover_20_to_100_percent_of_the_frame():
     assert max(areas) > 0.8 and min(areas) < 0.35
 
 
+TOKENS_PER_FRAME = (SIZE // 16) ** 2  # 8x8 latents in 2x2 patches
+
+
+def drawn_anchors(seed: int, max_anchors: int) -> list[int]:
+    """The anchor frames training_step draws from a generator seeded `seed` (k first, then frames)."""
+    gen = torch.Generator().manual_seed(seed)
+    k = int(torch.randint(0, max_anchors + 1, (), generator=gen))
+    return sorted(torch.randperm(FRAMES, generator=gen)[:k].tolist())
+
+
+def step_through_head(model, variant, data, add_to_tokens=None):
+    """One training step; returns (loss, d loss / d the head's output [B, tokens, channels]), or
+    the loss alone (no backward pass) when add_to_tokens, the token indices whose output is
+    shifted by 100 first, is given."""
+    seen = {}
+
+    def hook(module, args, out):
+        if add_to_tokens is not None:
+            out = out.clone()
+            out[:, add_to_tokens] += 100.0
+        elif out.requires_grad:
+            out.retain_grad()
+        seen["out"] = out
+        return out
+
+    handle = model.head.register_forward_hook(hook)
+    try:
+        gen = torch.Generator().manual_seed(3)
+        with torch.set_grad_enabled(add_to_tokens is None):
+            loss, _ = training_step(model, variant, data, torch.arange(2), gen, 3, torch.device("cpu"))
+    finally:
+        handle.remove()
+    if add_to_tokens is not None:
+        return loss
+    loss.backward()
+    return loss, seen["out"].grad
+
+
 def test_one_training_step_per_variant_is_finite_and_trains_video_tokens_only():
-    data = {"video": torch.randn(4, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8),
-            "conditions": torch.randn(4, FRAMES, 16, SIZE // 8, SIZE // 8)}
+    from vc_core.timing import causal_latent_slot
+
+    gen = torch.Generator().manual_seed(0)
+    data = {"video": torch.randn(2, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen),
+            "conditions": torch.randn(2, FRAMES, 16, SIZE // 8, SIZE // 8, generator=gen)}
+    frames = drawn_anchors(3, 3)  # seed 3 draws two anchors, in two different latent slots
+    assert len(frames) == 2
+    video_tokens = LATENT_FRAMES * TOKENS_PER_FRAME
     for variant in ("icc", "nearest", "replace"):
         model = build_dit(seed=0)
-        gen = torch.Generator().manual_seed(3)  # draws k = 3 anchors first
-        loss, k = training_step(model, variant, data, torch.arange(4), gen, 3, torch.device("cpu"))
-        assert k > 0 and torch.isfinite(loss)
-        loss.backward()
+        loss, grad = step_through_head(model, variant, data)
+        assert torch.isfinite(loss)
         grads = [p.grad for p in model.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads)
+        if variant == "replace":  # conditions overwrite their slots, which carry no loss
+            assert grad.shape[1] == video_tokens
+            slots = {causal_latent_slot(f, 4) for f in frames}
+            conditions = [t for s in sorted(slots) for t in range(s * TOKENS_PER_FRAME,
+                                                                  (s + 1) * TOKENS_PER_FRAME)]
+        else:  # in context: the condition tokens follow the video's
+            assert grad.shape[1] == video_tokens + len(frames) * TOKENS_PER_FRAME
+            conditions = list(range(video_tokens, grad.shape[1]))
+        trained = sorted(set(range(grad.shape[1])) - set(conditions))
+        # The loss never reads the model's output at condition tokens: exactly zero gradient there
+        # (dropped from the output, or weighted by 0), and a nonzero one at every video token.
+        assert conditions and torch.all(grad[:, conditions] == 0), variant
+        assert torch.all(grad[:, trained].abs().amax(dim=(0, 2)) > 0), variant
+        # so moving those outputs leaves the loss bit-identical; moving one video token does not
+        assert torch.equal(step_through_head(model, variant, data, conditions), loss.detach()), variant
+        assert step_through_head(model, variant, data, [trained[0]]) > loss + 1.0, variant
 
 
 def test_checkpoints_resume_model_and_adam_exactly(tmp_path):
