@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_bad_input import graph, refusal, serves_next_good_prompt
+from test_model_patch import condition_latents, ksampler, load, prompt, with_conditions
 
 from hostkit.server import PromptFailed
-
-from test_bad_input import graph, refusal, serves_next_good_prompt
-from test_model_patch import condition_latents, ksampler, load, noise, prompt, with_conditions
 
 NOT_PATCHED = ("not patched", "VideoCanvas RoPE Interpolator", "both the high-noise and the low-noise "
                "expert")
@@ -129,13 +128,13 @@ def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
                        (pe.WrappersMP.OUTER_SAMPLE, (x, x, "sampler", torch.ones(2))),
                        (pe.WrappersMP.DIFFUSION_MODEL, (x, torch.ones(1), torch.zeros(1, 1, 4096)))):
         (fn,) = patched.get_wrappers(kind, mp.WRAPPER_KEY)
-        seen = []
+        seen: list = []
 
         class Guider:  # what OUTER_SAMPLE wrappers read from their class_obj
             conds = {}
             model_options = {}
 
-        def original(*args, **kwargs):
+        def original(*args, seen=seen, **kwargs):
             seen.append((args, kwargs))
             return "result"
 
@@ -144,7 +143,7 @@ def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
         assert executor.execute(*args, **future) == "result"
         (got_args, got_kwargs), = seen
         assert len(got_args) == len(args) and got_kwargs == future, kind
-        assert all(a is b for a, b in zip(got_args, args)), kind
+        assert all(a is b for a, b in zip(got_args, args, strict=True)), kind
 
 
 # ------------------------------------------------------------- inputs that cannot be honoured
