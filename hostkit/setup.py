@@ -9,6 +9,7 @@ Environment variables (all optional):
   VIDEOCANVAS_HOST      which host: "0.3.75" (default) or "0.7.0" (also --host)
   VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of a built one
   VIDEOCANVAS_HOST_DIR  where the hosts' venvs and ComfyUIs live (default: <repo>/.host)
+  VIDEOCANVAS_HOST_ARCHIVE  the ComfyUI 0.7.0 archive (default: ../shared/hosts/comfyui-0.7.0.tar.gz)
 
 A second run with nothing changed does no pip work: a stamp records a hash of every input.
 """
@@ -52,7 +53,8 @@ def log(msg: str) -> None:
 PINNED_HOST = "0.3.75"
 SECOND_HOST = "0.7.0"
 # ComfyUI 0.7.0 as exported from upstream's history (shared/hosts/README.md); no registry ships it.
-SECOND_HOST_ARCHIVE = ROOT.parent / "shared" / "hosts" / "comfyui-0.7.0.tar.gz"
+SECOND_HOST_ARCHIVE = Path(os.environ.get("VIDEOCANVAS_HOST_ARCHIVE",
+                                          ROOT.parent / "shared" / "hosts" / "comfyui-0.7.0.tar.gz"))
 HOSTS = (PINNED_HOST, SECOND_HOST)
 
 
