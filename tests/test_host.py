@@ -54,8 +54,8 @@ def test_the_test_command_says_when_the_second_host_is_skipped(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("VIDEOCANVAS_HOST", "VIDEOCANVAS_COMFYUI")}
     env["VIDEOCANVAS_HOST_ARCHIVE"] = str(tmp_path / "absent.tar.gz")
     res = subprocess.run(["bash", str(ROOT / "scripts" / "test.sh"), "-q", "-p", "no:cacheprovider",
-                          "tests/test_procedural.py::test_content_does_not_depend_on_resolution"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+                          "tests/test_procedural.py::test_content_does_not_depend_on_resolution"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 passed" in res.stdout
     assert ("ComfyUI 0.3.75: exit 0; ComfyUI 0.7.0: SKIPPED (no ../shared/hosts/comfyui-0.7.0.tar.gz"
