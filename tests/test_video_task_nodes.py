@@ -113,6 +113,8 @@ def test_every_task_node_is_a_documented_chainable_condition_source(vt):
         assert last.id == "conditions" and last.optional and last.io_type == "VIDEOCANVAS_CONDITIONS"
         assert [o.io_type for o in schema.outputs] == ["VIDEOCANVAS_CONDITIONS"]
         assert issubclass(cls, io.ComfyNode)
+        # their node id and title reach errors raised later, when the sampler builds the plan
+        assert {io.Hidden.unique_id, io.Hidden.prompt} <= set(schema.hidden), schema.node_id
 
 
 def test_node_ids_and_input_names_are_the_workflow_contract(vt):

@@ -123,7 +123,7 @@ def check_patch(image: torch.Tensor, mask: torch.Tensor | None, image_name: str 
         what = mask_name if mask is not None else f"the alpha channel of {image_name} (RGBA)"
         if mask is not None and image.shape[-1] == 4:
             what = f"{mask_name} x the alpha channel of {image_name} (RGBA)"
-        raise PlanError(f"{what} is zero everywhere: nothing of the {image_name} would be kept (1 = "
+        raise PlanError(f"{what} is zero everywhere, so no pixel of {image_name} would be kept (1 = "
                         f"keep the pixel, 0 = leave it to the model); give a mask with some "
                         f"non-zero pixels, or no mask")
 
