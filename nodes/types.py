@@ -22,9 +22,12 @@ def chain(conditions, *new) -> tuple:
 
 def strength_input():
     return io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
-                          tooltip="1 = the paper's clean condition (timestep 0, followed exactly). "
-                          "Lower values let the model revise it: its timestep is (1 - strength) x the "
-                          "video's.")
+                          tooltip="Strength s: at every sampling step the condition enters the model "
+                          "noised to (1 - s) times the video's current noise level, with noise fixed by "
+                          "the sampler's seed, the condition's index and the step (the same for every "
+                          "batch row, cond or uncond), so 1 is the paper's clean condition and lower "
+                          "values loosen how closely the video follows it. Latent replacement accepts "
+                          "only 1.")
 
 
 # The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):

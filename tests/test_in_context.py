@@ -7,6 +7,7 @@ from vc_core.in_context import (
     InContextError,
     assemble,
     clamp_replaced_velocity,
+    condition_noise,
     condition_noise_levels,
     drop_conditions,
     noise_conditions,
@@ -63,9 +64,17 @@ def test_strength_scales_the_condition_timestep_and_strength_one_is_clean():
     assert condition_noise_levels(t, torch.tensor([1.0, 0.5, 0.0])).tolist() == [
         [0.0, 400.0, 800.0], [0.0, 200.0, 400.0]]
     _, cond = video_and_conditions(k=2)
-    assert noise_conditions(cond, torch.zeros(1, 2)) is cond
-    noised = noise_conditions(cond, torch.tensor([[0.0, 1.0]]))
-    assert torch.equal(noised[:, :, 0], cond[:, :, 0]) and not torch.equal(noised[:, :, 1], cond[:, :, 1])
+    assert noise_conditions(cond, torch.zeros(1, 2), seed=0, steps=torch.tensor([800.0])) is cond
+    noised = noise_conditions(cond, torch.tensor([[0.0, 1.0]]), seed=0, steps=torch.tensor([800.0]))
+    assert torch.equal(noised[:, :, 0], cond[:, :, 0])
+    assert torch.equal(noised[0, :, 1], condition_noise(0, 1, 800.0, cond.shape[1:2] + cond.shape[3:]))
+
+
+def test_rope_options_move_video_and_condition_positions_alike():
+    plan = plan_in_context(2, (1, 2), [41], stride=4)
+    pos = plan.positions({"scale_t": 2.0, "shift_t": 1.0, "scale_x": 3.0, "shift_x": 0.5})
+    assert pos[:, 0].tolist() == [1.0, 1.0, 3.0, 3.0, 21.5, 21.5]  # 1 + 2 * (0, 1, 10.25)
+    assert pos[:, 1].tolist() == [0.0] * 6 and pos[:, 2].tolist() == [0.5, 3.5] * 3
 
 
 def test_latent_replacement_overwrites_slots_and_keeps_them_clean_through_sampling():

@@ -68,3 +68,81 @@ def test_shape_errors_name_the_expected_layout():
         rope_table(torch.zeros(4, 2), (44, 42, 42))
     with pytest.raises(ValueError, match="must be even"):
         axis_frequencies(43)
+
+
+# ----------------------------------------------------------------- the per-plan table cache
+
+
+class RecordingWan:
+    """The parts of a WanModel the VideoCanvas forward uses, recording the table it is given."""
+
+    def __init__(self, wan):
+        self.wan, self.patch_size, self.rope_embedder = wan, wan.patch_size, wan.rope_embedder
+        self.tables = []
+
+    def forward_orig(self, x, t, context, freqs=None, **kwargs):
+        self.tables.append(freqs)
+        return self.wan.forward_orig(x, t, context, freqs=freqs, **kwargs)
+
+
+def forward(rec, frames=(41,), steps=(700.0,), **kwargs):
+    from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 16, 3, 4, 4, generator=g)
+    cond = ConditionLatents(torch.randn(1, 16, len(frames), 4, 4, generator=g), tuple(frames))
+    for step in steps:
+        in_context_forward(rec, x, torch.tensor([step]), torch.zeros(1, 1, 4096), cond, **kwargs)
+
+
+def test_the_same_plan_reuses_its_table_and_another_plan_does_not(wan):
+    from vc_core.rope import ROPE_TABLES
+
+    ROPE_TABLES.clear()
+    rec = RecordingWan(wan)
+    forward(rec, steps=(900.0, 500.0))  # two steps of one run
+    assert rec.tables[0] is rec.tables[1] and len(ROPE_TABLES) == 1
+    forward(rec, frames=(44,))                        # another condition frame
+    forward(rec, policy="nearest")                    # another position policy
+    forward(rec, transformer_options={"rope_options": {"scale_t": 2.0}})  # ScaleROPE
+    forward(rec, steps=(300.0,))                      # the first plan again
+    assert all(t is not rec.tables[0] for t in rec.tables[2:5]) and rec.tables[5] is rec.tables[0]
+    assert len({id(t) for t in rec.tables}) == 4
+    # exact: the cached table is the plain float64-angle table of the plan's positions
+    pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
+    assert torch.equal(rec.tables[0], rope_table(pos, wan.rope_embedder.axes_dim, wan.rope_embedder.theta))
+
+
+def test_the_cache_is_a_small_lru_bounded_in_entries_and_bytes():
+    from vc_core.rope import RopeTableCache
+
+    built = []
+
+    def build(n):
+        def make():
+            built.append(n)
+            return torch.zeros(n, 256)  # n KiB
+        return make
+
+    cache = RopeTableCache(max_entries=2, max_bytes=10 * 1024)
+    a = cache.get("a", build(1))
+    cache.get("b", build(1))
+    assert cache.get("a", build(1)) is a          # a hit refreshes "a"
+    cache.get("c", build(1))                      # evicts the least recently used: "b"
+    assert cache.get("a", build(1)) is a and built == [1, 1, 1]
+    cache.get("b", build(1))
+    assert built == [1, 1, 1, 1] and len(cache) == 2
+    cache.get("big", build(10))                   # 10 KiB + any other entry > 10 KiB: alone
+    assert len(cache) == 1
+
+
+def test_tables_built_while_comfyui_samples_in_inference_mode_still_serve_training():
+    from vc_core.rope import RopeTableCache
+
+    cache = RopeTableCache()
+    with torch.inference_mode():
+        table = cache.get("k", lambda: rope_table(grid_positions(torch.arange(2), 1, 1), (44, 42, 42)))
+    assert not table.is_inference()
+    q = torch.ones(1, 2, 1, 64, 1, 2, requires_grad=True)
+    (table[..., 0] * q).sum().backward()  # an inference tensor could not be saved for backward
+    assert q.grad is not None

@@ -11,14 +11,24 @@ Also here: latent replacement, the paper's baseline paradigm, for ablations.
 
 from __future__ import annotations
 
+import hashlib
+import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
-from .rope import grid_positions
+from .rope import apply_rope_options, grid_positions
 from .timing import condition_time_position, video_time_positions
 
 PARADIGMS = ("in_context", "latent_replacement")
+
+# What strength means, in one sentence (the node's tooltip and the README say the same).
+STRENGTH_DEFINITION = (
+    "Strength s: at every sampling step the condition enters the model noised to (1 - s) times the "
+    "video's current noise level, with noise fixed by the sampler's seed, the condition's index and "
+    "the step (the same for every batch row, cond or uncond), so 1 is the paper's clean condition and "
+    "lower values loosen how closely the video follows it.")
 
 
 class InContextError(ValueError):
@@ -38,10 +48,11 @@ class InContextPlan:
     def num_conditions(self) -> int:
         return int(self.condition_t.numel())
 
-    def positions(self) -> torch.Tensor:
-        """[(F+K)*h*w, 3]: video tokens first, then each condition's tokens, as assembled."""
+    def positions(self, rope_options: Mapping | None = None) -> torch.Tensor:
+        """[(F+K)*h*w, 3]: video tokens first, then each condition's tokens, as assembled; with
+        ScaleROPE's rope_options every position p becomes shift + p * scale on its axis."""
         t = torch.cat([self.video_t, self.condition_t])
-        return grid_positions(t, *self.grid_hw)
+        return apply_rope_options(grid_positions(t, *self.grid_hw), rope_options)
 
 
 def plan_in_context(video_frames: int, grid_hw: tuple[int, int], condition_frames: list[int],
@@ -68,26 +79,56 @@ def per_frame_timesteps(timestep: torch.Tensor, batch: int, frames: int) -> torc
 def condition_noise_levels(video_timestep: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
     """[B, K] timesteps of the condition frames: (1 - strength) x the video's current timestep.
 
-    strength 1 is the paper's clean condition (timestep 0); lower strengths let the model revise
-    the condition, in step with the video's own noise level. The video's level per sample is its
+    strength 1 is the paper's clean condition (timestep 0). The video's level per sample is its
     largest per-frame timestep (frames already clean through a denoise mask do not lower it).
     """
     t_video = video_timestep.reshape(video_timestep.shape[0], -1).amax(dim=1)
     return t_video.reshape(-1, 1) * (1.0 - strengths.to(t_video).reshape(1, -1))
 
 
-def noise_conditions(latents: torch.Tensor, sigmas: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def condition_noise(seed: int, index: int, step: float, shape: Sequence[int]) -> torch.Tensor:
+    """Standard normal noise [C, H, W] for condition `index` at the step whose video timestep is
+    `step`, from the sampler's `seed`: float32, drawn on the CPU so every device gets the same.
+
+    The step is identified by its timestep (sigma x 1000): what every row of a step shares and
+    every call of the model receives, whatever ComfyUI batches together.
+    """
+    step_bits = struct.unpack("<I", struct.pack("<f", float(step)))[0]  # its float32 value, exactly
+    digest = hashlib.blake2b(f"videocanvas-strength:{int(seed)}:{int(index)}:{step_bits}".encode(),
+                             digest_size=8).digest()
+    gen = torch.Generator(device="cpu").manual_seed(int.from_bytes(digest, "little"))
+    return torch.randn(tuple(shape), generator=gen, dtype=torch.float32)
+
+
+def noise_conditions(latents: torch.Tensor, sigmas: torch.Tensor, seed: int,
+                     steps: torch.Tensor) -> torch.Tensor:
     """Flow-matching noising z = (1 - s) c + s e of condition frames [B, C, K, H, W] at sigmas [B, K].
 
-    The noise is fixed by `seed` (not by the sampler's state) so a step is a pure function of its
-    inputs, and is skipped where every sigma is 0 (the clean, paper case) so that case stays exact.
+    Row b, condition k gets `condition_noise(seed, k, steps[b])`: a function of the sampler's seed,
+    the condition and the step only, never of the batch row, so cond and uncond see the same
+    condition whether ComfyUI runs them together or apart. Skipped where every sigma is 0 (the
+    clean, paper case) so that case stays exact.
     """
     if not bool((sigmas > 0).any()):
         return latents
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    eps = torch.randn(latents.shape, generator=gen, dtype=torch.float32).to(latents)
-    s = sigmas.to(latents).reshape(sigmas.shape[0], 1, sigmas.shape[1], 1, 1)
-    return (1.0 - s) * latents + s * eps
+    b, c, k, h, w = latents.shape
+    steps = torch.as_tensor(steps).reshape(-1).float().expand(b).tolist()
+    per_step = {step: torch.stack([condition_noise(seed, i, step, (c, h, w)) for i in range(k)], dim=1)
+                for step in set(steps)}  # cond and uncond rows of a step share it: draw once
+    eps = torch.stack([per_step[step] for step in steps])
+    s = sigmas.to(latents).reshape(b, 1, k, 1, 1)
+    return (1.0 - s) * latents + s * eps.to(latents)
+
+
+def require_full_strength(paradigm: str, strengths: Sequence[float], frames: Sequence[int]) -> None:
+    """Paradigms that cannot honour strength refuse any other value than 1, naming the condition."""
+    for i, (s, f) in enumerate(zip(strengths, frames)):
+        if float(s) != 1.0:
+            raise InContextError(
+                f"strength: the {paradigm} paradigm cannot honour strength {float(s):g} (condition "
+                f"#{i + 1}, at frame {f}): it overwrites the video's latent slot with the clean "
+                f"condition, so there is nothing to weaken. Set strength to 1, or use the in_context "
+                f"paradigm in 'VideoCanvas RoPE Interpolator'")
 
 
 def assemble(x: torch.Tensor, condition_latents: torch.Tensor, timestep: torch.Tensor,

@@ -5,6 +5,11 @@ needs no ComfyUI import: the node pack calls it from a diffusion-model wrapper, 
 code calls it on the very same model class. It replaces what `WanModel._forward` does (pad, RoPE
 grid, crop) with the in-context version: appended condition frames, their own timesteps, and
 fractional temporal positions kept in float64 until the table is built.
+
+ComfyUI's ScaleROPE (`transformer_options["rope_options"]`) is honoured as `rope_encode` honours
+it (p -> shift + p * scale per axis), for condition positions too. The rope table is cached per plan
+(vc_core.rope.ROPE_TABLES) and built on the model's device: every step and every cond/uncond call
+of a run asks for the same one.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from .in_context import (
     noise_conditions,
     plan_in_context,
     replace_latent_slots,
+    require_full_strength,
 )
-from .rope import rope_table
+from .rope import ROPE_TABLES, rope_options_key, rope_table
 from .timing import causal_latent_slot
 
 
@@ -31,7 +37,8 @@ class ConditionLatents:
     """Encoded conditions as the model consumes them.
 
     latents: [1 or B, C, K, h, w] in the model's latent space (latent format already applied);
-    frames: the pixel frame of each condition; strengths: 1 = exact (timestep 0).
+    frames: the pixel frame of each condition; strengths: see in_context.STRENGTH_DEFINITION
+    (1 = the clean condition, timestep 0).
     """
 
     latents: torch.Tensor
@@ -57,6 +64,24 @@ def _check_grid(wan, x: torch.Tensor) -> tuple[int, int]:
     return h // ph, w // pw
 
 
+def plan_rope_table(wan, video_frames: int, grid: tuple[int, int], condition_frames, stride: int,
+                    policy: str, rope_options, device) -> torch.Tensor:
+    """The rope table of a plan, from ROPE_TABLES: the same object for the same plan, built once on
+    `device` (angles in float64, table float32) the first time it is asked for."""
+    axes = tuple(int(d) for d in wan.rope_embedder.axes_dim)
+    theta = float(wan.rope_embedder.theta)
+    options = rope_options_key(rope_options)
+    device = torch.device(device)
+    key = (int(video_frames), tuple(grid), tuple(int(f) for f in condition_frames), int(stride), policy,
+           options, axes, theta, str(device))
+
+    def build():
+        plan = plan_in_context(video_frames, grid, list(condition_frames), stride, policy)
+        return rope_table(plan.positions(rope_options), axes, theta, device=device)
+
+    return ROPE_TABLES.get(key, build)
+
+
 def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                        conditions: ConditionLatents, policy: str = "interpolate",
                        clip_fea=None, transformer_options=None, **kwargs) -> torch.Tensor:
@@ -64,16 +89,16 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
     transformer_options = {} if transformer_options is None else transformer_options
     b, _, f, _, _ = x.shape
     grid = _check_grid(wan, x)
-    plan = plan_in_context(f, grid, list(conditions.frames), conditions.stride, policy)
+    freqs = plan_rope_table(wan, f, grid, conditions.frames, conditions.stride, policy,
+                            transformer_options.get("rope_options"), x.device)
     strengths = torch.tensor(conditions.strengths, dtype=torch.float32)
     t_video = torch.as_tensor(timestep).reshape(b, -1).float()
     t_cond = condition_noise_levels(t_video, strengths)
     cond = conditions.latents.expand(b, -1, -1, -1, -1)
-    # Wan's timestep is sigma * 1000 (ComfyUI's flow model sampling).
-    cond = noise_conditions(cond, t_cond / 1000.0)
+    # Wan's timestep is sigma * 1000 (ComfyUI's flow model sampling). The step's noise is keyed on
+    # each row's video timestep, which cond and uncond rows of one step share.
+    cond = noise_conditions(cond, t_cond / 1000.0, conditions.seed, t_video.amax(dim=1))
     x_cat, t_cat = assemble(x, cond, t_video, t_cond)
-    axes = wan.rope_embedder.axes_dim
-    freqs = rope_table(plan.positions(), axes, wan.rope_embedder.theta, device=x.device)
     out = wan.forward_orig(x_cat, t_cat, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)
     return drop_conditions(out, f)
@@ -82,14 +107,16 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
 def latent_replacement_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                                conditions: ConditionLatents, clip_fea=None, transformer_options=None,
                                **kwargs) -> torch.Tensor:
-    """The baseline: conditions overwrite their causal latent slot, which is kept clean."""
+    """The baseline: conditions overwrite their causal latent slot, which is kept clean (so only
+    strength 1 has a meaning here; other values are refused)."""
     transformer_options = {} if transformer_options is None else transformer_options
+    require_full_strength("latent_replacement", conditions.strengths, conditions.frames)
     b, _, f, _, _ = x.shape
     grid = _check_grid(wan, x)
     slots = [causal_latent_slot(fr, conditions.stride) for fr in conditions.frames]
     x_rep, t_rep = replace_latent_slots(x, timestep, conditions.latents, slots)
-    positions = plan_in_context(f, grid, [], conditions.stride).positions()
-    freqs = rope_table(positions, wan.rope_embedder.axes_dim, wan.rope_embedder.theta, device=x.device)
+    freqs = plan_rope_table(wan, f, grid, (), conditions.stride, "interpolate",
+                            transformer_options.get("rope_options"), x.device)
     out = wan.forward_orig(x_rep, t_rep, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)
     sigma = torch.as_tensor(timestep).reshape(b, -1).float().amax(dim=1) / 1000.0
