@@ -139,7 +139,7 @@ def test_strength_noise_is_fixed_by_the_seed_and_changes_with_the_step(mp, t2v):
         runs.setdefault(seed, []).append((out, [c[:, 12:16] for c in spy.calls]))
     (out0, tok0), (out0b, tok0b) = runs[0]
     out1, tok1 = runs[1][0]
-    assert torch.equal(out0, out0b) and all(torch.equal(a, b) for a, b in zip(tok0, tok0b))
+    assert torch.equal(out0, out0b) and all(torch.equal(a, b) for a, b in zip(tok0, tok0b, strict=True))
     assert not torch.equal(tok0[0], tok1[0])  # another sampler seed, other noise
     assert not torch.equal(tok0[0], tok0[1])  # a new draw at every step (sigma 1 -> 0.67)
     clean = BlockSpy(patched)

@@ -122,7 +122,7 @@ def noise_conditions(latents: torch.Tensor, sigmas: torch.Tensor, seed: int,
 
 def require_full_strength(paradigm: str, strengths: Sequence[float], frames: Sequence[int]) -> None:
     """Paradigms that cannot honour strength refuse any other value than 1, naming the condition."""
-    for i, (s, f) in enumerate(zip(strengths, frames)):
+    for i, (s, f) in enumerate(zip(strengths, frames, strict=True)):
         if float(s) != 1.0:
             raise InContextError(
                 f"strength: the {paradigm} paradigm cannot honour strength {float(s):g} (condition "
