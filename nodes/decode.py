@@ -8,12 +8,20 @@ import nodes as comfy_nodes
 from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.plan import paste_back as paste_conditions_back
 from ..vc_core.preview import layout_strip
+from .memory import check_render_memory
+from .sampling import check_count
 from .types import CATEGORY, VCConditions
 
 
 def _plan(conditions, width, height, length, stride=4):
+    def refuse_absurd(k):
+        # Before any canvas is rendered: the same count limit as the samplers, and the RAM that
+        # rendering K full-size canvases takes (the preview itself is bounded by vc_core.preview).
+        check_count(k, length)
+        check_render_memory(k, width, height)
+
     try:
-        return build_plan(conditions or (), width, height, length, stride)
+        return build_plan(conditions or (), width, height, length, stride, check_count=refuse_absurd)
     except PlanError as err:
         raise ValueError(str(err)) from None
 
@@ -80,7 +88,8 @@ class VideoCanvasLayoutPreview(io.ComfyNode):
                 io.Int.Input("length", default=81, min=1, max=comfy_nodes.MAX_RESOLUTION, step=4,
                              tooltip="Output length in frames (4k+1)."),
                 io.Int.Input("thumb_height", default=96, min=16, max=512,
-                             tooltip="Height of each thumbnail in the strip."),
+                             tooltip="Height of each thumbnail in the strip (smaller where the whole "
+                             "strip would exceed 2 megapixels; at most 16 are shown, then '+K MORE')."),
             ],
             outputs=[io.Image.Output(display_name="layout")],
         )

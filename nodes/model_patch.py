@@ -27,7 +27,7 @@ import comfy.patcher_extension as pe
 from ..vc_core.in_context import PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
-from .memory import MEMORY_WRAPPERS
+from .memory import MEMORY_WRAPPERS, apply_memory_patches
 from .types import COND_LATENTS, COND_TIMING
 
 WRAPPER_KEY = "videocanvas"
@@ -240,6 +240,7 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
                      (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions), *MEMORY_WRAPPERS):
         patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
         patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
+    apply_memory_patches(patched, paradigm)
     return patched
 
 

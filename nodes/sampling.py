@@ -10,11 +10,21 @@ import nodes as comfy_nodes
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import encode_plan, video_vae_geometry
-from .memory import check_condition_memory
+from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import attach_conditions, describe_model, is_patched, patch_model
 from .types import CATEGORY, VCConditions
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
+
+
+def check_count(k: int, length: int, frame_tokens: int | None = None) -> None:
+    """At most MAX_CONDITIONS_PER_FRAME condition frames per video frame; frame_tokens: tokens per
+    latent frame, to say what the request costs (None where the VAE is not known)."""
+    if k > MAX_CONDITIONS_PER_FRAME * length:
+        cost = f": {k * frame_tokens} tokens here" if frame_tokens else ""
+        raise PlanError(f"conditions: {k} condition frames for a {length}-frame video; at most "
+                        f"{MAX_CONDITIONS_PER_FRAME * length} (each adds a full latent frame of "
+                        f"tokens{cost})")
 
 
 def _size_inputs():
@@ -50,10 +60,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None):
         shape = [batch_size, channels, (length - 1) // temporal + 1, height // spatial, width // spatial]
 
         def refuse_absurd(k):
-            if k > MAX_CONDITIONS_PER_FRAME * length:
-                raise PlanError(f"conditions: {k} condition frames for a {length}-frame video; at most "
-                                f"{MAX_CONDITIONS_PER_FRAME * length} (each adds a full latent frame of "
-                                f"tokens: {k * shape[3] * shape[4] // 4} tokens here)")
+            # Runs once the count is known, before any canvas is rendered or encoded: cheap.
+            check_count(k, length, shape[3] * shape[4] // 4)
+            check_token_cap(shape, k)
+            check_render_memory(k, width, height, shape)
             if model is not None:
                 check_condition_memory(model, shape, k)
 
