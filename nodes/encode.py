@@ -31,3 +31,23 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     image_mode.not_video = True
     latents = image_mode.encode(plan.canvases)  # [K, C, 1, h, w]
     return latents[:, :, 0].movedim(0, 1).unsqueeze(0)
+
+
+class DeferredEncoding:
+    """The conditions of a VideoCanvas Conditioning node, encoded when a patched model is about to
+    sample them (after its memory check; see model_patch._accept_conditions), once: the node has no
+    model to check an absurd request against, and encoding first would spend the time (and memory)
+    the check exists to save. The rendered canvases are dropped once encoded."""
+
+    def __init__(self, vae, plan: VideoCanvasPlan):
+        self.vae, self._plan = vae, plan
+        self.channels, spatial, _ = video_vae_geometry(vae)
+        self.num_conditions = plan.num_conditions
+        self.latent_hw = (plan.height // spatial, plan.width // spatial)
+        self._latents = None
+
+    def latents(self) -> torch.Tensor:
+        if self._latents is None:
+            self._latents = encode_plan(self.vae, self._plan)
+            self._plan = None
+        return self._latents

@@ -27,7 +27,8 @@ import comfy.patcher_extension as pe
 from ..vc_core.in_context import PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
-from .memory import MEMORY_WRAPPERS, apply_memory_patches
+from .encode import DeferredEncoding
+from .memory import MEMORY_WRAPPERS, apply_memory_patches, check_condition_memory
 from .types import COND_LATENTS, COND_TIMING
 
 WRAPPER_KEY = "videocanvas"
@@ -87,6 +88,20 @@ class PendingTiming(comfy.conds.CONDConstant):
     """The timing as the conditioning carries it: unusable until a patched model accepts it."""
 
     def process_cond(self, *args, **kwargs):
+        raise NotPatched(_NOT_PATCHED)
+
+
+class PendingLatents(comfy.conds.CONDRegular):
+    """Condition latents not encoded yet (a DeferredEncoding from VideoCanvas Conditioning): the
+    patched model encodes them after its memory check; any other use means no patch saw them."""
+
+    def __init__(self, cond):
+        self.cond = cond
+
+    def process_cond(self, *args, **kwargs):
+        raise NotPatched(_NOT_PATCHED)
+
+    def size(self):  # ComfyUI's memory estimate asks before any step
         raise NotPatched(_NOT_PATCHED)
 
 
@@ -172,7 +187,7 @@ class _VideoCanvasForward:
         if latents.shape[1] != x.shape[1]:
             raise ValueError(f"vae: condition latents have {latents.shape[1]} channels but the "
                              f"model denoises {x.shape[1]}: encode conditions with the model's VAE")
-        check_latent_matches_plan(timing, latents, x.shape)
+        check_latent_matches_plan(timing, tuple(latents.shape[-2:]), x.shape)
         conditions = ConditionLatents(self.latent_format.process_in(latents), timing.frames,
                                       timing.strengths, timing.stride,
                                       seed=0 if timing.seed is None else timing.seed)
@@ -183,12 +198,12 @@ class _VideoCanvasForward:
                                   clip_fea=clip_fea, transformer_options=transformer_options, **kwargs)
 
 
-def check_latent_matches_plan(timing: ConditionTiming, latents, shape) -> None:
+def check_latent_matches_plan(timing: ConditionTiming, latent_hw, shape) -> None:
     """Conditions planned for one length or size, sampled on a latent of another: refuse, naming both."""
     if len(shape) != 5:
         return
     f, h, w = shape[2], shape[3], shape[4]
-    ch, cw = latents.shape[-2], latents.shape[-1]
+    ch, cw = latent_hw
     planned_f = None if timing.length is None else (timing.length - 1) // timing.stride + 1
     if (ch, cw) != (h, w) or (planned_f is not None and planned_f != f):
         planned = (f"{timing.length} frames ({planned_f} latent frames)" if timing.length is not None
@@ -202,28 +217,37 @@ def check_latent_matches_plan(timing: ConditionTiming, latents, shape) -> None:
 
 def _accept_conditions(executor, *args, **kwargs):
     """OUTER_SAMPLE wrapper of a patched model: make the conditions usable for this run (with the
-    sampler's seed), after checking them against the latent and against what cannot compose."""
+    sampler's seed), after checking them against the latent, against what cannot compose and (for
+    conditions not encoded yet) against memory; then encode those."""
     guider = executor.class_obj
     noise = kwargs["noise"] if "noise" in kwargs else args[0]
     seed = kwargs["seed"] if "seed" in kwargs else (args[7] if len(args) > 7 else None)
-    conds = getattr(guider, "conds", None) or {}
-    found = False
-    for entries in conds.values():
-        for c in entries:
-            model_conds = c.get("model_conds") or {}
-            pending = model_conds.get(COND_TIMING)
-            if pending is None:
-                continue
-            found = True
-            timing = pending.cond
-            check_latent_matches_plan(timing, model_conds[COND_LATENTS].cond, tuple(noise.shape))
-            # A new dict: the entry's model_conds is shared with the node output (and its cache).
-            c["model_conds"] = {**model_conds, COND_TIMING: comfy.conds.CONDConstant(
-                timing._replace(seed=0 if seed is None else int(seed)))}
-    if found and (guider.model_options or {}).get("context_handler") is not None:
+    shape = tuple(noise.shape)
+    entries = [c for group in (getattr(guider, "conds", None) or {}).values() for c in group
+               if (c.get("model_conds") or {}).get(COND_TIMING) is not None]
+    if entries and (guider.model_options or {}).get("context_handler") is not None:
         raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
                          "Context Windows node): each window would need its own condition positions. "
                          "Remove the context windows, or sample the whole length at once")
+    for c in entries:
+        model_conds = c["model_conds"]
+        timing, latents = model_conds[COND_TIMING].cond, model_conds[COND_LATENTS].cond
+        deferred = isinstance(latents, DeferredEncoding)
+        if deferred:
+            if len(shape) == 5 and latents.channels != shape[1]:
+                raise ValueError(f"vae: the VideoCanvas Conditioning node's VAE makes "
+                                 f"{latents.channels}-channel latents but the model denoises "
+                                 f"{shape[1]}: give it the model's VAE")
+            check_latent_matches_plan(timing, latents.latent_hw, shape)
+            check_condition_memory(guider.model_patcher, shape, latents.num_conditions,
+                                   blamed="VideoCanvas conditions")
+            latents = latents.latents()
+        else:
+            check_latent_matches_plan(timing, tuple(latents.shape[-2:]), shape)
+        # A new dict: the entry's model_conds is shared with the node output (and its cache).
+        c["model_conds"] = {**model_conds, COND_LATENTS: comfy.conds.CONDRegular(latents),
+                            COND_TIMING: comfy.conds.CONDConstant(
+                                timing._replace(seed=0 if seed is None else int(seed)))}
     return executor(*args, **kwargs)
 
 
@@ -250,15 +274,17 @@ def is_patched(model) -> bool:
 
 def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,
                       length: int | None = None) -> list:
-    """A copy of a CONDITIONING list whose entries carry the encoded conditions (raw VAE latents
-    [1, C, K, h, w]; the patched model applies its latent format), planned for `length` frames."""
+    """A copy of a CONDITIONING list whose entries carry the conditions, planned for `length`
+    frames: raw VAE latents [1, C, K, h, w] (the patched model applies its latent format), or a
+    DeferredEncoding that the patched model encodes before sampling."""
     timing = ConditionTiming(tuple(int(f) for f in frames), tuple(float(s) for s in strengths),
                              int(stride), None if length is None else int(length))
     out = []
     for tensor, extras in conditioning:
         extras = dict(extras)
         model_conds = dict(extras.get("model_conds", {}))
-        model_conds[COND_LATENTS] = comfy.conds.CONDRegular(latents)
+        model_conds[COND_LATENTS] = (PendingLatents(latents) if isinstance(latents, DeferredEncoding)
+                                     else comfy.conds.CONDRegular(latents))
         model_conds[COND_TIMING] = PendingTiming(timing)
         extras["model_conds"] = model_conds
         out.append([tensor, extras])

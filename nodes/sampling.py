@@ -9,7 +9,7 @@ import nodes as comfy_nodes
 
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
-from .encode import encode_plan, video_vae_geometry
+from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import attach_conditions, describe_model, is_patched, patch_model
 from .types import CATEGORY, VCConditions
@@ -46,8 +46,10 @@ def _conditions_input():
                               "plain text-to-video.")
 
 
-def prepare(vae, conditions, width, height, length, batch_size, model=None):
-    """Validate, render and encode the conditions; returns (plan, condition latents, empty LATENT)."""
+def prepare(vae, conditions, width, height, length, batch_size, model=None, defer=False):
+    """Validate, render and encode the conditions; returns (plan, condition latents, empty LATENT).
+    defer: return a DeferredEncoding instead, which the patched model encodes after its memory
+    check (for the Conditioning node, which has no model to check against)."""
     channels, spatial, temporal = video_vae_geometry(vae)
     if model is not None:
         describe_model(model)
@@ -70,7 +72,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None):
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
     except PlanError as err:
         raise ValueError(str(err)) from None
-    latents = encode_plan(vae, plan)
+    if not plan.num_conditions:
+        latents = None
+    else:
+        latents = DeferredEncoding(vae, plan) if defer else encode_plan(vae, plan)
     empty = torch.zeros(shape, device=comfy.model_management.intermediate_device())
     return plan, latents, {"samples": empty}
 
@@ -140,9 +145,11 @@ class VideoCanvasConditioning(io.ComfyNode):
             category=CATEGORY,
             description=(
                 "The same conditions for ComfyUI's own samplers (KSampler, KSamplerAdvanced, "
-                "SamplerCustomAdvanced): encodes each condition on its own and attaches it to both "
-                "prompts, and makes the empty video latent. The model must go through VideoCanvas "
-                "RoPE Interpolator (both experts for Wan 2.2 A14B)."),
+                "SamplerCustomAdvanced): attaches them to both prompts and makes the empty video "
+                "latent. Each condition is encoded on its own as a single image when the sampler "
+                "starts, after the model's memory check (so an oversize request is refused before "
+                "any encoding). The model must go through VideoCanvas RoPE Interpolator (both "
+                "experts for Wan 2.2 A14B); a sampler whose model was not patched stops with an error."),
             inputs=[
                 io.Conditioning.Input("positive", tooltip="Text prompt conditioning."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt conditioning."),
@@ -159,9 +166,10 @@ class VideoCanvasConditioning(io.ComfyNode):
     @classmethod
     def execute(cls, positive, negative, vae, width, height, length, batch_size,
                 conditions=None) -> io.NodeOutput:
-        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size)
+        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size, defer=True)
+        strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         return io.NodeOutput(_with_plan(positive, plan, latents), _with_plan(negative, plan, latents),
-                             latent, layout_strip(plan))
+                             latent, strip)
 
 
 class VideoCanvasNullPrompt(io.ComfyNode):

@@ -192,17 +192,12 @@ def test_sampler_refuses_by_the_models_estimate_before_rendering(server, checkpo
 @pytest.mark.parametrize("sampler", ["KSampler", "KSamplerAdvanced", "SamplerCustomAdvanced"])
 def test_comfyui_samplers_refuse_by_the_models_estimate_before_sampling(server, checkpoints,
                                                                       wide_checkpoint, sampler):
-    """The Conditioning node cannot know the model: it renders and encodes the one condition; then the
-    patched model's PREPARE_SAMPLING wrapper refuses before the model is loaded or a step is run.
-    Timed on a second submission (new seed), where ComfyUI reuses the cached Conditioning output:
-    the round trip is the sampler's own time."""
+    """The Conditioning node cannot know the model, so it defers the encoding: the patched model
+    checks ComfyUI's estimate before the sampler encodes anything, loads the model or runs a step.
+    Timed on the first submission of this graph (nothing of it cached): the whole graph's time."""
     runs(server, good_prompt(checkpoints, wide_checkpoint, sampler))
     p = base(checkpoints, wide_checkpoint)
     prompt = conditioning_graph(p, timestamp_conditions(p, "0"), **BIG, sampler=sampler)
-    refused(server, prompt)
-    seed_input = "noise" if sampler == "SamplerCustomAdvanced" else "sample"
-    key = "noise_seed" if sampler != "KSampler" else "seed"
-    prompt[seed_input]["inputs"][key] = next(_seeds)
     node, message, elapsed = refused(server, prompt)
     assert node == sampler, message
     for fragment in ("VideoCanvas conditions: this request makes", f"{BIG_TOKENS:,} tokens per sample",
@@ -362,6 +357,43 @@ def test_prepare_sampling_refuses_by_free_memory_before_any_forward(mp, memory, 
     assert f"estimates {memory.size_text(need)} to sample" in message
     assert f"more than the {memory.size_text(free)} free on cpu" in message
     assert forwards(patched, prompt(0), prompt(1)) == [[1], [0]] * 2  # the video alone still runs
+
+
+def test_conditioning_node_conditions_are_encoded_only_after_the_memory_check(
+        pack, mp, t2v, checkpoints, monkeypatch):
+    """VideoCanvas Conditioning defers the encoding to the patched model: refused by free memory,
+    nothing is encoded; accepted, the conditions are encoded once (a second run reuses them) and
+    are exactly what the Sampler node would have encoded."""
+    import importlib
+
+    import comfy.sd
+    import comfy.utils
+
+    plan_mod = importlib.import_module(pack.__name__ + ".vc_core.plan")
+    encode = importlib.import_module(pack.__name__ + ".nodes.encode")
+    vae_path = comfy_dir() / "models" / "vae" / checkpoints["wan21_vae_tiny"]
+    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(str(vae_path)))
+    sources = [plan_mod.ConditionSource(plan_mod.Patch(torch.rand(H, W, 3)), frames=f) for f in (0, 4, 8)]
+    plan = plan_mod.build_plan(sources, W, H, LENGTH)
+    deferred = encode.DeferredEncoding(vae, plan)
+    encoded = []
+    real = encode.encode_plan
+    monkeypatch.setattr(encode, "encode_plan", lambda *a: encoded.append(1) or real(*a))
+    expected = real(vae, plan)
+
+    def conds(text):
+        return mp.attach_conditions(prompt(text), deferred, plan.frames, plan.strengths, 4, LENGTH)
+
+    patched = mp.patch_model(t2v)
+    with monkeypatch.context() as tight:
+        set_free_memory(tight, int(video_alone(t2v, batch=1) * 1.5))
+        with pytest.raises(ValueError, match="VideoCanvas conditions: this request makes 24 tokens"):
+            forwards(patched, conds(0), conds(1))
+    assert encoded == []
+    forwards(patched, conds(0), conds(1))
+    forwards(patched, conds(0), conds(1))
+    assert encoded == [1]
+    torch.testing.assert_close(deferred.latents(), expected, rtol=0, atol=0)  # same call, same input
 
 
 # --- the layout strip ------------------------------------------------------------------------------
