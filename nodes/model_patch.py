@@ -17,6 +17,7 @@ Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_u
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import NamedTuple
 
@@ -136,10 +137,17 @@ def describe_model(model) -> str:
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
 
 
-def _refuse_unhonoured(wan, kwargs: dict, transformer_options: dict) -> None:
+@functools.lru_cache(maxsize=8)
+def _unhonoured_inputs(wan_class) -> tuple[str, ...]:
+    """Named inputs of this WanModel class's _forward beyond those the VideoCanvas forward handles
+    (a newer ComfyUI's, say), plus the ones known to be consumed through **kwargs."""
+    named = set(inspect.signature(wan_class._forward).parameters) - _HANDLED_FORWARD_INPUTS
+    return tuple(sorted(named.union(_UNHONOURED_INPUTS)))
+
+
+def _refuse_unhonoured(wan, kwargs: dict) -> None:
     """Inputs the native _forward would honour and the VideoCanvas forward cannot: refuse by name."""
-    named = set(inspect.signature(type(wan)._forward).parameters) - _HANDLED_FORWARD_INPUTS
-    for name in sorted(named.union(_UNHONOURED_INPUTS)):
+    for name in _unhonoured_inputs(type(wan)):
         if kwargs.get(name) is not None:
             raise ValueError(f"VideoCanvas conditions cannot be combined with the diffusion-model "
                              f"input '{name}' in one sampling run (it is appended by another node; "
@@ -163,8 +171,10 @@ class _VideoCanvasForward:
         timing = kwargs.pop(COND_TIMING, None)
         if latents is None or timing is None or not timing.frames:
             return executor(*args, **kwargs)
-        if len(executor.wrappers) < executor.idx or not hasattr(pe.WrapperExecutor, "new_class_executor"):
-            raise RuntimeError("VideoCanvas: this ComfyUI's wrapper executor is not one the pack knows")
+        if not (hasattr(executor, "wrappers") and hasattr(executor, "idx")):
+            raise RuntimeError("VideoCanvas: this ComfyUI's wrapper executor has no wrapper list and "
+                               "position (comfy.patcher_extension.WrapperExecutor changed); the pack "
+                               "cannot run the remaining diffusion-model wrappers around its forward")
 
         def videocanvas_forward(x, timestep, context, clip_fea=None, time_dim_concat=None,
                                 transformer_options=None, *rest, **kw):
@@ -183,7 +193,7 @@ class _VideoCanvasForward:
         if time_dim_concat is not None:
             raise ValueError("VideoCanvas conditions cannot be combined with time_dim_concat "
                              "latents in one sampling run")
-        _refuse_unhonoured(wan, kwargs, transformer_options)
+        _refuse_unhonoured(wan, kwargs)
         if latents.shape[1] != x.shape[1]:
             raise ValueError(f"vae: condition latents have {latents.shape[1]} channels but the "
                              f"model denoises {x.shape[1]}: encode conditions with the model's VAE")
