@@ -91,7 +91,8 @@ class Spy:
         self.model.set_model_patch_replace(self, "dit", "double_block", 0)
 
     def __call__(self, args, extra):
-        call = {k: args[k].detach().clone() for k in ("img", "txt", "vec", "pe")}
+        call = {k: args[k].detach().clone() for k in ("img", "txt", "vec")}
+        call["pe"] = args["pe"]  # the rope table is read-only: kept as the very object received
         call["cond_or_uncond"] = list(args["transformer_options"].get("cond_or_uncond", []))
         self.calls.append(call)
         return extra["original_block"](args)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_model_patch import Spy
 
 from hostkit.setup import comfy_dir
 from hostkit.tiny_models import TinyWan
@@ -52,19 +53,6 @@ def test_without_conditions_the_table_equals_comfyui_rope_encode_with_rope_optio
 # ------------------------------------------------------- through a real ComfyUI sampling run
 
 
-class PeSpy:
-    """Block 0's rotary table at every call, through ComfyUI's block-replace patch mechanism."""
-
-    def __init__(self, model):
-        self.tables = []
-        self.model = model.clone()
-        self.model.set_model_patch_replace(self, "dit", "double_block", 0)
-
-    def __call__(self, args, extra):
-        self.tables.append(args["pe"])
-        return extra["original_block"](args)
-
-
 def scale_rope(model, **options):
     """ComfyUI's own ScaleROPE node, as the executor runs it."""
     import nodes
@@ -95,20 +83,21 @@ def test_scale_rope_positions_reach_the_model_scaled_for_video_and_conditions(pa
         model = mp.patch_model(scale_rope(t2v, **OPTIONS))
     else:
         model = scale_rope(mp.patch_model(t2v), **OPTIONS)
-    spy = PeSpy(model)
+    spy = Spy(model)
     prompt = [[torch.zeros(1, 1, 4096), {}]]
     latents = torch.randn(1, 16, 1, 4, 4, generator=torch.Generator().manual_seed(1))
     cond = mp.attach_conditions(prompt, latents, [5], [1.0], 4)
     sample(spy.model, cond, cond, steps=2)
     wan = t2v.model.diffusion_model
-    pe = spy.tables[0]
+    tables = [call["pe"] for call in spy.calls]
+    pe = tables[0]
     video = wan.rope_encode(3, 4, 4, dtype=torch.float32, transformer_options={"rope_options": OPTIONS})
     assert (pe[:, :12] - video).abs().max().item() <= TABLE_TOL  # 3 frames x 2x2 tokens
     expected = rope_table(apply_rope_options(grid_positions(torch.tensor([0.0, 1.0, 2.0, 1.25]), 2, 2),
                                              OPTIONS), wan.rope_embedder.axes_dim, wan.rope_embedder.theta)
     assert torch.equal(pe, expected)  # condition at frame 5: t = 2 + 0.5 * 1.25
     # one table per plan, reused at the next step
-    assert len(spy.tables) == 2 and spy.tables[1] is spy.tables[0]
+    assert len(tables) == 2 and tables[1] is tables[0]
 
 
 def test_scale_rope_without_conditions_stays_comfyui_native(pack, t2v):

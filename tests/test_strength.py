@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from test_model_patch import Spy
 
 from hostkit.setup import comfy_dir
 from vc_core.in_context import STRENGTH_DEFINITION, condition_noise, noise_conditions
@@ -79,19 +80,6 @@ def sample(model, positive, negative, cfg, seed=0, steps=3):
                                torch.zeros_like(start), seed=seed, disable_pbar=True)
 
 
-class BlockSpy:
-    """Block 0's input tokens at every call, through ComfyUI's block-replace patch mechanism."""
-
-    def __init__(self, model):
-        self.calls = []
-        self.model = model.clone()
-        self.model.set_model_patch_replace(self, "dit", "double_block", 0)
-
-    def __call__(self, args, extra):
-        self.calls.append(args["img"].detach().clone())
-        return extra["original_block"](args)
-
-
 def separately(args):
     """ComfyUI's own hook for the cond/uncond forward: run each one alone (as ComfyUI does when
     memory does not allow batching them), through its own calc_cond_batch."""
@@ -110,21 +98,21 @@ def conditioned(mp, seed, strength):
 def test_cfg_result_is_the_same_whether_comfyui_batches_cond_and_uncond_or_not(mp, t2v):
     patched = mp.patch_model(t2v)
     positive, negative = conditioned(mp, 0, 0.5), conditioned(mp, 1, 0.5)
-    batched = BlockSpy(patched)
+    batched = Spy(patched)
     out_batched = sample(batched.model, positive, negative, cfg=4.0)
-    apart = BlockSpy(patched)
+    apart = Spy(patched)
     apart.model.set_model_sampler_calc_cond_batch_function(separately)
     out_apart = sample(apart.model, positive, negative, cfg=4.0)
     # the two layouts really differ: 3 steps of one [2, ...] call vs 3 steps of two [1, ...] calls
-    assert [c.shape[0] for c in batched.calls] == [2] * 3
-    assert [c.shape[0] for c in apart.calls] == [1] * 6
+    assert [c["img"].shape[0] for c in batched.calls] == [2] * 3
+    assert [c["img"].shape[0] for c in apart.calls] == [1] * 6
     tokens = 4  # per latent frame; frames 3 and 4 of the sequence are the two conditions
     for step in range(3):
-        cond_row, uncond_row = batched.calls[step][:, 3 * tokens:]
+        cond_row, uncond_row = batched.calls[step]["img"][:, 3 * tokens:]
         # the same condition tokens for cond and uncond, and the same as when they run apart
         torch.testing.assert_close(cond_row, uncond_row, atol=0, rtol=0)
         for alone in apart.calls[2 * step:2 * step + 2]:
-            torch.testing.assert_close(alone[0, 3 * tokens:], cond_row, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(alone["img"][0, 3 * tokens:], cond_row, atol=1e-5, rtol=1e-5)
     # Only float rounding separates the layouts (a batch-2 and a batch-1 matmul may accumulate in
     # another order, ~1e-7 per op); a condition noised differently would move the result by > 1e-2.
     torch.testing.assert_close(out_apart, out_batched, atol=1e-4, rtol=1e-4)
@@ -134,17 +122,17 @@ def test_strength_noise_is_fixed_by_the_seed_and_changes_with_the_step(mp, t2v):
     patched = mp.patch_model(t2v)
     runs = {}
     for seed in (0, 0, 1):
-        spy = BlockSpy(patched)
+        spy = Spy(patched)
         out = sample(spy.model, conditioned(mp, 0, 0.5), conditioned(mp, 1, 0.5), cfg=1.0, seed=seed)
-        runs.setdefault(seed, []).append((out, [c[:, 12:16] for c in spy.calls]))
+        runs.setdefault(seed, []).append((out, [c["img"][:, 12:16] for c in spy.calls]))
     (out0, tok0), (out0b, tok0b) = runs[0]
     out1, tok1 = runs[1][0]
     assert torch.equal(out0, out0b) and all(torch.equal(a, b) for a, b in zip(tok0, tok0b, strict=True))
     assert not torch.equal(tok0[0], tok1[0])  # another sampler seed, other noise
     assert not torch.equal(tok0[0], tok0[1])  # a new draw at every step (sigma 1 -> 0.67)
-    clean = BlockSpy(patched)
+    clean = Spy(patched)
     sample(clean.model, conditioned(mp, 0, 1.0), conditioned(mp, 1, 1.0), cfg=1.0)
-    assert torch.equal(clean.calls[0][:, 12:16], clean.calls[1][:, 12:16])  # strength 1: clean
+    assert torch.equal(clean.calls[0]["img"][:, 12:16], clean.calls[1]["img"][:, 12:16])  # strength 1: clean
 
 
 # ------------------------------------------------------------------- the trained toy model
