@@ -89,9 +89,13 @@ def separately(args):
                                            args["model_options"])[0] for c in args["conds"]]
 
 
+def prompt_of(seed):
+    return [[randn(1, 4, 4096, seed=seed), {}]]
+
+
 def conditioned(mp, seed, strength):
     latents = randn(1, 16, 2, H // 8, W // 8, seed=1)
-    prompt = [[randn(1, 4, 4096, seed=seed), {}]]
+    prompt = prompt_of(seed)
     return mp.attach_conditions(prompt, latents, [0, 5], [strength, 1.0], 4)
 
 
@@ -222,3 +226,38 @@ def test_latent_replacement_refuses_strength_below_one_by_name(comfy, keyframe):
     assert "strength" in message and "latent_replacement paradigm cannot honour strength 0.5" in message
     assert "Set strength to 1, or use the in_context paradigm" in message
     assert len(comfy.run(toy_prompt(1.0, 0, paradigm="latent_replacement", steps=1))["10"]["images"]) == 17
+
+
+# ------------------------------------------------- whatever the model sampling's multiplier
+
+
+def test_strength_follows_sigma_not_the_timestep_units(mp, t2v):
+    """ModelSamplingAuraFlow feeds the model timestep = sigma (multiplier 1), ModelSamplingSD3
+    sigma x 1000, over the same sigmas (same shift): the conditions enter every step noised to the
+    same level with the same noise, so their tokens agree (only the time embedding differs)."""
+    from comfy_extras.nodes_model_advanced import ModelSamplingAuraFlow, ModelSamplingSD3
+
+    latents = randn(1, 16, 1, H // 8, W // 8, seed=5)
+    cond = mp.attach_conditions(prompt_of(0), latents, [4], [0.5], 4, LENGTH)
+    tokens = {}
+    for name, model in (("sd3", ModelSamplingSD3().patch(mp.patch_model(t2v), 5.0)[0]),
+                        ("aura", ModelSamplingAuraFlow().patch_aura(mp.patch_model(t2v), 5.0)[0])):
+        spy = Spy(model)
+        sample(spy.model, cond, cond, cfg=1.0, steps=3)
+        tokens[name] = [call["img"][:, 3 * 4:] for call in spy.calls]
+    assert len(tokens["aura"]) == 3
+    for sd3, aura in zip(tokens["sd3"], tokens["aura"], strict=True):
+        torch.testing.assert_close(aura, sd3, atol=1e-6, rtol=1e-6)  # one patch embedding, same input
+    assert not torch.allclose(tokens["aura"][0], tokens["aura"][1])  # noised anew each step
+
+
+def test_latent_replacement_holds_its_slot_under_auraflow_sampling(mp, t2v):
+    from comfy_extras.nodes_model_advanced import ModelSamplingAuraFlow
+
+    latents = randn(1, 16, 1, H // 8, W // 8, seed=6)
+    model = ModelSamplingAuraFlow().patch_aura(mp.patch_model(t2v, paradigm="latent_replacement"), 3.0)[0]
+    out = sample(model, mp.attach_conditions(prompt_of(0), latents, [4], [1.0], 4, LENGTH),
+                 prompt_of(1), cfg=1.0, steps=3)
+    # frame 4 lives in latent slot 1; the sampler output is in the model's latent space
+    expected = t2v.model.latent_format.process_in(latents)[:, :, 0]
+    torch.testing.assert_close(t2v.model.process_latent_in(out)[:, :, 1], expected, atol=1e-4, rtol=0)

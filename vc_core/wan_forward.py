@@ -82,6 +82,17 @@ def plan_rope_table(wan, video_frames: int, grid: tuple[int, int], condition_fra
     return ROPE_TABLES.get(key, build)
 
 
+def video_sigma(timestep: torch.Tensor, transformer_options: dict, batch: int) -> torch.Tensor:
+    """[B] noise level sigma of each sample. The model's timestep is sigma x the model sampling's
+    multiplier (1000 for Wan, 1 under ModelSamplingAuraFlow), so take sigma from what ComfyUI's
+    sampler puts in transformer_options["sigmas"]; without it (the training code), Wan's t / 1000."""
+    sigmas = transformer_options.get("sigmas")
+    if sigmas is not None:
+        s = torch.as_tensor(sigmas).reshape(-1).float()
+        return s.expand(batch) if s.numel() == 1 else s.reshape(batch)
+    return torch.as_tensor(timestep).reshape(batch, -1).float().amax(dim=1) / 1000.0
+
+
 def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                        conditions: ConditionLatents, policy: str = "interpolate",
                        clip_fea=None, transformer_options=None, **kwargs) -> torch.Tensor:
@@ -95,9 +106,12 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
     t_video = torch.as_tensor(timestep).reshape(b, -1).float()
     t_cond = condition_noise_levels(t_video, strengths)
     cond = conditions.latents.expand(b, -1, -1, -1, -1)
-    # Wan's timestep is sigma * 1000 (ComfyUI's flow model sampling). The step's noise is keyed on
-    # each row's video timestep, which cond and uncond rows of one step share.
-    cond = noise_conditions(cond, t_cond / 1000.0, conditions.seed, t_video.amax(dim=1))
+    # The conditions' noise level in sigma units, as t_cond is in the model's timestep units. The
+    # step's noise is keyed on each row's sigma (x 1000: Wan's timestep), which cond and uncond rows
+    # of one step share, whatever the model sampling's multiplier.
+    sigma = video_sigma(timestep, transformer_options, b).to(t_cond)
+    sigma_cond = sigma.reshape(-1, 1) * (1.0 - strengths.to(t_cond).reshape(1, -1))
+    cond = noise_conditions(cond, sigma_cond, conditions.seed, sigma * 1000.0)
     x_cat, t_cat = assemble(x, cond, t_video, t_cond)
     out = wan.forward_orig(x_cat, t_cat, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)
@@ -119,5 +133,5 @@ def latent_replacement_forward(wan, x: torch.Tensor, timestep: torch.Tensor, con
                             transformer_options.get("rope_options"), x.device)
     out = wan.forward_orig(x_rep, t_rep, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)
-    sigma = torch.as_tensor(timestep).reshape(b, -1).float().amax(dim=1) / 1000.0
+    sigma = video_sigma(timestep, transformer_options, b)
     return clamp_replaced_velocity(out, x, sigma, conditions.latents, slots)
