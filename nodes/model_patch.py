@@ -25,7 +25,7 @@ import comfy.conds
 import comfy.ldm.wan.model as wan_model
 import comfy.patcher_extension as pe
 
-from ..vc_core.in_context import PARADIGMS
+from ..vc_core.in_context import PARADIGMS, require_full_strength
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
 from .encode import DeferredEncoding
@@ -77,6 +77,7 @@ class ConditionTiming(NamedTuple):
     stride: int
     length: int | None = None
     seed: int | None = None
+    origins: tuple[str, ...] = ()  # per condition frame, where it came from in the graph
 
 
 _NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for them, so they "
@@ -230,6 +231,7 @@ def _accept_conditions(executor, *args, **kwargs):
     sampler's seed), after checking them against the latent, against what cannot compose and (for
     conditions not encoded yet) against memory; then encode those."""
     guider = executor.class_obj
+    paradigm = paradigm_of(guider.model_patcher)
     noise = kwargs["noise"] if "noise" in kwargs else args[0]
     seed = kwargs["seed"] if "seed" in kwargs else (args[7] if len(args) > 7 else None)
     shape = tuple(noise.shape)
@@ -242,6 +244,8 @@ def _accept_conditions(executor, *args, **kwargs):
     for c in entries:
         model_conds = c["model_conds"]
         timing, latents = model_conds[COND_TIMING].cond, model_conds[COND_LATENTS].cond
+        if paradigm == "latent_replacement":
+            require_full_strength(paradigm, timing.strengths, timing.frames, timing.origins)
         deferred = isinstance(latents, DeferredEncoding)
         if deferred:
             if len(shape) == 5 and latents.channels != shape[1]:
@@ -282,13 +286,20 @@ def is_patched(model) -> bool:
     return bool(model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY))
 
 
+def paradigm_of(model) -> str | None:
+    """The paradigm a patched model conditions with (None: not patched)."""
+    wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
+    return wrappers[0].paradigm if wrappers else None
+
+
 def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,
-                      length: int | None = None) -> list:
+                      length: int | None = None, origins=()) -> list:
     """A copy of a CONDITIONING list whose entries carry the conditions, planned for `length`
     frames: raw VAE latents [1, C, K, h, w] (the patched model applies its latent format), or a
     DeferredEncoding that the patched model encodes before sampling."""
     timing = ConditionTiming(tuple(int(f) for f in frames), tuple(float(s) for s in strengths),
-                             int(stride), None if length is None else int(length))
+                             int(stride), None if length is None else int(length),
+                             origins=tuple(origins))
     out = []
     for tensor, extras in conditioning:
         extras = dict(extras)

@@ -7,11 +7,12 @@ from comfy_api.latest import io
 
 import nodes as comfy_nodes
 
+from ..vc_core.in_context import require_full_strength
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_patch import attach_conditions, describe_model, is_patched, patch_model
+from .model_patch import attach_conditions, describe_model, is_patched, paradigm_of, patch_model
 from .types import CATEGORY, VCConditions
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
@@ -72,6 +73,8 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
     except PlanError as err:
         raise ValueError(str(err)) from None
+    if model is not None and paradigm_of(model) == "latent_replacement":  # before any encoding
+        require_full_strength("latent_replacement", plan.strengths, plan.frames, plan.origins)
     if not plan.num_conditions:
         latents = None
     else:
@@ -84,7 +87,7 @@ def _with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
     return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
-                             plan.length)
+                             plan.length, plan.origins)
 
 
 class VideoCanvasSampler(io.ComfyNode):

@@ -117,6 +117,24 @@ def test_context_windows_with_conditions_are_refused_by_name(server, checkpoints
 # ---------------------------------------------------------------- wrappers pass arguments on
 
 
+FUTURE = {"force_full_load": True, "force_offload": False, "some_future_argument": 3}
+
+
+class Guider:
+    """What OUTER_SAMPLE wrappers read from their class_obj (a CFGGuider)."""
+
+    def __init__(self, model_patcher, conds):
+        self.model_patcher, self.conds, self.model_options = model_patcher, conds, {}
+
+
+def recorder(seen: list):
+    def original(*args, **kwargs):
+        seen.append((args, kwargs))
+        return "result"
+
+    return original
+
+
 def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
     """ComfyUI >= 0.6 calls PREPARE_SAMPLING wrappers with force_full_load=, later ones add
     force_offload=; whatever a future ComfyUI adds reaches the wrapped function unchanged."""
@@ -129,21 +147,52 @@ def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
                        (pe.WrappersMP.DIFFUSION_MODEL, (x, torch.ones(1), torch.zeros(1, 1, 4096)))):
         (fn,) = patched.get_wrappers(kind, mp.WRAPPER_KEY)
         seen: list = []
-
-        class Guider:  # what OUTER_SAMPLE wrappers read from their class_obj
-            conds = {}
-            model_options = {}
-
-        def original(*args, seen=seen, **kwargs):
-            seen.append((args, kwargs))
-            return "result"
-
-        executor = pe.WrapperExecutor.new_class_executor(original, Guider(), [fn])
-        future = {"force_full_load": True, "force_offload": False, "some_future_argument": 3}
-        assert executor.execute(*args, **future) == "result"
+        executor = pe.WrapperExecutor.new_class_executor(recorder(seen), Guider(patched, {}), [fn])
+        assert executor.execute(*args, **FUTURE) == "result"
         (got_args, got_kwargs), = seen
-        assert len(got_args) == len(args) and got_kwargs == future, kind
+        assert len(got_args) == len(args) and got_kwargs == FUTURE, kind
         assert all(a is b for a, b in zip(got_args, args, strict=True)), kind
+
+
+def test_outer_sample_with_conditions_accepts_them_and_passes_arguments_through(mp, t2v):
+    import comfy.patcher_extension as pe
+
+    patched = mp.patch_model(t2v)
+    (entry,) = (c[1] for c in with_conditions(mp, prompt(0), condition_latents(), [4], length=9))
+    conds = {"positive": [dict(entry)]}
+    seen: list = []
+    (fn,) = patched.get_wrappers(pe.WrappersMP.OUTER_SAMPLE, mp.WRAPPER_KEY)
+    executor = pe.WrapperExecutor.new_class_executor(recorder(seen), Guider(patched, conds), [fn])
+    x = torch.zeros(1, 16, 3, 4, 4)
+    assert executor.execute(x, x, "sampler", torch.ones(2), None, None, False, 77, **FUTURE) == "result"
+    (got_args, got_kwargs), = seen
+    assert got_kwargs == FUTURE and got_args[7] == 77
+    timing = conds["positive"][0]["model_conds"][mp.COND_TIMING]
+    assert type(timing).__name__ == "CONDConstant" and timing.cond.seed == 77  # accepted, seeded
+    assert isinstance(entry["model_conds"][mp.COND_TIMING], mp.PendingTiming)  # the node's, untouched
+
+
+def test_diffusion_model_with_conditions_passes_unknown_arguments_to_the_blocks(mp, t2v, monkeypatch):
+    """With conditions, the VideoCanvas forward stands in for WanModel._forward and hands what it
+    does not know on to forward_orig, as _forward does."""
+    patched = mp.patch_model(t2v)
+    wan = patched.model.diffusion_model
+    seen: list = []
+
+    def forward_orig(x, t, context, **kwargs):
+        seen.append((x.shape, kwargs))
+        return torch.zeros_like(x)
+
+    monkeypatch.setattr(wan, "forward_orig", forward_orig)
+    timing = mp.ConditionTiming((4,), (1.0,), 4, 9, seed=0)
+    out = wan(torch.zeros(1, 16, 3, 4, 4), torch.ones(1), torch.zeros(1, 1, 4096),
+              transformer_options={"wrappers": patched.wrappers},  # as ComfyUI's sampler passes them
+              videocanvas_latents=condition_latents(), videocanvas_timing=timing,
+              some_future_argument=3)
+    (shape, kwargs), = seen
+    assert shape[2] == 3 + 1 and out.shape[2] == 3  # the condition frame went in and came out
+    assert kwargs["some_future_argument"] == 3
+    assert mp.COND_LATENTS not in kwargs and mp.COND_TIMING not in kwargs
 
 
 # ------------------------------------------------------------- inputs that cannot be honoured

@@ -124,6 +124,25 @@ def test_without_a_title_the_error_names_the_node_id(server, checkpoints):
     assert message.startswith("frames of condition #1 from node when entry '-10' is out of range"), message
 
 
+@pytest.mark.parametrize("sampler", ["VideoCanvasSampler", "KSampler"])
+def test_latent_replacement_refuses_strength_below_one_naming_the_conditioner(server, checkpoints,
+                                                                               sampler):
+    """Refused before any encoding or step (no progress event), by the Sampler node itself or, on the
+    Conditioning + KSampler path, by the patched model as the sampler starts."""
+    prompt = graph(checkpoints, frames="4", sampler=sampler)
+    prompt["rope"]["inputs"]["paradigm"] = "latent_replacement"
+    prompt["12"] = prompt.pop("when")
+    prompt["12"]["inputs"]["strength"] = 0.5
+    prompt["12"]["_meta"] = {"title": "Soft keyframe"}
+    prompt["cond" if sampler == "KSampler" else "sample"]["inputs"]["conditions"] = ["12", 0]
+    blamed, message = why(failed(server, prompt))
+    assert blamed == sampler, message
+    assert message.startswith('strength of condition #1 from "Soft keyframe" (node 12) (at frame 4): '
+                              "the latent_replacement paradigm cannot honour strength 0.5"), message
+    assert not any(e["type"] == "progress" for e in server.events)
+    serves_next_good_prompt(server, checkpoints)
+
+
 # ----------------------------------------------------------------- transition and loop ends
 
 

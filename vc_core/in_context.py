@@ -120,15 +120,18 @@ def noise_conditions(latents: torch.Tensor, sigmas: torch.Tensor, seed: int,
     return (1.0 - s) * latents + s * eps.to(latents)
 
 
-def require_full_strength(paradigm: str, strengths: Sequence[float], frames: Sequence[int]) -> None:
-    """Paradigms that cannot honour strength refuse any other value than 1, naming the condition."""
+def require_full_strength(paradigm: str, strengths: Sequence[float], frames: Sequence[int],
+                          origins: Sequence[str] = ()) -> None:
+    """Paradigms that cannot honour strength refuse any other value than 1, naming the condition
+    (its origin in the graph where known: 'condition #1 from "Title" (node 12)')."""
     for i, (s, f) in enumerate(zip(strengths, frames, strict=True)):
         if float(s) != 1.0:
+            where = origins[i] if i < len(origins) else f"condition frame #{i + 1}"
             raise InContextError(
-                f"strength: the {paradigm} paradigm cannot honour strength {float(s):g} (condition "
-                f"#{i + 1}, at frame {f}): it overwrites the video's latent slot with the clean "
-                f"condition, so there is nothing to weaken. Set strength to 1, or use the in_context "
-                f"paradigm in 'VideoCanvas RoPE Interpolator'")
+                f"strength of {where} (at frame {f}): the {paradigm} paradigm cannot honour strength "
+                f"{float(s):g}: it overwrites the video's latent slot with the clean condition, so "
+                f"there is nothing to weaken. Set strength to 1, or use the in_context paradigm in "
+                f"'VideoCanvas RoPE Interpolator'")
 
 
 def assemble(x: torch.Tensor, condition_latents: torch.Tensor, timestep: torch.Tensor,

@@ -162,6 +162,7 @@ class VideoCanvasPlan:
     frames: list[int]
     strengths: list[float]
     labels: list[str]
+    origins: list[str] = field(default_factory=list)  # per frame: 'condition #1 from "Title" (node 12)'
 
     @property
     def num_conditions(self) -> int:
@@ -241,7 +242,7 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
             raise PlanError(str(err)) from None
     if check_count is not None:
         check_count(sum(map(len, when)))
-    canvases, masks, frames, strengths, labels = [], [], [], [], []
+    canvases, masks, frames, strengths, labels, origins = [], [], [], [], [], []
     for i, (src, at) in enumerate(zip(sources, when, strict=True)):
         try:
             placed = src.patch.render((height, width), at)
@@ -252,11 +253,13 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         frames += at
         strengths += [float(src.strength)] * len(at)
         labels += [src.label or f"#{i + 1}"] * len(at)
+        origins += [_where(i, src)] * len(at)
     if canvases:
         pixels, mask = torch.cat(canvases).float(), torch.cat(masks).float()
     else:
         pixels, mask = torch.zeros(0, height, width, 3), torch.zeros(0, height, width)
-    return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels)
+    return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels,
+                           origins)
 
 
 def paste_back(video: torch.Tensor, plan: VideoCanvasPlan, feather: float = 0.0) -> torch.Tensor:
