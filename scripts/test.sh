@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: build (or reuse) each host, then run the whole suite inside it.
 # Hosts: the pinned ComfyUI 0.3.75, then ComfyUI 0.7.0 when ../shared/hosts holds its archive.
-# VIDEOCANVAS_HOST=0.3.75|0.7.0 (or VIDEOCANVAS_COMFYUI=/path/to/ComfyUI) runs one host only.
+# VIDEOCANVAS_HOST=0.3.75|0.7.0 (or VIDEOCANVAS_COMFYUI=/path/to/ComfyUI) runs one host only;
+# VIDEOCANVAS_REQUIRE_ALL_HOSTS=1 (CI) fails instead of skipping a host whose source is missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +24,14 @@ if python3 -m hostkit.setup --available; then
     run_host 0.7.0 "$@"; second=$?
     summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: exit $second"
 else
-    second=0
-    summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: SKIPPED (no ../shared/hosts/comfyui-0.7.0.tar.gz beside this checkout)"
+    archive=${VIDEOCANVAS_HOST_ARCHIVE:-../shared/hosts/comfyui-0.7.0.tar.gz}
+    if [[ -n "${VIDEOCANVAS_REQUIRE_ALL_HOSTS:-}" ]]; then
+        second=1
+        summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: MISSING (no archive at $archive; required here)"
+    else
+        second=0
+        summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: SKIPPED (no archive at $archive)"
+    fi
 fi
 echo "[test] $summary" >&2
 [[ $first -eq 0 && $second -eq 0 ]]
