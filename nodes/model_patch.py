@@ -86,6 +86,21 @@ _NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for
                 "'VideoCanvas Sampler', which patches the model itself")
 
 
+class _RunState:
+    """Per sampling run, in transformer_options: how many forwards the VideoCanvas forward made.
+    Not a dict: ComfyUI copies nested dicts of transformer_options per call, objects it shares."""
+
+    def __init__(self):
+        self.forwards = 0
+
+
+RUN_STATE = "videocanvas_run"
+_BYPASSED = ("VideoCanvas conditions did not reach the VideoCanvas forward in this step: something "
+             "around the diffusion model (a model patch or wrapper of another node, or a ComfyUI "
+             "this pack does not know) called Wan's own forward, which would ignore them. Remove "
+             "that patch, or put it before 'VideoCanvas RoPE Interpolator'")
+
+
 class PendingTiming(comfy.conds.CONDConstant):
     """The timing as the conditioning carries it: unusable until a patched model accepts it."""
 
@@ -179,6 +194,9 @@ class _VideoCanvasForward:
 
         def videocanvas_forward(x, timestep, context, clip_fea=None, time_dim_concat=None,
                                 transformer_options=None, *rest, **kw):
+            state = (transformer_options or {}).get(RUN_STATE)
+            if state is not None:
+                state.forwards += 1
             return self.forward(executor.class_obj, x, timestep, context, latents, timing, clip_fea,
                                 time_dim_concat, transformer_options or {}, *rest, **kw)
 
@@ -262,7 +280,23 @@ def _accept_conditions(executor, *args, **kwargs):
         c["model_conds"] = {**model_conds, COND_LATENTS: comfy.conds.CONDRegular(latents),
                             COND_TIMING: comfy.conds.CONDConstant(
                                 timing._replace(seed=0 if seed is None else int(seed)))}
+    if entries:  # this run's model_options are a clone: the state lives as long as the run
+        guider.model_options.setdefault("transformer_options", {})[RUN_STATE] = _RunState()
     return executor(*args, **kwargs)
+
+
+def _require_conditions_consumed(executor, *args, **kwargs):
+    """CALC_COND_BATCH wrapper: after ComfyUI's cond/uncond forwards of a step, conditions in them
+    must have gone through the VideoCanvas forward at least once in this run (step caches may skip
+    later steps), or they were silently dropped: refuse."""
+    out = executor(*args, **kwargs)
+    conds = kwargs["conds"] if "conds" in kwargs else args[1]
+    model_options = kwargs["model_options"] if "model_options" in kwargs else args[4]
+    state = model_options.get("transformer_options", {}).get(RUN_STATE)
+    if state is not None and state.forwards == 0 and any(
+            COND_TIMING in (c.get("model_conds") or {}) for group in conds if group for c in group):
+        raise RuntimeError(_BYPASSED)
+    return out
 
 
 def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"):
@@ -275,7 +309,8 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
     patched = model.clone()
     forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"))
     for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
-                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions), *MEMORY_WRAPPERS):
+                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions),
+                     (pe.WrappersMP.CALC_COND_BATCH, _require_conditions_consumed), *MEMORY_WRAPPERS):
         patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
         patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
     apply_memory_patches(patched, paradigm)

@@ -144,6 +144,7 @@ def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
     x = torch.zeros(1, 16, 3, 4, 4)
     for kind, args in ((pe.WrappersMP.PREPARE_SAMPLING, (patched, list(x.shape), {"positive": []})),
                        (pe.WrappersMP.OUTER_SAMPLE, (x, x, "sampler", torch.ones(2))),
+                       (pe.WrappersMP.CALC_COND_BATCH, (patched.model, [[], None], x, torch.ones(1), {})),
                        (pe.WrappersMP.DIFFUSION_MODEL, (x, torch.ones(1), torch.zeros(1, 1, 4096)))):
         (fn,) = patched.get_wrappers(kind, mp.WRAPPER_KEY)
         seen: list = []
@@ -193,6 +194,25 @@ def test_diffusion_model_with_conditions_passes_unknown_arguments_to_the_blocks(
     assert shape[2] == 3 + 1 and out.shape[2] == 3  # the condition frame went in and came out
     assert kwargs["some_future_argument"] == 3
     assert mp.COND_LATENTS not in kwargs and mp.COND_TIMING not in kwargs
+
+
+def test_conditions_that_a_foreign_patch_keeps_from_the_videocanvas_forward_stop_the_run(mp, t2v):
+    """A diffusion-model wrapper of another node that calls Wan's own _forward (dropping the inputs it
+    does not know) runs outside the VideoCanvas forward: the conditions would be ignored, so the
+    first step refuses."""
+    import comfy.patcher_extension as pe
+
+    def bypass(executor, x, timestep, context, clip_fea=None, time_dim_concat=None,
+               transformer_options={}, **kwargs):
+        return executor.class_obj._forward(x, timestep, context, clip_fea, time_dim_concat,
+                                           transformer_options)
+
+    model = t2v.clone()
+    model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "another_node", bypass)
+    cond = with_conditions(mp, prompt(0), condition_latents(), [4], length=9)
+    with pytest.raises(RuntimeError, match="did not reach the VideoCanvas forward in this step"):
+        ksampler(mp.patch_model(model), cond, prompt(1))
+    ksampler(mp.patch_model(model), prompt(0), prompt(1))  # without conditions: nothing to drop
 
 
 # ------------------------------------------------------------- inputs that cannot be honoured
