@@ -156,10 +156,9 @@ def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
     spy = Spy(mp.patch_model(t2v))
     ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [41]), prompt(1), steps=1)
     pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
-    # Reference: angles formed in float64, cast to float32. A table built in float32 on the model's
-    # device may differ by float32 rounding of angles <= 10.25 rad (< 2e-6); frame 41 at the nearest
-    # slot (11.0 instead of 10.25) would move entries by up to 0.7.
-    torch.testing.assert_close(spy.calls[0]["pe"], rope_table(pos, (44, 42, 42)), atol=1e-5, rtol=0)
+    # Exact: the patch builds its table the same way (angles in float64, cast to float32), here on
+    # the same device. Frame 41 at the nearest slot (11.0 instead of 10.25) would move entries by 0.7.
+    assert torch.equal(spy.calls[0]["pe"], rope_table(pos, (44, 42, 42)))
 
 
 def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2v):
