@@ -15,6 +15,7 @@ from .types import CATEGORY, VCConditions, VCPatch, chain, conditions_input, str
 # frame specs beyond them are refused before the length is known.
 MAX_LENGTH = comfy_nodes.MAX_RESOLUTION
 MIN_FPS = 0.1
+MAX_FPS = 240.0
 
 # Conditioner nodes ask ComfyUI for their node id and the prompt (whose _meta.title is the node's
 # title in the graph), so errors raised later, when the sampler builds the plan, name the node.
@@ -113,7 +114,7 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
                                 "'seconds': times like '0, 2.5, -0.1'. -1 is the last frame."),
                 io.Combo.Input("unit", options=["frames", "seconds"], default="frames",
                                tooltip="How to read 'frames'."),
-                io.Float.Input("fps", default=16.0, min=MIN_FPS, max=240.0, step=0.1,
+                io.Float.Input("fps", default=16.0, min=MIN_FPS, max=MAX_FPS, step=0.1,
                                tooltip="Frames per second, used when unit is 'seconds' (Wan: 16)."),
                 strength_input(),
                 conditions_input(),
@@ -138,6 +139,10 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
 
     @classmethod
     def execute(cls, patch, frames, unit, fps, strength, conditions=None) -> io.NodeOutput:
+        # ComfyUI range-checks typed widgets only; a linked fps arrives unchecked.
+        if unit == "seconds" and not MIN_FPS <= fps <= MAX_FPS:
+            raise ValueError(f"fps must lie in [{MIN_FPS:g}, {MAX_FPS:g}] to convert seconds to "
+                             f"frames; got {fps:g}")
         try:
             check_frame_spec(frames, MAX_LENGTH, unit, fps if unit == "seconds" else None)
         except TimingError as err:

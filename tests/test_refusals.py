@@ -102,6 +102,18 @@ def test_absurd_seconds_linked_fail_at_the_conditioner_speaking_of_seconds(serve
     serves_next_good_prompt(server, checkpoints)
 
 
+@pytest.mark.parametrize("fps", [0.001, 1e9])
+def test_linked_fps_outside_its_range_is_refused_at_the_conditioner(server, checkpoints, fps):
+    """ComfyUI range-checks a typed fps, not a linked one."""
+    prompt = linked_frames(checkpoints, "0", unit="seconds")
+    prompt["rate"] = {"class_type": "PrimitiveFloat", "inputs": {"value": fps}}
+    prompt["when"]["inputs"]["fps"] = ["rate", 0]
+    blamed, message = why(failed(server, prompt))
+    assert blamed == "VideoCanvasTimestampConditioner", message
+    assert message == f"fps must lie in [0.1, 240] to convert seconds to frames; got {fps:g}"
+    serves_next_good_prompt(server, checkpoints)
+
+
 # ----------------------------------------------------------------- errors name the node at fault
 
 
