@@ -245,6 +245,27 @@ def test_rgba_alpha_is_the_condition_mask(server, checkpoints, with_mask):
     assert not (raw[keep] == [0xC0, 0x40, 0x20]).all()  # the raw frame alone is not the patch
 
 
+def test_rgba_video_inpaint_keeps_alpha_times_the_kept_area(server, checkpoints):
+    """Video Inpaint of an RGBA clip: what a frame's condition holds is alpha x (1 - hole), so with
+    the left half transparent and the top half the hole, frame 0 pastes back exactly the bottom-right
+    quarter and leaves the rest as generated."""
+    prompt = rgba_prompt(checkpoints, with_mask=False)
+    prompt["hole"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": W, "height": H // 2}}
+    prompt["top_hole"] = {"class_type": "MaskComposite", "inputs": {
+        "destination": ["clear", 0], "source": ["hole", 0], "x": 0, "y": 0, "operation": "add"}}
+    prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
+        "video": ["rgba", 0], "mask": ["top_hole", 0], "start_frame": 0, "every_nth": 1,
+        "strength": 1.0}}
+    del prompt["place"]
+    entry = server.run(prompt, timeout=120)
+    pasted, raw = first_frame(server, entry, "save_pasted"), first_frame(server, entry, "save_raw")
+    keep = np.zeros((H, W), bool)
+    keep[H // 2:, W // 2:] = True  # opaque (right) and kept (bottom)
+    assert (pasted[keep] == [0xC0, 0x40, 0x20]).all()
+    assert (pasted[~keep] == raw[~keep]).all()
+    assert not (raw[keep] == [0xC0, 0x40, 0x20]).all()
+
+
 def test_rgba_patch_with_alpha_zero_everywhere_is_refused_naming_the_alpha(server, checkpoints):
     prompt = rgba_prompt(checkpoints, with_mask=False)
     prompt["half"]["inputs"]["width"] = W  # transparent everywhere
