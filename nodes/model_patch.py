@@ -10,6 +10,15 @@ Never silently wrong: the timing travels as a `PendingTiming`, which refuses to 
 patched model's OUTER_SAMPLE wrapper swaps it for a usable one (adding the sampler's seed and
 checking the latent against the plan), so conditions that reach a model without the patch (say,
 one A14B expert of two) stop the run with an error that says what to add, instead of being dropped.
+Latents from VideoCanvas Conditioning arrive unencoded (`PendingLatents`): the same wrapper checks
+memory first, then encodes. And a CALC_COND_BATCH wrapper stops a run whose conditions never
+reached the VideoCanvas forward (another patch called Wan's own forward around it).
+
+The wrappers, in the order a sampling run meets them:
+  OUTER_SAMPLE     _accept_conditions         check, encode if deferred, seed, accept
+  PREPARE_SAMPLING memory.py                  refuse by ComfyUI's estimate; reserve for the tokens
+  CALC_COND_BATCH  _require_conditions_consumed
+  DIFFUSION_MODEL  _VideoCanvasForward        the in-context forward (vc_core.wan_forward)
 
 Forward compatibility: every wrapper takes `*args, **kwargs` and passes on what it does not know.
 Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_unhonoured`).
