@@ -8,6 +8,13 @@ does not pull in ComfyUI.
 """
 
 
+# Node help pages (web/docs/<NodeId>.md) and JS: ComfyUI serves this folder at /extensions/<pack folder
+# name>/, the name the frontends derive from python_module. Not pyproject's [tool.comfy] web: that also
+# registers it under the project name, and the frontend would import each JS file twice and refuse the
+# second registration of the same extension.
+WEB_DIRECTORY = "./web"
+
+
 async def comfy_entrypoint():
     from .nodes import VideoCanvasExtension
 
