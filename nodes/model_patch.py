@@ -26,7 +26,6 @@ Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_u
 
 from __future__ import annotations
 
-import functools
 import inspect
 from typing import NamedTuple
 
@@ -162,12 +161,16 @@ def describe_model(model) -> str:
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
 
 
-@functools.lru_cache(maxsize=8)
+_UNHONOURED_BY_CLASS: dict[type, tuple[str, ...]] = {}  # a plain dict: torch.compile traces it
+
+
 def _unhonoured_inputs(wan_class) -> tuple[str, ...]:
     """Named inputs of this WanModel class's _forward beyond those the VideoCanvas forward handles
     (a newer ComfyUI's, say), plus the ones known to be consumed through **kwargs."""
-    named = set(inspect.signature(wan_class._forward).parameters) - _HANDLED_FORWARD_INPUTS
-    return tuple(sorted(named.union(_UNHONOURED_INPUTS)))
+    if wan_class not in _UNHONOURED_BY_CLASS:
+        named = set(inspect.signature(wan_class._forward).parameters) - _HANDLED_FORWARD_INPUTS
+        _UNHONOURED_BY_CLASS[wan_class] = tuple(sorted(named.union(_UNHONOURED_INPUTS)))
+    return _UNHONOURED_BY_CLASS[wan_class]
 
 
 def _refuse_unhonoured(wan, kwargs: dict) -> None:
