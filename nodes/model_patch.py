@@ -32,6 +32,7 @@ from typing import NamedTuple
 import comfy.conds
 import comfy.ldm.wan.model as wan_model
 import comfy.patcher_extension as pe
+import torch
 
 from ..vc_core.in_context import PARADIGMS, require_full_strength
 from ..vc_core.timing import POSITION_POLICIES
@@ -271,13 +272,12 @@ def _accept_conditions(executor, *args, **kwargs):
         raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
                          "Context Windows node): each window would need its own condition positions. "
                          "Remove the context windows, or sample the whole length at once")
+    # Every check first, for every entry, so that nothing is encoded for a run that is refused.
     for c in entries:
-        model_conds = c["model_conds"]
-        timing, latents = model_conds[COND_TIMING].cond, model_conds[COND_LATENTS].cond
+        timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
         if paradigm == "latent_replacement":
             require_full_strength(paradigm, timing.strengths, timing.frames, timing.origins)
-        deferred = isinstance(latents, DeferredEncoding)
-        if deferred:
+        if isinstance(latents, DeferredEncoding):
             if len(shape) == 5 and latents.channels != shape[1]:
                 raise ValueError(f"vae: the VideoCanvas Conditioning node's VAE makes "
                                  f"{latents.channels}-channel latents but the model denoises "
@@ -285,9 +285,13 @@ def _accept_conditions(executor, *args, **kwargs):
             check_latent_matches_plan(timing, latents.latent_hw, shape)
             check_condition_memory(guider.model_patcher, shape, latents.num_conditions,
                                    blamed="VideoCanvas conditions")
-            latents = latents.latents()
         else:
             check_latent_matches_plan(timing, tuple(latents.shape[-2:]), shape)
+    for c in entries:
+        model_conds = c["model_conds"]
+        timing, latents = model_conds[COND_TIMING].cond, model_conds[COND_LATENTS].cond
+        if isinstance(latents, DeferredEncoding):
+            latents = latents.latents()  # once per node output: positive and negative share it
         # A new dict: the entry's model_conds is shared with the node output (and its cache).
         c["model_conds"] = {**model_conds, COND_LATENTS: comfy.conds.CONDRegular(latents),
                             COND_TIMING: comfy.conds.CONDConstant(
@@ -297,16 +301,27 @@ def _accept_conditions(executor, *args, **kwargs):
     return executor(*args, **kwargs)
 
 
+def _active(c: dict, sigma: float) -> bool:
+    """Whether ComfyUI runs this entry at this step (comfy.samplers.get_area_and_mult skips entries
+    outside their ConditioningSetTimestepRange)."""
+    return not (("timestep_start" in c and sigma > c["timestep_start"])
+                or ("timestep_end" in c and sigma < c["timestep_end"]))
+
+
 def _require_conditions_consumed(executor, *args, **kwargs):
-    """CALC_COND_BATCH wrapper: after ComfyUI's cond/uncond forwards of a step, conditions in them
-    must have gone through the VideoCanvas forward at least once in this run (step caches may skip
-    later steps), or they were silently dropped: refuse."""
+    """CALC_COND_BATCH wrapper: after ComfyUI's cond/uncond forwards of a step, conditions that ran
+    in them must have gone through the VideoCanvas forward at least once in this run (step caches
+    may skip later steps), or they were silently dropped: refuse."""
     out = executor(*args, **kwargs)
     conds = kwargs["conds"] if "conds" in kwargs else args[1]
+    timestep = kwargs["timestep"] if "timestep" in kwargs else args[3]
     model_options = kwargs["model_options"] if "model_options" in kwargs else args[4]
     state = model_options.get("transformer_options", {}).get(RUN_STATE)
-    if state is not None and state.forwards == 0 and any(
-            COND_TIMING in (c.get("model_conds") or {}) for group in conds if group for c in group):
+    if state is None or state.forwards:
+        return out
+    sigma = float(torch.as_tensor(timestep).reshape(-1)[0])
+    if any(COND_TIMING in (c.get("model_conds") or {}) and _active(c, sigma)
+           for group in conds if group for c in group):
         raise RuntimeError(_BYPASSED)
     return out
 

@@ -302,3 +302,20 @@ def test_torch_compile_model_composes(mp, t2v):
     eager = ksampler(mp.patch_model(t2v), cond, prompt(1))
     compiled = TorchCompileModel.execute(mp.patch_model(t2v), backend="inductor")[0]
     torch.testing.assert_close(ksampler(compiled, cond, prompt(1)), eager, atol=1e-4, rtol=1e-4)
+
+
+def test_conditions_outside_their_timestep_range_are_not_taken_for_bypassed(mp, t2v):
+    """ConditioningSetTimestepRange: the VideoCanvas entry runs only in the second half of the steps
+    (a plain prompt in the first). Steps where it is inactive are no sign of a bypass."""
+
+    from nodes import ConditioningCombine, ConditioningSetTimestepRange
+
+    video_canvas = with_conditions(mp, prompt(0), condition_latents(), [4], length=9)
+    late = ConditioningSetTimestepRange().set_range(video_canvas, 0.5, 1.0)[0]
+    early = ConditioningSetTimestepRange().set_range(prompt(2), 0.0, 0.5)[0]
+    positive = ConditioningCombine().combine(late, early)[0]
+    out = ksampler(mp.patch_model(t2v), positive, prompt(1), cfg=1.0, steps=4)
+    assert torch.isfinite(out).all()
+    assert not torch.equal(out, ksampler(mp.patch_model(t2v), ConditioningCombine().combine(
+        ConditioningSetTimestepRange().set_range(prompt(0), 0.5, 1.0)[0], early)[0], prompt(1),
+        cfg=1.0, steps=4))  # the conditions took effect in the late steps

@@ -72,10 +72,10 @@ def randn(*shape, seed):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def sample(model, positive, negative, cfg, seed=0, steps=3):
+def sample(model, positive, negative, cfg, seed=0, steps=3, batch=1):
     import comfy.sample
 
-    start = randn(1, 16, 3, H // 8, W // 8, seed=0)
+    start = randn(batch, 16, 3, H // 8, W // 8, seed=0)
     return comfy.sample.sample(model, start, steps, cfg, "euler", "simple", positive, negative,
                                torch.zeros_like(start), seed=seed, disable_pbar=True)
 
@@ -120,6 +120,21 @@ def test_cfg_result_is_the_same_whether_comfyui_batches_cond_and_uncond_or_not(m
     # Only float rounding separates the layouts (a batch-2 and a batch-1 matmul may accumulate in
     # another order, ~1e-7 per op); a condition noised differently would move the result by > 1e-2.
     torch.testing.assert_close(out_apart, out_batched, atol=1e-4, rtol=1e-4)
+
+
+def test_two_videos_per_run_with_cfg_batch_cond_and_uncond_chunks_like_one(mp, t2v):
+    """batch_size 2 with cfg > 1: ComfyUI runs cond and uncond as two chunks of 2 rows in one
+    [4, ...] forward, with the sigmas of one chunk in transformer_options; the result equals the
+    chunks run apart, and each video equals its run alone (the same seed gives row 0 the same noise)."""
+    patched = mp.patch_model(t2v)
+    positive, negative = conditioned(mp, 0, 0.5), conditioned(mp, 1, 0.5)
+    batched = Spy(patched)
+    out_batched = sample(batched.model, positive, negative, cfg=4.0, batch=2)
+    assert [c["img"].shape[0] for c in batched.calls] == [4] * 3
+    apart = patched.clone()
+    apart.set_model_sampler_calc_cond_batch_function(separately)
+    torch.testing.assert_close(sample(apart, positive, negative, cfg=4.0, batch=2), out_batched,
+                               atol=1e-4, rtol=1e-4)
 
 
 def test_strength_noise_is_fixed_by_the_seed_and_changes_with_the_step(mp, t2v):

@@ -88,8 +88,12 @@ def video_sigma(timestep: torch.Tensor, transformer_options: dict, batch: int) -
     sampler puts in transformer_options["sigmas"]; without it (the training code), Wan's t / 1000."""
     sigmas = transformer_options.get("sigmas")
     if sigmas is not None:
+        # ComfyUI batches cond/uncond chunks as cat([x] * chunks) with the sigmas of one chunk.
         s = torch.as_tensor(sigmas).reshape(-1).float()
-        return s.expand(batch) if s.numel() == 1 else s.reshape(batch)
+        if batch % s.numel():
+            raise ValueError(f"transformer_options['sigmas'] has {s.numel()} values for a batch of "
+                             f"{batch}: not a whole number of ComfyUI cond/uncond chunks")
+        return s.repeat(batch // s.numel())
     return torch.as_tensor(timestep).reshape(batch, -1).float().amax(dim=1) / 1000.0
 
 
