@@ -59,10 +59,9 @@ def adds_tokens(model) -> bool:
     """Whether conditions add latent frames of tokens on this model: in context (the VideoCanvas
     paradigm, also what VideoCanvas Sampler patches an unpatched model with); latent replacement
     overwrites video slots instead."""
-    from .model_patch import WRAPPER_KEY  # model_patch imports this module
+    from .model_patch import paradigm_of  # model_patch imports this module
 
-    wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
-    return not wrappers or getattr(wrappers[0], "paradigm", "in_context") == "in_context"
+    return paradigm_of(model) in (None, "in_context")
 
 
 def _frames_text(f: int, conditions: int) -> str:

@@ -226,10 +226,8 @@ class _VideoCanvasForward:
             raise ValueError("VideoCanvas conditions cannot be combined with time_dim_concat "
                              "latents in one sampling run")
         _refuse_unhonoured(wan, kwargs)
-        if latents.shape[1] != x.shape[1]:
-            raise ValueError(f"vae: condition latents have {latents.shape[1]} channels but the "
-                             f"model denoises {x.shape[1]}: encode conditions with the model's VAE")
-        check_latent_matches_plan(timing, tuple(latents.shape[-2:]), x.shape)
+        # Channels, size and length were checked against the latent once per run, when the patched
+        # model accepted the conditions (_accept_conditions): only accepted timings get here.
         conditions = ConditionLatents(self.latent_format.process_in(latents), timing.frames,
                                       timing.strengths, timing.stride,
                                       seed=0 if timing.seed is None else timing.seed)
@@ -257,6 +255,14 @@ def check_latent_matches_plan(timing: ConditionTiming, latent_hw, shape) -> None
                          f"its width, height and length to the latent's")
 
 
+def _latent_geometry(latents) -> tuple[int, tuple[int, int], int]:
+    """(channels, latent h x w, number of conditions) of encoded latents [1, C, K, h, w] or of a
+    DeferredEncoding (known without encoding)."""
+    if isinstance(latents, DeferredEncoding):
+        return latents.channels, latents.latent_hw, latents.num_conditions
+    return int(latents.shape[1]), tuple(latents.shape[-2:]), int(latents.shape[2])
+
+
 def _accept_conditions(executor, *args, **kwargs):
     """OUTER_SAMPLE wrapper of a patched model: make the conditions usable for this run (with the
     sampler's seed), after checking them against the latent, against what cannot compose and (for
@@ -277,16 +283,13 @@ def _accept_conditions(executor, *args, **kwargs):
         timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
         if paradigm == "latent_replacement":
             require_full_strength(paradigm, timing.strengths, timing.frames, timing.origins)
+        channels, latent_hw, count = _latent_geometry(latents)
+        if len(shape) == 5 and channels != shape[1]:
+            raise ValueError(f"vae: condition latents have {channels} channels but the model "
+                             f"denoises {shape[1]}: encode conditions with the model's VAE")
+        check_latent_matches_plan(timing, latent_hw, shape)
         if isinstance(latents, DeferredEncoding):
-            if len(shape) == 5 and latents.channels != shape[1]:
-                raise ValueError(f"vae: the VideoCanvas Conditioning node's VAE makes "
-                                 f"{latents.channels}-channel latents but the model denoises "
-                                 f"{shape[1]}: give it the model's VAE")
-            check_latent_matches_plan(timing, latents.latent_hw, shape)
-            check_condition_memory(guider.model_patcher, shape, latents.num_conditions,
-                                   blamed="VideoCanvas conditions")
-        else:
-            check_latent_matches_plan(timing, tuple(latents.shape[-2:]), shape)
+            check_condition_memory(guider.model_patcher, shape, count, blamed="VideoCanvas conditions")
     for c in entries:
         model_conds = c["model_conds"]
         timing, latents = model_conds[COND_TIMING].cond, model_conds[COND_LATENTS].cond
@@ -345,7 +348,7 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
 
 
 def is_patched(model) -> bool:
-    return bool(model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY))
+    return paradigm_of(model) is not None
 
 
 def paradigm_of(model) -> str | None:
