@@ -238,13 +238,14 @@ def _ends_apart(name_a: str, na: int, name_b: str, nb: int, what_a: str, what_b:
     def fits(length: int) -> None:
         if na + nb < length:
             return
-        both = (f"{name_a} + {name_b} = {na} + {nb} = {na + nb}" if name_a != name_b
-                else f"2 x {name_a} = 2 x {na} = {na + nb}")
+        total = f"{name_a} + {name_b}" if name_a != name_b else f"2 x {name_a}"
+        both = (f"{total} = {na} + {nb} = {na + nb}" if name_a != name_b
+                else f"{total} = 2 x {na} = {na + nb}")
         clash = (f"{what_a} (frames {_span(0, na - 1)}) and {what_b} (frames "
                  f"{_span(length - nb, length - 1)}) would both condition frames "
                  f"{_span(length - nb, na - 1)}" if na + nb > length
                  else f"{what_a} and {what_b} would fill all {length} frames, leaving none to generate")
-        raise TaskError(f"{both} but the output has {length} frames: {clash}; allowed: {both.split(' =')[0]} "
+        raise TaskError(f"{both} but the output has {length} frames: {clash}; allowed: {total} "
                         f"<= length - 1 = {length - 1} (lower {name_a}"
                         f"{'' if name_a == name_b else ' or ' + name_b}, or raise length)")
 
