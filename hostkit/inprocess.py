@@ -7,6 +7,7 @@ The recipe from shared/COMFYUI_NOTES.md: CPU flag before `comfy.model_management
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -14,6 +15,11 @@ from pathlib import Path
 from .setup import PACK_LINK_NAME, comfy_dir
 
 _loaded = False
+
+
+def on_gpu() -> bool:
+    """Whether the development host should let ComfyUI use its GPU (VIDEOCANVAS_DEVICE=cuda)."""
+    return os.environ.get("VIDEOCANVAS_DEVICE", "cpu") == "cuda"
 
 
 def add_comfy_to_path(comfy: Path | None = None) -> Path:
@@ -28,7 +34,8 @@ def add_comfy_to_path(comfy: Path | None = None) -> Path:
             sys.path.remove(str(comfy))
         sys.path.insert(0, str(comfy))
     from comfy.cli_args import args
-    args.cpu = True
+    # Tests run on the CPU (CI has no GPU); VIDEOCANVAS_DEVICE=cuda runs them on ComfyUI's default GPU.
+    args.cpu = not on_gpu()
     # ComfyUI's nodes.py puts ComfyUI/comfy first on sys.path, where comfy/utils.py would then
     # shadow the top-level `utils` package: bind the package first (main.py imports it early too).
     import utils.extra_config  # noqa: F401

@@ -17,6 +17,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from .inprocess import on_gpu
 from .setup import comfy_dir, venv_python
 
 
@@ -27,7 +28,8 @@ def free_port() -> int:
 
 
 class ComfyServer:
-    """`with ComfyServer() as srv:` starts `main.py --cpu`, waits until it answers, stops it by PID."""
+    """`with ComfyServer() as srv:` starts `main.py --cpu` (on the GPU with VIDEOCANVAS_DEVICE=cuda),
+    waits until it answers, stops it by PID."""
 
     def __init__(self, log_path: Path, output_dir: Path | None = None, extra_args: list[str] = (),
                  startup_timeout: float = 120.0):
@@ -41,7 +43,8 @@ class ComfyServer:
 
     def start(self) -> ComfyServer:
         comfy = comfy_dir()
-        cmd = [str(venv_python() if venv_python().exists() else sys.executable), "main.py", "--cpu",
+        device = [] if on_gpu() else ["--cpu"]
+        cmd = [str(venv_python() if venv_python().exists() else sys.executable), "main.py", *device,
                "--listen", "127.0.0.1", "--port", str(self.port), "--disable-api-nodes",
                *self.extra_args]
         if self.output_dir is not None:
