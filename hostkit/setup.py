@@ -10,6 +10,12 @@ Environment variables (all optional):
   VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of a built one
   VIDEOCANVAS_HOST_DIR  where the hosts' venvs and ComfyUIs live (default: <repo>/.host)
   VIDEOCANVAS_HOST_ARCHIVE  the ComfyUI 0.7.0 archive (default: ../shared/hosts/comfyui-0.7.0.tar.gz)
+  VIDEOCANVAS_CHROMIUM  the Chromium the browser tests drive (default: /usr/bin/chromium)
+
+The browser tests need Debian's `chromium` (installed here with apt-get when missing and running as
+root) and Playwright for Python (into the host venv). Playwright drives the system Chromium: it never
+downloads a browser of its own. Where Chromium cannot be installed, set-up goes on and says why in
+<host dir>/chromium.unavailable, which the browser tests give as their skip reason.
 
 A second run with nothing changed does no pip work: a stamp records a hash of every input.
 """
@@ -39,6 +45,10 @@ TORCH_PINS = ["torch===2.13.0", "torchvision===0.28.0"]
 EXTRA_HOST_REQS = ["requests"]
 DEV_REQS = ROOT / "requirements-dev.txt"
 SKIP_FROM_COMFY = {"torch", "torchvision", "torchaudio"}  # pinned above; torchaudio has no 2.13 build
+# Browser tests: Playwright's Python package (its wheel carries its own driver) and Debian's Chromium.
+BROWSER_REQS = ["playwright==1.65.2"]
+CHROMIUM = Path(os.environ.get("VIDEOCANVAS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_APT_PACKAGE = "chromium"
 
 
 class SetupError(RuntimeError):
@@ -192,6 +202,55 @@ def ensure_packages(comfy: Path) -> None:
     stamp.write_text(digest)
 
 
+def ensure_browser_packages() -> None:
+    # A stamp of its own: changing the browser pin does not re-run the host's main install.
+    digest = hashlib.sha256("\n".join(BROWSER_REQS).encode()).hexdigest()
+    stamp = host_dir() / "browser.stamp"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    run("browser-packages", [str(venv_python()), "-m", "pip", "install", "-q", *BROWSER_REQS],
+        "read pip's message above; with no network to PyPI this step cannot succeed")
+    stamp.write_text(digest)
+
+
+def chromium_unavailable_file() -> Path:
+    return host_dir() / "chromium.unavailable"
+
+
+def ensure_chromium() -> None:
+    """Install Debian's chromium when it is missing; never fails set-up (the browser tests skip and
+    give the reason written to chromium_unavailable_file())."""
+    note = chromium_unavailable_file()
+    if CHROMIUM.exists():
+        note.unlink(missing_ok=True)
+        return
+    reason = None
+    if shutil.which("apt-get") is None:
+        reason = f"{CHROMIUM} is missing and this system has no apt-get to install it"
+    elif os.geteuid() != 0:
+        reason = (f"{CHROMIUM} is missing and installing it needs root: "
+                  f"`sudo apt-get install -y {CHROMIUM_APT_PACKAGE}`")
+    else:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for step, cmd in (("chromium-index", ["apt-get", "update", "-q"]),
+                          ("chromium", ["apt-get", "install", "-y", "-q", "--no-install-recommends",
+                                        CHROMIUM_APT_PACKAGE])):
+            log(f"{step}: {' '.join(cmd)}")
+            proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+            if proc.returncode != 0:
+                reason = f"`{' '.join(cmd)}` exited with {proc.returncode}: {proc.stdout[-800:]}"
+                break
+        if reason is None and not CHROMIUM.exists():
+            reason = f"apt-get installed {CHROMIUM_APT_PACKAGE} but {CHROMIUM} does not exist"
+    if reason is None:
+        note.unlink(missing_ok=True)
+        log(f"chromium: installed {CHROMIUM}")
+    else:
+        note.write_text(reason)
+        log(f"chromium: not available, the browser tests will skip: {reason}")
+
+
 def ensure_link(comfy: Path) -> Path:
     link = comfy / "custom_nodes" / PACK_LINK_NAME
     if link.is_symlink():
@@ -213,6 +272,8 @@ def setup() -> Path:
     ensure_venv()
     comfy = ensure_comfyui()
     ensure_packages(comfy)
+    ensure_browser_packages()
+    ensure_chromium()
     ensure_link(comfy)
     log(f"ready in {time.monotonic() - t0:.1f}s: host {host_name()} python={venv_python()} "
         f"comfyui={comfy}")

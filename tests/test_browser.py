@@ -1,0 +1,412 @@
+"""The pack in a real browser: Debian's Chromium, driven by Playwright, against a real ComfyUI server.
+
+What a user does with the mouse, checked through the frontend the host pins (1.32.9 on 0.3.75, 1.35.9
+on 0.7.0):
+- every template opens from the template browser (Templates -> EXTENSIONS -> the pack) with all its
+  node types known (no missing-node dialog); the bundled-model templates run from the Run button
+  unedited and leave their video in the server's output;
+- the Patch Placer's box editor: dragging the box and a corner writes exact x/y/width/height
+  (fractions snapped to the widgets' 0.01 step, pixels to whole pixels), and those values survive the
+  API export, a save + reload and a page reload (the widgets are the source of truth);
+- the Timestamp Conditioner's timeline: clicks and drags write the normalised `frames` text;
+- the layout strip redraws from the widgets, without sampling.
+
+Screenshots go to out/browser/<host>/ (git-ignored) as test artefacts. Chromium and Playwright come
+from the project's set-up (hostkit/setup.py); the tests skip only where Chromium could not be
+installed, with set-up's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from hostkit.setup import CHROMIUM, PACK_LINK_NAME, chromium_unavailable_file, host_name
+
+ARTEFACTS = ROOT / "out" / "browser" / host_name()
+# The flags that run Chromium headless here: no sandbox (root), no GPU, nothing fetched from outside.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+APP = "window.comfyAPI.app.app"
+# Settings of a fresh profile: no first-run templates dialog; Wan templates name model files a test
+# machine lacks, and the missing-models dialog would cover the page (missing *nodes* still show).
+SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False}
+BUNDLED_UNET = "videocanvas_toy_t2v.safetensors"
+
+
+def templates_dir() -> Path:
+    """ComfyUI's preferred folder, else its legacy alias (as its /workflow_templates looks)."""
+    preferred = ROOT / "example_workflows"
+    return preferred if preferred.is_dir() else ROOT / "workflows"
+
+
+def templates() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(templates_dir().glob("*.json"))}
+
+
+def is_bundled(workflow: dict) -> bool:
+    return any(n.get("type") == "UNETLoader" and (n.get("widgets_values") or [None])[0] == BUNDLED_UNET
+               for n in workflow["nodes"])
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    if not CHROMIUM.exists():
+        note = chromium_unavailable_file()
+        reason = note.read_text() if note.exists() else "run `python3 -m hostkit.setup` to install it"
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}: {reason}")
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory, chromium_path):
+    """A ComfyUI server of its own: fresh user, temp, input and output folders."""
+    from hostkit.server import ComfyServer
+
+    base = tmp_path_factory.mktemp("browser")
+    for name in ("user", "temp", "input", "output"):
+        (base / name).mkdir()
+    (base / "user" / "default").mkdir()
+    (base / "user" / "default" / "comfy.settings.json").write_text(json.dumps(SETTINGS))
+    write_test_image(base / "input" / "vc_test_patch.png")
+    args = ["--user-directory", str(base / "user"), "--temp-directory", str(base / "temp"),
+            "--input-directory", str(base / "input")]
+    with ComfyServer(log_path=ARTEFACTS / "server.log", output_dir=base / "output",
+                     extra_args=args) as srv:
+        srv.output_dir = base / "output"
+        yield srv
+
+
+def write_test_image(path: Path) -> None:
+    """A 160x90 PNG: red left half, blue right half (the editor draws it inside the box)."""
+    from PIL import Image
+
+    img = Image.new("RGB", (160, 90), (220, 40, 40))
+    img.paste((40, 80, 220), (80, 0, 160, 90))
+    img.save(path)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, ui_server):
+    """The ComfyUI app, loaded, in a fresh browser profile; page errors fail the test."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.goto(ui_server.base)
+    pg.wait_for_function(f"!!({APP}?.graph && window.LiteGraph?.registered_node_types?.VideoCanvasSampler)",
+                         timeout=90_000)
+    yield pg
+    context.close()
+    ours = [e for e in errors if "videocanvas" in e.lower()]
+    assert not ours, f"the pack's scripts raised in the page: {ours}"
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(ARTEFACTS / f"{name}.png"))
+
+
+# ----------------------------------------------------------------------------------- templates
+
+
+def open_template_browser(pg):
+    """Templates, as a user finds them: the sidebar's Templates button, then EXTENSIONS -> the pack."""
+    pg.locator(".side-bar-button", has_text="Templates").first.click()
+    pg.get_by_text(PACK_LINK_NAME, exact=True).first.click()
+    return pg.locator('[data-testid^="template-workflow-"]')
+
+
+def test_each_template_opens_from_the_template_browser_with_every_node_known(page):
+    expected = templates()
+    cards = open_template_browser(page)
+    cards.first.wait_for()
+    shot(page, "template_browser")
+    names = sorted(c.get_attribute("data-testid").removeprefix("template-workflow-")
+                   for c in cards.all())
+    assert names == sorted(expected), "the template browser lists exactly the pack's templates"
+    for name in names:
+        if not page.locator('[data-testid^="template-workflow-"]').first.is_visible():
+            open_template_browser(page)
+        page.locator(f'[data-testid="template-workflow-{name}"]').click()
+        page.wait_for_function(f"{APP}.graph._nodes.length === {len(expected[name]['nodes'])}")
+        loaded = page.evaluate(f"""() => {APP}.graph._nodes.map(n => [n.id, n.type,
+                                   !!window.LiteGraph.registered_node_types[n.type]])""")
+        assert sorted((i, t) for i, t, _ in loaded) == sorted(
+            (n["id"], n["type"]) for n in expected[name]["nodes"]), f"{name}: another graph loaded"
+        assert all(known for *_, known in loaded), f"{name}: unknown node types {loaded}"
+        assert page.get_by_text("Missing Node Types").count() == 0, f"{name}: missing-node dialog"
+        shot(page, f"template_{name}")
+
+
+BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
+
+
+@pytest.mark.skipif(not BUNDLED, reason=f"no bundled-model templates in {templates_dir().name}/ yet")
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_template_runs_from_the_run_button_unedited(page, ui_server, name):
+    open_template_browser(page)
+    page.locator(f'[data-testid="template-workflow-{name}"]').click()
+    page.wait_for_function(f"{APP}.graph._nodes.length === {len(templates()[name]['nodes'])}")
+    before = set(ui_server.get("/history"))
+    t0 = time.monotonic()
+    page.get_by_role("button", name="Run", exact=True).first.click()
+    entry = wait_for_new_history(ui_server, before, timeout=300)
+    seconds = time.monotonic() - t0
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    files = [f for out in entry["outputs"].values() for key in ("images", "gifs", "videos", "animated")
+             for f in out.get(key, []) if isinstance(f, dict) and f.get("type") == "output"]
+    videos = [f for f in files if Path(f["filename"]).suffix in (".mp4", ".webm", ".webp", ".gif")]
+    assert videos, f"{name}: no video among the outputs {entry['outputs']}"
+    for f in videos:
+        path = ui_server.output_dir / f.get("subfolder", "") / f["filename"]
+        assert path.stat().st_size > 0, path
+    (ARTEFACTS / f"run_{name}.json").write_text(json.dumps({"seconds": round(seconds, 1),
+                                                             "videos": videos}))
+    shot(page, f"run_{name}")
+
+
+def wait_for_new_history(server, before: set, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        history = server.get("/history")
+        for prompt_id, entry in history.items():
+            if prompt_id not in before and entry.get("status", {}).get("completed") is not None:
+                if entry["status"].get("status_str") in ("success", "error"):
+                    return entry
+        time.sleep(0.5)
+    raise TimeoutError(f"no prompt finished within {timeout}s; queue: {server.get('/queue')}")
+
+
+# --------------------------------------------------------------------------------- the editors
+
+# A graph of its own: image -> Patch Placer -> Timestamp Conditioner -> Layout Preview, on a 640x360
+# canvas of 49 frames at 16 fps (the Canvas node, where this ComfyUI's pack has one; before it, the
+# sampler's own size widgets). Node ids are returned by name.
+BUILD_GRAPH = """({canvas}) => {
+  const app = window.comfyAPI.app.app, LG = window.LiteGraph;
+  app.graph.clear();
+  const add = (type, pos) => { const n = LG.createNode(type); n.pos = pos; app.graph.add(n); return n; };
+  const link = (a, out, b, name) => a.connect(out, b, b.inputs.findIndex(i => i.name === name));
+  const set = (n, values) => Object.entries(values).forEach(([k, v]) => {
+    n.widgets.find(w => w.name === k).value = v; });
+  const ids = {};
+  const image = add("LoadImage", [20, 40]); set(image, {image: "vc_test_patch.png"});
+  const placer = add("VideoCanvasPatchPlacer", [360, 40]);
+  link(image, 0, placer, "image");
+  const cond = add("VideoCanvasTimestampConditioner", [720, 40]);
+  link(placer, 0, cond, "patch");
+  const preview = add("VideoCanvasLayoutPreview", [720, 360]);
+  link(cond, 0, preview, "conditions");
+  const sizeFrom = LG.registered_node_types.VideoCanvasCanvas
+    ? add("VideoCanvasCanvas", [20, 420]) : add("VideoCanvasSampler", [20, 420]);
+  set(sizeFrom, canvas);
+  for (const n of [placer, cond, preview]) {
+    if (sizeFrom.type === "VideoCanvasCanvas" && n.inputs.some(i => i.name === "canvas")) {
+      link(sizeFrom, 0, n, "canvas");
+    }
+  }
+  set(placer, {x: 0.1, y: 0.2, width: 0.4, height: 0.5, unit: "fraction", fit: "stretch"});
+  set(cond, {frames: "0", unit: "frames"});
+  if (cond.widgets.some(w => w.name === "fps")) set(cond, {fps: canvas.fps});
+  Object.assign(ids, {image: image.id, placer: placer.id, cond: cond.id, preview: preview.id,
+                      size: sizeFrom.id});
+  app.canvas.ds.scale = 1;
+  app.canvas.ds.offset = [0, 0];
+  app.graph.setDirtyCanvas(true, true);
+  return ids;
+}"""
+CANVAS = {"width": 640, "height": 360, "length": 49, "fps": 16}
+
+
+def widgets(pg, node_id: int) -> dict:
+    return pg.evaluate(f"""id => Object.fromEntries({APP}.graph.getNodeById(id).widgets
+                           .filter(w => w.serialize !== false).map(w => [w.name, w.value]))""", node_id)
+
+
+def set_widgets(pg, node_id: int, values: dict) -> None:
+    pg.evaluate(f"""([id, values]) => {{ const n = {APP}.graph.getNodeById(id);
+        for (const [k, v] of Object.entries(values)) n.widgets.find(w => w.name === k).value = v;
+        {APP}.graph.setDirtyCanvas(true, true); }}""", [node_id, values])
+
+
+def editor(pg, node_id: int, kind: str) -> dict:
+    """An editor's geometry once drawn: its data (CSS px of the element) and the element's screen
+    rectangle; `scale` turns element px into screen px (the graph's zoom)."""
+    pg.wait_for_function(f"""([id, kind]) => {{
+        const n = {APP}.graph.getNodeById(id);
+        const w = n.widgets.find(w => w.name === kind);
+        const cv = w?.element?.querySelector('canvas');
+        return cv && cv.getBoundingClientRect().width > 0 && cv.dataset.drawn; }}""",
+                         arg=[node_id, kind], timeout=10_000)
+    return pg.evaluate(f"""([id, kind]) => {{
+        const cv = {APP}.graph.getNodeById(id).widgets.find(w => w.name === kind).element
+                   .querySelector('canvas');
+        const r = cv.getBoundingClientRect();
+        return {{ data: Object.fromEntries(Object.entries(cv.dataset).map(([k, v]) => [k, JSON.parse(v)])),
+                  left: r.left, top: r.top, scale: r.width / cv.clientWidth }}; }}""", [node_id, kind])
+
+
+def screen(ed: dict, x: float, y: float) -> tuple[float, float]:
+    return ed["left"] + x * ed["scale"], ed["top"] + y * ed["scale"]
+
+
+def drag(pg, start: tuple[float, float], end: tuple[float, float]) -> None:
+    pg.mouse.move(*start)
+    pg.mouse.down()
+    pg.mouse.move(*end, steps=6)
+    pg.mouse.up()
+
+
+def redrawn(pg, node_id: int, kind: str, before: dict) -> dict:
+    """The editor's geometry after it has redrawn from changed widgets."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        ed = editor(pg, node_id, kind)
+        if ed["data"] != before["data"]:
+            return ed
+        time.sleep(0.05)
+    raise AssertionError(f"{kind} of node {node_id} did not redraw")
+
+
+@pytest.fixture
+def graph(page):
+    ids = page.evaluate(BUILD_GRAPH, {"canvas": CANVAS})
+    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", ids["placer"])
+    return ids
+
+
+def test_dragging_the_patch_box_writes_exact_fractions_that_survive_export_save_and_reload(page, graph):
+    placer = graph["placer"]
+    ed = editor(page, placer, "box_editor")
+    area, box = ed["data"]["area"], ed["data"]["box"]
+    # the box is drawn where the widgets put it, on a canvas of the Canvas node's 16:9 aspect
+    assert area["w"] / area["h"] == pytest.approx(640 / 360, abs=1e-9)
+    assert box == pytest.approx({"x": area["x"] + 0.1 * area["w"], "y": area["y"] + 0.2 * area["h"],
+                                 "w": 0.4 * area["w"], "h": 0.5 * area["h"]}, abs=1e-9)
+    shot(page, "box_editor_before")
+
+    # move: grab the middle, drag by a quarter of the canvas width and a fifth of its height
+    centre = (box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    drag(page, screen(ed, *centre), screen(ed, centre[0] + 0.25 * area["w"], centre[1] + 0.2 * area["h"]))
+    assert widgets(page, placer) == {"x": 0.35, "y": 0.4, "width": 0.4, "height": 0.5,
+                                          "unit": "fraction", "fit": "stretch", "feather": 0.0}
+    ed = redrawn(page, placer, "box_editor", ed)
+    box = ed["data"]["box"]
+
+    # resize: the bottom-right corner, up-left by a tenth of the canvas; the top-left stays put
+    corner = (box["x"] + box["w"], box["y"] + box["h"])
+    drag(page, screen(ed, *corner), screen(ed, corner[0] - 0.1 * area["w"], corner[1] - 0.1 * area["h"]))
+    after = widgets(page, placer)
+    assert [after[k] for k in ("x", "y", "width", "height")] == [0.35, 0.4, 0.3, 0.4]
+
+    # a move past the canvas edge stops at the edge (x + width = 1)
+    ed = redrawn(page, placer, "box_editor", ed)
+    box = ed["data"]["box"]
+    centre = (box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    drag(page, screen(ed, *centre), screen(ed, centre[0] + area["w"], centre[1]))
+    assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [0.7, 0.4, 0.3, 0.4]
+    shot(page, "box_editor_after")
+
+    # the widgets are the source of truth: the API prompt carries them and no editor state ...
+    prompt = page.evaluate(f"async () => (await {APP}.graphToPrompt()).output")
+    inputs = prompt[str(placer)]["inputs"]
+    assert {k: v for k, v in inputs.items() if not isinstance(v, list)} == {  # links are [id, slot]
+        "x": 0.7, "y": 0.4, "width": 0.3, "height": 0.4, "unit": "fraction", "fit": "stretch",
+        "feather": 0.0}
+    # ... the saved workflow holds exactly the node's own widget values ...
+    saved = page.evaluate(f"() => {APP}.graph.serialize()")
+    node = next(n for n in saved["nodes"] if n["id"] == placer)
+    assert node["widgets_values"] == [0.7, 0.4, 0.3, 0.4, "fraction", "stretch", 0.0]
+    # ... which a reload of that JSON restores, with the box drawn there again
+    page.evaluate(f"wf => {APP}.loadGraphData(wf)", saved)
+    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", placer)
+    assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [0.7, 0.4, 0.3, 0.4]
+    ed = editor(page, placer, "box_editor")
+    assert ed["data"]["box"]["x"] == pytest.approx(area["x"] + 0.7 * area["w"], abs=1e-9)
+    # and a page reload (the frontend restores the open workflow) keeps them too
+    page.reload()
+    page.wait_for_function(f"{APP}?.graph?.getNodeById({placer})?.widgets", timeout=90_000)
+    assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [0.7, 0.4, 0.3, 0.4]
+
+
+def test_dragging_in_pixels_writes_whole_output_pixels(page, graph):
+    placer = graph["placer"]
+    set_widgets(page, placer, {"unit": "px", "x": 64, "y": 36, "width": 320, "height": 180})
+    ed = editor(page, placer, "box_editor")
+    area, box = ed["data"]["area"], ed["data"]["box"]
+    assert box == pytest.approx({"x": area["x"] + 0.1 * area["w"], "y": area["y"] + 0.1 * area["h"],
+                                 "w": 0.5 * area["w"], "h": 0.5 * area["h"]}, abs=1e-9)
+    centre = (box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
+    # a quarter of the canvas is 160 x 90 output pixels
+    drag(page, screen(ed, *centre), screen(ed, centre[0] + 0.25 * area["w"], centre[1] + 0.25 * area["h"]))
+    assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [224, 126, 320, 180]
+    ed = redrawn(page, placer, "box_editor", ed)
+    box = ed["data"]["box"]
+    drag(page, screen(ed, box["x"], box["y"]), screen(ed, box["x"] - 0.25 * area["w"], box["y"]))
+    assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [64, 126, 480, 180]
+
+
+def test_timeline_clicks_and_drags_write_the_frames_text(page, graph):
+    cond = graph["cond"]
+    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", cond)
+    ed = editor(page, cond, "timeline")
+    tl = ed["data"]["timeline"]
+    assert tl["length"] == 49
+
+    def at(frame):  # the screen point of a frame on the bar
+        return screen(ed, tl["x0"] + frame / (tl["length"] - 1) * tl["w"], tl["y"] + tl["h"] / 2)
+
+    def click(frame):
+        page.mouse.click(*at(frame))
+
+    def frames():
+        return widgets(page, cond)["frames"]
+
+    click(24)
+    assert frames() == "0, 24"
+    click(48)  # the last frame is written length-free
+    assert frames() == "0, 24, -1"
+    drag(page, at(24), at(12))
+    assert frames() == "0, 12, -1"
+    click(12)  # a click on a marker removes it
+    assert frames() == "0, -1"
+    shot(page, "timeline")
+    # in seconds, at the canvas's 16 fps: frame 40 is 2.5 s, the end is the word 'last' ('-1' would
+    # be one second before the end)
+    set_widgets(page, cond, {"unit": "seconds", "frames": "0, last"})
+    click(40)
+    assert frames() == "0, 2.5, last"
+    # the API prompt carries the text as written
+    prompt = page.evaluate(f"async () => (await {APP}.graphToPrompt()).output")
+    assert prompt[str(cond)]["inputs"]["frames"] == "0, 2.5, last"
+
+
+def test_layout_strip_follows_the_widgets_without_sampling(page, graph):
+    preview, cond, placer = graph["preview"], graph["cond"], graph["placer"]
+    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", preview)
+    ed = editor(page, preview, "layout_strip")
+    assert ed["data"]["rows"] == [{"id": cond, "frames": [0], "box": [0.1, 0.2, 0.4, 0.5]}]
+    set_widgets(page, cond, {"frames": "0, middle, -1"})
+    set_widgets(page, placer, {"x": 0.5})
+    ed = redrawn(page, preview, "layout_strip", ed)
+    assert ed["data"]["rows"] == [{"id": cond, "frames": [0, 24, 48], "box": [0.5, 0.2, 0.4, 0.5]}]
+    # a frame this canvas cannot hold is shown as an error, before any run
+    set_widgets(page, cond, {"frames": "0, 60"})
+    ed = redrawn(page, preview, "layout_strip", ed)
+    assert ed["data"]["rows"] == [{"id": cond, "frames": [0, None], "box": [0.5, 0.2, 0.4, 0.5]}]
+    shot(page, "layout_strip")
