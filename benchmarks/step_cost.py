@@ -427,6 +427,294 @@ def machine() -> dict:
             "threads": torch.get_num_threads()}
 
 
+# --- Condition modes (issue 16): full | sparse condition tokens x two-way | cached attention ------
+
+MODES = {"full": ("full", "two-way"), "sparse": ("sparse", "two-way"),
+         "cached": ("full", "cached"), "cached+sparse": ("sparse", "cached")}
+MODE_KS = (1, 4, 16, "dense")
+MODE_STEPS_AMORTISED = 30  # the per-step mean is also given over a run of this many steps
+
+
+@dataclass(frozen=True)
+class ModeSetup:
+    """One model and video for the condition-mode study. Every condition is a patch in a centred box
+    of `patch_fraction` of the canvas' width and height (an outpainting-like layout: sparse keeps
+    the tokens under the box); 'dense' = a condition at every pixel frame."""
+
+    name: str
+    wan: TinyWan
+    frames: int
+    height: int
+    width: int
+    rounds: int
+    steps: int = 3  # forwards per sampling run: the first computes the cached keys/values
+    ks: tuple = MODE_KS
+    patch_fraction: float = 0.5
+    reference_reps: int = 2  # unconditioned runs per round
+    dtype: str = "float32"
+
+    @property
+    def latent_hw(self) -> tuple[int, int]:
+        return self.height // 8, self.width // 8
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return (self.height // 16) * (self.width // 16)
+
+    @property
+    def pixel_frames(self) -> int:
+        return STRIDE * (self.frames - 1) + 1
+
+    def count(self, k) -> int:
+        return self.pixel_frames if k == "dense" else int(k)
+
+
+def mode_setups(quick: bool) -> list[ModeSetup]:
+    tiny = TinyWan(dim=128, ffn_dim=256, num_layers=2)
+    if quick:
+        return [ModeSetup("tiny (dim 128, 2 layers)", tiny, frames=3, height=64, width=96, rounds=1,
+                          steps=2, ks=(1, "dense"), reference_reps=1)]
+    mid = TinyWan(dim=1536, ffn_dim=8960, num_layers=2)
+    return [ModeSetup("tiny (dim 128, 2 layers)", tiny, frames=5, height=240, width=416, rounds=3),
+            ModeSetup("mid (dim 1536, ffn 8960, 12 heads, 2 layers)", mid, frames=5, height=128,
+                      width=224, rounds=2, steps=2, reference_reps=1)]
+
+
+def real_size_setup(smoke: bool) -> ModeSetup:
+    """Wan 2.1 1.3B's shape (dim 1536, ffn 8960, 12 heads, 30 layers) with random weights, 832x480,
+    81 frames, a condition at every frame; --smoke: the same code on a tiny model and video."""
+    if smoke:
+        return ModeSetup("real-size smoke (dim 128, 2 layers, 96x64, 9 frames)",
+                         TinyWan(dim=128, ffn_dim=256, num_layers=2), frames=3, height=64, width=96,
+                         rounds=1, steps=2, ks=("dense",), reference_reps=1)
+    return ModeSetup("real size: Wan 1.3B shape (dim 1536, ffn 8960, 12 heads, 30 layers), random "
+                     "weights, 832x480, 81 frames", TinyWan(dim=1536, ffn_dim=8960, num_layers=30),
+                     frames=21, height=480, width=832, rounds=1, steps=3, ks=("dense",),
+                     reference_reps=1, dtype="bfloat16")
+
+
+class SyncTimer(ForwardTimer):
+    """ForwardTimer that waits for the GPU before and after (kernels run asynchronously)."""
+
+    def __call__(self, executor, *args, **kwargs):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        out = executor(*args, **kwargs)
+        torch.cuda.synchronize()
+        self.times.append(time.perf_counter() - start)
+        return out
+
+
+def centred_box_masks(k: int, height: int, width: int, fraction: float) -> torch.Tensor:
+    masks = torch.zeros(k, height, width)
+    bh, bw = round(height * fraction), round(width * fraction)
+    top, left = (height - bh) // 2, (width - bw) // 2
+    masks[:, top:top + bh, left:left + bw] = 1.0
+    return masks
+
+
+class ModeBench:
+    def __init__(self, setup: ModeSetup, mp, model, cuda: bool):
+        import comfy.patcher_extension as pe
+
+        self.setup, self.mp = setup, mp
+        self.timer = SyncTimer() if cuda else ForwardTimer()
+        self.models = {"unconditioned": model.clone()}
+        for name, (tokens, attention) in MODES.items():
+            self.models[name] = mp.patch_model(model, condition_tokens=tokens,
+                                               condition_attention=attention)
+        for m in self.models.values():
+            m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, TIMER_KEY, self.timer)
+        g = torch.Generator().manual_seed(0)
+        self.context = torch.randn(1, TEXT_TOKENS, 4096, generator=g)
+        h, w = setup.latent_hw
+        most = max(setup.count(k) for k in setup.ks)
+        self.cond_latents = torch.randn(1, 16, most, h, w, generator=g)
+        self.noise = torch.randn(1, 16, setup.frames, h, w, generator=g)
+        self.masks = centred_box_masks(most, setup.height, setup.width, setup.patch_fraction)
+
+    def kept_tokens(self, k: int) -> int:
+        from vc_core.condition_tokens import Footprint, token_keep
+
+        fp = Footprint.from_masks(self.masks[:k], self.setup.latent_hw)
+        return int(token_keep(fp.tensor(), (2, 2)).sum())
+
+    def run(self, mode: str, k) -> list[float]:
+        """One sampling run of setup.steps steps at cfg 1; the seconds of each model forward."""
+        import comfy.sample
+
+        n = self.setup.count(k) if mode != "unconditioned" else 0
+        positive = [[self.context, {}]]
+        if n:
+            frames = (list(range(n)) if k == "dense" else condition_frames(n, self.setup.pixel_frames))
+            positive = self.mp.attach_conditions(positive, self.cond_latents[:, :, :n], frames,
+                                                 [1.0] * n, STRIDE, masks=self.masks[:n])
+        gc.collect()
+        before = len(self.timer.times)
+        with torch.inference_mode():
+            comfy.sample.sample(self.models[mode], self.noise, self.setup.steps, 1.0, "euler",
+                                "simple", positive, positive, torch.zeros_like(self.noise), seed=0,
+                                disable_pbar=True)
+        forwards = self.timer.times[before:]
+        if len(forwards) != self.setup.steps:
+            raise RuntimeError(f"expected {self.setup.steps} forwards, saw {len(forwards)}")
+        return forwards
+
+    def run_rounds(self, log) -> list[dict]:
+        """A warm-up of every variant, then rounds: each variant once (the unconditioned reference
+        reference_reps times), in an order shuffled per round (seeded)."""
+        variants = [(m, k) for m in MODES for k in self.setup.ks]
+        for mode, k in [("unconditioned", 0)] + variants:
+            self.run(mode, k)
+        rounds = []
+        for r in range(self.setup.rounds):
+            t0 = time.perf_counter()
+            order = [("unconditioned", 0)] * self.setup.reference_reps + variants
+            random.Random(2000 + r).shuffle(order)
+            got: dict[str, list[list[float]]] = {}
+            for mode, k in order:
+                got.setdefault(f"{mode} K={k}" if mode != "unconditioned" else mode, []).append(
+                    self.run(mode, k))
+            rounds.append({"runs": got, "seconds": time.perf_counter() - t0,
+                           "load_avg_1min": os.getloadavg()[0]})
+            log(f"  round {r + 1}/{self.setup.rounds}: {time.perf_counter() - t0:.1f} s")
+        return rounds
+
+
+def summarise_modes(setup: ModeSetup, bench: ModeBench, rounds: list[dict]) -> list[dict]:
+    """Per variant: first-step and later-step forward over the unconditioned forward (per round,
+    medians; then the median over rounds) and the mean step over a MODE_STEPS_AMORTISED-step run."""
+
+    def ref(rd) -> float:
+        return statistics.median(t for run in rd["runs"]["unconditioned"] for t in run)
+
+    rows = [{"mode": "unconditioned", "K": 0, "conditions": 0, "condition_tokens": 0,
+             "first": 1.0, "later": 1.0, "amortised": 1.0,
+             "first_s": statistics.median(ref(rd) for rd in rounds),
+             "later_s": statistics.median(ref(rd) for rd in rounds)}]
+    n_steps = MODE_STEPS_AMORTISED
+    for mode, (tokens, _attention) in MODES.items():
+        for k in setup.ks:
+            name = f"{mode} K={k}"
+            n = setup.count(k)
+            first = statistics.median(statistics.median(run[0] for run in rd["runs"][name]) / ref(rd)
+                                      for rd in rounds)
+            later = statistics.median(statistics.median(t for run in rd["runs"][name] for t in run[1:])
+                                      / ref(rd) for rd in rounds)
+            rows.append({"mode": mode, "K": k, "conditions": n,
+                         "condition_tokens": (bench.kept_tokens(n) if tokens == "sparse"
+                                              else n * setup.tokens_per_frame),
+                         "first": first, "later": later,
+                         "amortised": (first + (n_steps - 1) * later) / n_steps,
+                         "first_s": statistics.median(run[0] for rd in rounds for run in rd["runs"][name]),
+                         "later_s": statistics.median(t for rd in rounds for run in rd["runs"][name]
+                                                      for t in run[1:])})
+    return rows
+
+
+def modes_report(info: dict, results: list[dict]) -> str:
+    m = info["machine"]
+    lines = [
+        "# Step cost of the condition modes (issue 16)", "",
+        f"Command: `{info['command']}` (from the repository root, with the host venv's python)", "",
+        f"- Machine: {info['device']}; {m['cpu']}, {m['cpu_count']} CPUs; torch {m['torch']} "
+        f"({m['threads']} CPU threads); ComfyUI {info['comfyui']}, attention kernel "
+        f"`{info['attention']}`",
+        f"- Date: {info['date']}; wall time {info['total_seconds']:.0f} s; 1-min load average "
+        f"{info['load_avg_before'][0]:.2f} before, {info['load_avg_after'][0]:.2f} after",
+        "- Timed: every model forward of a real `comfy.sample.sample(steps=S, cfg=1.0, euler)` run "
+        "(APPLY_MODEL wrapper; on CUDA synchronised before and after), batch 1, 512 text tokens. "
+        "Variants: the unpatched model with no conditions (the reference) and the patched model "
+        "with K conditions in each mode: `full` (the paper: every condition token, two-way "
+        "attention), `sparse` (only the condition tokens under the patch), `cached` (condition "
+        "tokens attend only to condition tokens; their keys/values are computed in the run's first "
+        "forward and reused), `cached+sparse`. Each condition is a patch in a centred box of half the "
+        "canvas' width and height; `dense` = a condition at every pixel frame. Each round runs "
+        "every variant once (the reference as often as the section says) in a shuffled order; "
+        "ratios are to the reference's median forward in the same round, then the median over "
+        "rounds. *first step*: the run's first forward (for cached: with the condition pass); "
+        "*later steps*: the others; *mean step over 30 steps*: (first + 29 x later) / 30.",
+        "- Goal (issue 16): dense conditioning at <= 1.5x the unconditioned step.",
+    ]
+    for res in results:
+        s = res["setup"]
+        lines += ["", f"## {s['name']}", "",
+                  f"Video latent [1, 16, {s['frames']}, {s['height'] // 8}, {s['width'] // 8}] = "
+                  f"{s['frames']} latent frames ({STRIDE * (s['frames'] - 1) + 1} pixel frames) at "
+                  f"{s['height']}x{s['width']} px, {(s['height'] // 16) * (s['width'] // 16)} tokens "
+                  f"per latent frame; {res['dtype']}; {s['rounds']} round(s) of {s['steps']}-step runs, "
+                  f"{s['reference_reps']} reference run(s) per round; {res['seconds']:.0f} s.", "",
+                  modes_table_from(res), ""]
+    return "\n".join(lines) + "\n"
+
+
+def modes_table_from(res: dict) -> str:
+    s = res["setup"]
+    video = s["frames"] * (s["height"] // 16) * (s["width"] // 16)
+    head = ("| variant | conditions | condition tokens | first step | later steps | "
+            f"mean step over {MODE_STEPS_AMORTISED} steps | first step (s) | later step (s) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in res["rows"]:
+        label = r["mode"] if r["mode"] == "unconditioned" else f"{r['mode']}, K={r['K']}"
+        lines.append(f"| {label} | {r['conditions']} | {r['condition_tokens']} (+{video} video) | "
+                     f"{r['first']:.2f}x | {r['later']:.2f}x | {r['amortised']:.2f}x | "
+                     f"{r['first_s']:.3f} | {r['later_s']:.3f} |")
+    return "\n".join(lines)
+
+
+def run_modes(args, log) -> int:
+    """The condition-mode study (--modes) or its real-size row (--real-size)."""
+    started, load_before = time.perf_counter(), os.getloadavg()
+    cuda = args.device == "cuda"
+    if cuda:
+        os.environ["VIDEOCANVAS_DEVICE"] = "cuda"  # read by hostkit.inprocess before ComfyUI loads
+    add_comfy_to_path()
+    torch.set_num_threads(int(args.threads) if args.threads != "auto" else (os.cpu_count() or 1))
+    pack = load_comfy_with_pack()
+    mp = pack.nodes.model_patch
+    import comfy.ldm.modules.attention as attention
+    import comfy.model_management as mm
+    import comfy.sd
+    import comfyui_version
+
+    setups_ = [real_size_setup(args.smoke)] if args.real_size else mode_setups(args.quick)
+    results = []
+    for setup in setups_:
+        log(f"{setup.name}: building the model")
+        dtype = getattr(torch, setup.dtype)
+        sd = setup.wan.build(seed=0).state_dict()
+        model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype})
+        del sd
+        bench = ModeBench(setup, mp, model, cuda)
+        t0 = time.perf_counter()
+        rounds = bench.run_rounds(log)
+        rows = summarise_modes(setup, bench, rounds)
+        res = {"setup": {**asdict(setup), "wan": asdict(setup.wan)},
+               "dtype": str(model.model.get_dtype()), "rows": rows, "rounds": rounds,
+               "seconds": time.perf_counter() - t0}
+        log(modes_table_from(res))
+        results.append(res)
+        del bench, model
+        mm.unload_all_models()
+        gc.collect()
+    device = (f"CUDA {torch.cuda.get_device_name()}" if cuda else "CPU")
+    info = {"command": "python -m benchmarks.step_cost " + " ".join(args.argv),
+            "device": device, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine(),
+            "comfyui": comfyui_version.__version__, "attention": attention.optimized_attention.__name__,
+            "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
+            "total_seconds": time.perf_counter() - started}
+    stem = "condition_modes_real_size" if args.real_size else "condition_modes"
+    out_dir = args.out or (ROOT / ("bench_out/step_cost" if args.quick or args.smoke
+                                   else "benchmarks/results"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = modes_report(info, results)
+    (out_dir / f"{stem}.md").write_text(md)
+    (out_dir / f"{stem}.json").write_text(json.dumps({"info": info, "results": results}, indent=1))
+    print(md)
+    log(f"wrote {out_dir / stem}.md and .json in {info['total_seconds']:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny model, small grid, few rounds")
@@ -441,7 +729,21 @@ def main(argv: list[str] | None = None) -> int:
                              "tiny forward went from 0.03 s at 1 thread to 1.2 s at 2)")
     parser.add_argument("--render", type=Path, default=None, metavar="JSON",
                         help="measure nothing: rewrite the markdown report from a step_cost.json")
+    parser.add_argument("--modes", action="store_true",
+                        help="the condition-mode study instead (full | sparse tokens x two-way | "
+                             "cached attention; issue 16): condition_modes.{md,json}")
+    parser.add_argument("--real-size", action="store_true",
+                        help="the condition modes on Wan 1.3B's shape (random weights), 832x480, 81 "
+                             "frames, dense, absolute times: condition_modes_real_size.{md,json}; "
+                             "meant for --device cuda")
+    parser.add_argument("--smoke", action="store_true",
+                        help="with --real-size: the same code on a tiny model and video (CPU check)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="--modes / --real-size: where ComfyUI runs the model (default cpu)")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    if args.modes or args.real_size:
+        return run_modes(args, lambda msg: print(msg, file=sys.stderr, flush=True))
     if args.render:
         saved = json.loads(args.render.read_text())
         saved["info"]["rendered"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")

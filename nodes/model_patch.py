@@ -18,7 +18,9 @@ The wrappers, in the order a sampling run meets them:
   OUTER_SAMPLE     _accept_conditions         check, encode if deferred, seed, accept
   PREPARE_SAMPLING memory.py                  refuse by ComfyUI's estimate; reserve for the tokens
   CALC_COND_BATCH  _require_conditions_consumed
-  DIFFUSION_MODEL  _VideoCanvasForward        the in-context forward (vc_core.wan_forward)
+  DIFFUSION_MODEL  _VideoCanvasForward        the in-context forward (vc_core.wan_forward); with
+                                              sparse / cached condition tokens, its keys/values
+                                              cache lives in the run's state (one per run)
 
 Forward compatibility: every wrapper takes `*args, **kwargs` and passes on what it does not know.
 Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_unhonoured`).
@@ -34,6 +36,12 @@ import comfy.ldm.wan.model as wan_model
 import comfy.patcher_extension as pe
 import torch
 
+from ..vc_core.condition_tokens import (
+    CONDITION_ATTENTION,
+    CONDITION_TOKENS,
+    ConditionKVCache,
+    Footprint,
+)
 from ..vc_core.in_context import PARADIGMS, require_full_strength
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
@@ -87,6 +95,7 @@ class ConditionTiming(NamedTuple):
     length: int | None = None
     seed: int | None = None
     origins: tuple[str, ...] = ()  # per condition frame, where it came from in the graph
+    footprint: Footprint | None = None  # where the canvases hold patch pixels (sparse tokens)
 
 
 _NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for them, so they "
@@ -101,6 +110,7 @@ class _RunState:
 
     def __init__(self):
         self.forwards = 0
+        self.kv_cache = ConditionKVCache()  # cached condition attention: keys/values of this run
 
 
 RUN_STATE = "videocanvas_run"
@@ -192,8 +202,10 @@ class _VideoCanvasForward:
     innermost call, since `_forward` can only build contiguous positions.
     """
 
-    def __init__(self, policy: str, paradigm: str, latent_format):
+    def __init__(self, policy: str, paradigm: str, latent_format, condition_tokens: str = "full",
+                 condition_attention: str = "two-way"):
         self.policy, self.paradigm, self.latent_format = policy, paradigm, latent_format
+        self.condition_tokens, self.condition_attention = condition_tokens, condition_attention
 
     def __call__(self, executor, *args, **kwargs):
         latents = kwargs.pop(COND_LATENTS, None)
@@ -211,14 +223,15 @@ class _VideoCanvasForward:
             if state is not None:
                 state.forwards += 1
             return self.forward(executor.class_obj, x, timestep, context, latents, timing, clip_fea,
-                                time_dim_concat, transformer_options or {}, *rest, **kw)
+                                time_dim_concat, transformer_options or {}, *rest,
+                                kv_cache=None if state is None else state.kv_cache, **kw)
 
         inner = pe.WrapperExecutor.new_class_executor(videocanvas_forward, executor.class_obj,
                                                       executor.wrappers, executor.idx + 1)
         return inner.execute(*args, **kwargs)
 
     def forward(self, wan, x, timestep, context, latents, timing, clip_fea, time_dim_concat,
-                transformer_options, *rest, **kwargs):
+                transformer_options, *rest, kv_cache=None, **kwargs):
         if rest:
             raise ValueError(f"VideoCanvas: the diffusion model was called with {len(rest)} "
                              f"positional inputs it does not know; cannot condition this call")
@@ -230,12 +243,21 @@ class _VideoCanvasForward:
         # model accepted the conditions (_accept_conditions): only accepted timings get here.
         conditions = ConditionLatents(self.latent_format.process_in(latents), timing.frames,
                                       timing.strengths, timing.stride,
-                                      seed=0 if timing.seed is None else timing.seed)
+                                      seed=0 if timing.seed is None else timing.seed,
+                                      footprint=timing.footprint)
         if self.paradigm == "latent_replacement":
             return latent_replacement_forward(wan, x, timestep, context, conditions, clip_fea=clip_fea,
                                               transformer_options=transformer_options, **kwargs)
+        options = {}
+        if (self.condition_tokens, self.condition_attention) != ("full", "two-way"):
+            from comfy.ldm.modules.attention import optimized_attention  # the kernel ComfyUI chose
+
+            options = {"condition_tokens": self.condition_tokens,
+                       "condition_attention": self.condition_attention,
+                       "attention": optimized_attention, "kv_cache": kv_cache}
         return in_context_forward(wan, x, timestep, context, conditions, self.policy,
-                                  clip_fea=clip_fea, transformer_options=transformer_options, **kwargs)
+                                  clip_fea=clip_fea, transformer_options=transformer_options,
+                                  **options, **kwargs)
 
 
 def check_latent_matches_plan(timing: ConditionTiming, latent_hw, shape) -> None:
@@ -329,15 +351,34 @@ def _require_conditions_consumed(executor, *args, **kwargs):
     return out
 
 
-def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"):
+def check_condition_options(paradigm: str, condition_tokens: str, condition_attention: str) -> None:
+    """The condition-token options, and refusals where they cannot go with the paradigm."""
+    if condition_tokens not in CONDITION_TOKENS:
+        raise ValueError(f"condition_tokens must be one of {list(CONDITION_TOKENS)}; got "
+                         f"{condition_tokens!r}")
+    if condition_attention not in CONDITION_ATTENTION:
+        raise ValueError(f"condition_attention must be one of {list(CONDITION_ATTENTION)}; got "
+                         f"{condition_attention!r}")
+    if paradigm == "latent_replacement" and (condition_tokens, condition_attention) != ("full",
+                                                                                        "two-way"):
+        raise ValueError(f"condition_tokens={condition_tokens!r}, condition_attention="
+                         f"{condition_attention!r}: the latent_replacement paradigm has no condition "
+                         f"tokens (conditions overwrite video latent slots), so only 'full' and "
+                         f"'two-way' go with it; use the in_context paradigm for sparse or cached")
+
+
+def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context",
+                condition_tokens: str = "full", condition_attention: str = "two-way"):
     """A clone of `model` that consumes VideoCanvas conditions. Re-patching replaces the settings."""
     if policy not in POSITION_POLICIES:
         raise ValueError(f"position_policy must be one of {POSITION_POLICIES}; got {policy!r}")
     if paradigm not in PARADIGMS:
         raise ValueError(f"paradigm must be one of {PARADIGMS}; got {paradigm!r}")
+    check_condition_options(paradigm, condition_tokens, condition_attention)
     describe_model(model)
     patched = model.clone()
-    forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"))
+    forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"),
+                                  condition_tokens, condition_attention)
     for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
                      (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions),
                      (pe.WrappersMP.CALC_COND_BATCH, _require_conditions_consumed), *MEMORY_WRAPPERS):
@@ -351,6 +392,12 @@ def is_patched(model) -> bool:
     return paradigm_of(model) is not None
 
 
+def condition_options_of(model) -> tuple[str, str] | None:
+    """(condition_tokens, condition_attention) of a patched model (None: not patched)."""
+    wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
+    return (wrappers[0].condition_tokens, wrappers[0].condition_attention) if wrappers else None
+
+
 def paradigm_of(model) -> str | None:
     """The paradigm a patched model conditions with (None: not patched)."""
     wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
@@ -358,13 +405,15 @@ def paradigm_of(model) -> str | None:
 
 
 def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,
-                      length: int | None = None, origins=()) -> list:
+                      length: int | None = None, origins=(), masks=None) -> list:
     """A copy of a CONDITIONING list whose entries carry the conditions, planned for `length`
     frames: raw VAE latents [1, C, K, h, w] (the patched model applies its latent format), or a
-    DeferredEncoding that the patched model encodes before sampling."""
+    DeferredEncoding that the patched model encodes before sampling. masks: the plan's pixel masks
+    [K, H, W], what sparse condition tokens keep (without them, sparse keeps every token)."""
+    footprint = None if masks is None else Footprint.from_masks(masks, _latent_geometry(latents)[1])
     timing = ConditionTiming(tuple(int(f) for f in frames), tuple(float(s) for s in strengths),
                              int(stride), None if length is None else int(length),
-                             origins=tuple(origins))
+                             origins=tuple(origins), footprint=footprint)
     out = []
     for tensor, extras in conditioning:
         extras = dict(extras)

@@ -2,6 +2,7 @@
 
 from comfy_api.latest import io
 
+from ..vc_core.condition_tokens import ATTENTION_HELP, CONDITION_ATTENTION, CONDITION_TOKENS, TOKENS_HELP
 from ..vc_core.in_context import PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
 from .model_patch import UnsupportedModel, patch_model
@@ -33,13 +34,20 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                                tooltip="in_context: conditions appended as tokens (VideoCanvas). "
                                "latent_replacement: conditions overwrite their latent slot (the "
                                "paper's baseline, for comparisons)."),
+                io.Combo.Input("condition_tokens", options=list(CONDITION_TOKENS), default="full",
+                               optional=True, tooltip=TOKENS_HELP),
+                io.Combo.Input("condition_attention", options=list(CONDITION_ATTENTION),
+                               default="two-way", optional=True, tooltip=ATTENTION_HELP),
             ],
             outputs=[io.Model.Output(display_name="model")],
         )
 
     @classmethod
-    def execute(cls, model, position_policy, paradigm) -> io.NodeOutput:
+    def execute(cls, model, position_policy, paradigm, condition_tokens="full",
+                condition_attention="two-way") -> io.NodeOutput:
+        # Optional inputs with the paper's defaults: API prompts written before they existed still run.
         try:
-            return io.NodeOutput(patch_model(model, position_policy, paradigm))
+            return io.NodeOutput(patch_model(model, position_policy, paradigm, condition_tokens,
+                                             condition_attention))
         except UnsupportedModel as err:
             raise ValueError(str(err)) from None

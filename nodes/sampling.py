@@ -87,7 +87,7 @@ def _with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
     return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
-                             plan.length, plan.origins)
+                             plan.length, plan.origins, masks=plan.masks)
 
 
 class VideoCanvasSampler(io.ComfyNode):

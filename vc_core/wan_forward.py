@@ -18,12 +18,20 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .condition_tokens import (
+    ConditionKVCache,
+    Footprint,
+    check_options,
+    condition_token_forward,
+    token_keep,
+)
 from .in_context import (
     assemble,
     clamp_replaced_velocity,
     condition_noise_levels,
     drop_conditions,
     noise_conditions,
+    per_frame_timesteps,
     plan_in_context,
     replace_latent_slots,
     require_full_strength,
@@ -46,6 +54,9 @@ class ConditionLatents:
     strengths: tuple[float, ...] = field(default=())
     stride: int = 4
     seed: int = 0  # the sampler's seed: noise for strength < 1 is drawn from it
+    # Where each canvas holds patch pixels (condition_tokens.Footprint): what `sparse` keeps; None
+    # (conditions made without the plan's masks) keeps every token.
+    footprint: Footprint | None = None
 
     def __post_init__(self):
         if not self.strengths:
@@ -99,8 +110,15 @@ def video_sigma(timestep: torch.Tensor, transformer_options: dict, batch: int) -
 
 def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
                        conditions: ConditionLatents, policy: str = "interpolate",
-                       clip_fea=None, transformer_options=None, **kwargs) -> torch.Tensor:
-    """One Wan forward with conditions appended as in-context tokens; returns the video's output."""
+                       clip_fea=None, transformer_options=None, condition_tokens: str = "full",
+                       condition_attention: str = "two-way", attention=None,
+                       kv_cache: ConditionKVCache | None = None, **kwargs) -> torch.Tensor:
+    """One Wan forward with conditions appended as in-context tokens; returns the video's output.
+
+    condition_tokens / condition_attention (vc_core.condition_tokens): full + two-way is the paper's
+    forward (Wan's own forward_orig on the assembled sequence); the others run the condition-token
+    forward, with `attention` as the kernel and `kv_cache` keeping cached keys/values for a run."""
+    check_options(condition_tokens, condition_attention)
     transformer_options = {} if transformer_options is None else transformer_options
     b, _, f, _, _ = x.shape
     grid = _check_grid(wan, x)
@@ -116,6 +134,18 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
     sigma = video_sigma(timestep, transformer_options, b).to(t_cond)
     sigma_cond = sigma.reshape(-1, 1) * (1.0 - strengths.to(t_cond).reshape(1, -1))
     cond = noise_conditions(cond, sigma_cond, conditions.seed, sigma * 1000.0)
+    if (condition_tokens, condition_attention) != ("full", "two-way"):
+        if clip_fea is not None:
+            raise ValueError("clip_fea: the condition-token options run Wan text-to-video only")
+        keep = None
+        if condition_tokens == "sparse" and conditions.footprint is not None:
+            keep = token_keep(conditions.footprint.tensor(), tuple(wan.patch_size[1:]))
+        key = (f, grid, conditions.frames, conditions.stride, policy, condition_tokens,
+               conditions.footprint if keep is not None else None,
+               rope_options_key(transformer_options.get("rope_options")))
+        return condition_token_forward(
+            wan, x, per_frame_timesteps(t_video, b, f), cond, t_cond, context, freqs,
+            condition_tokens, condition_attention, keep, attention, transformer_options, kv_cache, key)
     x_cat, t_cat = assemble(x, cond, t_video, t_cond)
     out = wan.forward_orig(x_cat, t_cat, context, clip_fea=clip_fea, freqs=freqs,
                            transformer_options=transformer_options, **kwargs)

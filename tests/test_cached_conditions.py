@@ -1,0 +1,204 @@
+"""Cached condition tokens: condition tokens attend only to condition tokens (video tokens attend to
+everything), so their keys and values in every block are fixed for a sampling run and computed once
+per run and cfg batch. Pinned to ComfyUI's own Wan forward on the whole sequence under the same
+mask (tests/masked_wan.py); the cache is pinned to recomputation."""
+
+import pytest
+import torch
+from masked_wan import allowed_mask, masked_forward
+
+from hostkit.tiny_models import TinyWan
+from vc_core.condition_tokens import ConditionKVCache
+from vc_core.in_context import assemble, plan_in_context
+from vc_core.rope import rope_table
+from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+# As in test_sparse_tokens: float32, other summation order; a change of mask moves outputs > 1e-2.
+TOL = {"atol": 1e-4, "rtol": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def wan():
+    return TinyWan(dim=256, num_layers=2).build(seed=0)
+
+
+def inputs(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 16, 3, 4, 6, generator=g)
+    cond = ConditionLatents(torch.randn(1, 16, 2, 4, 6, generator=g), (2, 9))
+    context = torch.randn(2, 5, 4096, generator=g)
+    return x, cond, context
+
+
+def reference(wan, x, cond, context, t):
+    plan = plan_in_context(3, (2, 3), list(cond.frames), 4)
+    freqs = rope_table(plan.positions(), wan.rope_embedder.axes_dim, wan.rope_embedder.theta)
+    x_cat, t_cat = assemble(x, cond.latents, t, 0.0)
+    return masked_forward(wan, x_cat, t_cat, context, freqs,
+                          allowed_mask(18, 12, condition_sees_video=False))
+
+
+def test_cached_keys_values_and_output_are_wans_own_forward_under_the_mask(wan):
+    x, cond, context = inputs()
+    t = torch.tensor([700.0, 700.0])
+    cache = ConditionKVCache()
+    with torch.no_grad():
+        out = in_context_forward(wan, x, t, context, cond, condition_attention="cached", kv_cache=cache)
+    ref, kv_ref = reference(wan, x, cond, context, t)
+    assert cache.passes == 1 and len(cache.entries) == 1
+    kv = cache.entries[0][3]
+    assert len(kv) == len(kv_ref) == 2  # one (k, v) per block
+    for (k, v), (k_ref, v_ref) in zip(kv, kv_ref, strict=True):
+        torch.testing.assert_close(k, k_ref[:, 18:], **TOL)
+        torch.testing.assert_close(v, v_ref[:, 18:], **TOL)
+    torch.testing.assert_close(out, ref[:, :, :3], **TOL)
+
+
+def test_the_mask_matters_two_way_differs(wan):
+    x, cond, context = inputs()
+    t = torch.tensor([700.0, 700.0])
+    with torch.no_grad():
+        cached = in_context_forward(wan, x, t, context, cond, condition_attention="cached")
+        two_way = in_context_forward(wan, x, t, context, cond)
+    assert (cached - two_way).abs().max() > 1e-2
+
+
+def test_a_later_step_reuses_the_cache_bit_for_bit(wan):
+    x, cond, context = inputs()
+    cache = ConditionKVCache()
+    with torch.no_grad():
+        in_context_forward(wan, x, torch.tensor([900.0, 900.0]), context, cond,
+                           condition_attention="cached", kv_cache=cache)
+        x2 = torch.randn(x.shape, generator=torch.Generator().manual_seed(5))
+        reused = in_context_forward(wan, x2, torch.tensor([400.0, 400.0]), context, cond,
+                                    condition_attention="cached", kv_cache=cache)
+        fresh = in_context_forward(wan, x2, torch.tensor([400.0, 400.0]), context, cond,
+                                   condition_attention="cached")
+    assert cache.passes == 1 and torch.equal(reused, fresh)
+    # another text (a cfg branch) or other conditions: a new pass, not a wrong hit
+    with torch.no_grad():
+        in_context_forward(wan, x, torch.tensor([400.0, 400.0]), -context, cond,
+                           condition_attention="cached", kv_cache=cache)
+        other = ConditionLatents(cond.latents + 1, cond.frames)
+        in_context_forward(wan, x, torch.tensor([400.0, 400.0]), context, other,
+                           condition_attention="cached", kv_cache=cache)
+    assert cache.passes == 3
+
+
+def test_conditions_below_strength_one_are_recomputed_at_every_step(wan):
+    x, cond, context = inputs()
+    weak = ConditionLatents(cond.latents, cond.frames, (0.5, 1.0), seed=3)
+    cache = ConditionKVCache()
+    with torch.no_grad():
+        for step in (900.0, 400.0):
+            out = in_context_forward(wan, x, torch.tensor([step, step]), context, weak,
+                                     condition_attention="cached", kv_cache=cache)
+    assert cache.passes == 0  # nothing cached: the noised condition changes with the step
+    with torch.no_grad():
+        again = in_context_forward(wan, x, torch.tensor([400.0, 400.0]), context, weak,
+                                   condition_attention="cached")
+    assert torch.equal(out, again)
+
+
+# --- Through ComfyUI's sampler --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mp(pack):
+    return pack.nodes.model_patch
+
+
+@pytest.fixture(scope="module")
+def t2v(checkpoints):
+    import comfy.sd
+    import folder_paths
+
+    return comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
+        "diffusion_models", checkpoints["wan21_t2v_tiny"]))
+
+
+class AttentionCount:
+    """optimized_attention_override: self-attention calls by (query tokens, key tokens)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, func, *args, **kwargs):
+        if args[1].shape[1] != 4:  # not the 4-token text
+            self.calls.append((args[0].shape[0], args[0].shape[1], args[1].shape[1]))
+        return func(*args, **kwargs)
+
+
+def sample(mp, model, strengths=(1.0, 1.0), cfg=3.0, steps=3, attention="cached"):
+    import comfy.sample
+
+    patched = mp.patch_model(model, condition_attention=attention)
+    count = AttentionCount()
+    patched.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = count
+    g = torch.Generator().manual_seed(0)
+    latents = torch.randn(1, 16, 2, 4, 4, generator=g)
+    pos = mp.attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
+                               list(strengths), 4)
+    neg = mp.attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
+                               list(strengths), 4)
+    noise = torch.randn(1, 16, 3, 4, 4, generator=g)
+    with torch.inference_mode():
+        out = comfy.sample.sample(patched, noise, steps, cfg, "euler", "simple", pos, neg,
+                                  torch.zeros_like(noise), seed=0, disable_pbar=True)
+    return out, count.calls
+
+
+def test_one_condition_pass_per_run_for_cond_and_uncond_batched(mp, t2v):
+    blocks = len(t2v.model.diffusion_model.blocks)
+    _, calls = sample(mp, t2v)
+    # 3 latent frames x 4 tokens of video, 2 conditions x 4 tokens; cond and uncond in one batch
+    # the condition pass attends in every block but the last (whose keys/values are all it needs)
+    condition_pass = [c for c in calls if c[1] == 8]
+    assert condition_pass == [(2, 8, 8)] * (blocks - 1)      # once, both cfg rows, cond keys only
+    assert [c for c in calls if c[1] != 8] == [(2, 12, 20)] * (3 * blocks)  # every step: video rows
+    _, again = sample(mp, t2v)                               # a new run computes its own
+    assert [c for c in again if c[1] == 8] == [(2, 8, 8)] * (blocks - 1)
+
+
+def test_strength_below_one_recomputes_the_condition_pass_every_step(mp, t2v):
+    blocks = len(t2v.model.diffusion_model.blocks)
+    _, calls = sample(mp, t2v, strengths=(0.5, 1.0))
+    assert [c for c in calls if c[1] == 8] == [(2, 8, 8)] * (3 * (blocks - 1))
+
+
+def test_options_that_do_not_go_with_the_model_patch_are_refused_by_name(mp, t2v):
+    with pytest.raises(ValueError, match="latent_replacement paradigm has no condition tokens"):
+        mp.patch_model(t2v, paradigm="latent_replacement", condition_attention="cached")
+    with pytest.raises(ValueError, match="latent_replacement paradigm has no condition tokens"):
+        mp.patch_model(t2v, paradigm="latent_replacement", condition_tokens="sparse")
+    with pytest.raises(ValueError, match="condition_attention must be one of \\['two-way', 'cached'\\]"):
+        mp.patch_model(t2v, condition_attention="one-way")
+    with pytest.raises(ValueError, match="condition_tokens must be one of \\['full', 'sparse'\\]"):
+        mp.patch_model(t2v, condition_tokens="some")
+
+
+def test_a_block_replace_patch_is_refused_with_cached_attention(mp, t2v):
+    patched = t2v.clone()
+    patched.set_model_patch_replace(lambda args, extra: extra["original_block"](args), "dit",
+                                    "double_block", 0)
+    with pytest.raises(ValueError, match="replaces Wan's blocks"):
+        sample(mp, patched)
+
+
+def api_graph(checkpoints, attention, tokens="sparse", paradigm="in_context"):
+    from test_bad_input import graph
+
+    g = graph(checkpoints, box=(0.0, 0.0, 0.5, 0.5), frames="0, 4")
+    g["rope"]["inputs"].update(paradigm=paradigm, condition_tokens=tokens,
+                               condition_attention=attention)
+    return g
+
+
+def test_the_options_run_from_an_api_prompt_and_refusals_name_the_node(comfy, checkpoints):
+    from hostkit.inprocess import ExecutionFailed
+
+    outputs = comfy.run(api_graph(checkpoints, "cached"))
+    assert any(o.get("images") for o in outputs.values())
+    with pytest.raises(ExecutionFailed) as err:
+        comfy.run(api_graph(checkpoints, "cached", paradigm="latent_replacement"))
+    assert err.value.data["node_type"] == "VideoCanvasRoPEInterpolator"
+    assert "only 'full' and 'two-way' go with it" in err.value.data["exception_message"]
