@@ -202,3 +202,25 @@ def test_the_options_run_from_an_api_prompt_and_refusals_name_the_node(comfy, ch
         comfy.run(api_graph(checkpoints, "cached", paradigm="latent_replacement"))
     assert err.value.data["node_type"] == "VideoCanvasRoPEInterpolator"
     assert "only 'full' and 'two-way' go with it" in err.value.data["exception_message"]
+
+
+def test_the_toy_trainer_trains_the_cached_variant_through_the_same_masked_forward():
+    """training/train_dit.py --variant cached: one step is finite and differentiable, and the loss
+    is what the masked forward (cache-free) gives for the same draw."""
+    from training.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, training_step
+
+    gen = torch.Generator().manual_seed(0)
+    data = {"video": torch.randn(2, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen),
+            "conditions": torch.randn(2, FRAMES, 16, SIZE // 8, SIZE // 8, generator=gen)}
+    losses = {}
+    for variant in ("cached", "icc"):
+        model = build_dit(seed=0)
+        loss, k = training_step(model, variant, data, torch.arange(2), torch.Generator().manual_seed(3),
+                                3, torch.device("cpu"))
+        assert k == 2 and torch.isfinite(loss)  # seed 3 draws two anchors
+        loss.backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+        assert model.patch_embedding.weight.grad.abs().sum() > 0
+        losses[variant] = loss.item()
+    assert losses["cached"] != losses["icc"]  # the mask is in the training forward

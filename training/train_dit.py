@@ -5,6 +5,8 @@
     variants: icc (in-context + RoPE interpolation: the paper, the bundled default),
               nearest (in-context, conditions at their causal latent slot: "w/o interpolation"),
               replace (latent replacement: the condition overwrites its slot, kept clean)
+              cached (icc with condition tokens attending only to condition tokens, so a sampler
+                      can cache their keys/values: vc_core.condition_tokens; issue 16)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
 predict e - z, MSE on video tokens only; per sample 0..K (4) anchors at random pixel frames, each a
@@ -36,6 +38,7 @@ DIT_FILES = {
     # the ablations ship beside the bundled model but are not registered with ComfyUI's loaders
     "nearest": BUNDLED / "ablations" / "videocanvas_toy_t2v_nearest.safetensors",
     "replace": BUNDLED / "ablations" / "videocanvas_toy_t2v_replace.safetensors",
+    "cached": BUNDLED / "ablations" / "videocanvas_toy_t2v_cached.safetensors",
 }
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
@@ -148,9 +151,11 @@ def training_step(model, variant, data, idx, gen, max_anchors, device):
                 weight[:, :, s] = 0  # a replaced slot is a condition: no loss on it
             out = model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device))
         else:
-            policy = "interpolate" if variant == "icc" else "nearest"
+            policy = "nearest" if variant == "nearest" else "interpolate"
+            attention = "cached" if variant == "cached" else "two-way"  # the mask, never a cache here
             out = in_context_forward(model, zt, t * 1000, context,
-                                     ConditionLatents(cond, tuple(frames), stride=STRIDE), policy)
+                                     ConditionLatents(cond, tuple(frames), stride=STRIDE), policy,
+                                     condition_attention=attention)
     loss = (((out.float() - target) ** 2) * weight).sum() / (weight.sum() * z[:, :, :1].numel())
     return loss, k
 
@@ -183,10 +188,11 @@ def main() -> None:
     ap.add_argument("--stop-after", type=int, default=None,
                     help="save and stop at this step, keeping the --steps schedule (to change it later)")
     ap.add_argument("--data-only", action="store_true", help="build the training set and stop")
+    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if present)")
     args = ap.parse_args()
 
     started = time.monotonic()
-    device = pick_device()
+    device = torch.device(args.device) if args.device else pick_device()
     data = build_dataset(dataset_path(args.clips), args.clips, device)
     if args.data_only:
         return
