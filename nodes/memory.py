@@ -105,22 +105,43 @@ def check_render_memory(conditions: int, width: int, height: int, latent_shape=N
                          f"{device}. Use fewer conditions or a smaller size")
 
 
+def condition_cache_bytes(model, noise_shape, conditions: int) -> int:
+    """What cached condition attention keeps for a run (vc_core.condition_tokens): keys and values
+    of every condition token in every block, for each cond and uncond row; 0 for other options.
+    Counts every condition token (sparse keeps at most these)."""
+    from .model_patch import condition_options_of  # model_patch imports this module
+
+    options = condition_options_of(model)
+    if options is None or options[1] != "cached" or len(noise_shape) != 5 or not conditions:
+        return 0
+    import comfy.model_management as mm
+
+    wan = model.get_model_object("diffusion_model")
+    dtype = model.model.manual_cast_dtype or model.model.get_dtype()
+    b, _, _, h, w = noise_shape
+    tokens = conditions * h * w // _PATCH_TOKENS
+    return 2 * len(wan.blocks) * tokens * wan.dim * (2 * b) * mm.dtype_size(dtype)
+
+
 def check_condition_memory(model, noise_shape, conditions: int, blamed: str = "conditions") -> None:
     """Refuse a sampling run that cannot fit even with cond and uncond run one at a time (ComfyUI's
-    minimum), by the model's own estimate with the condition frames counted, against the memory its
-    load device can free. noise_shape: the video latent [B, C, F, h, w]."""
+    minimum), by the model's own estimate with the condition frames counted (and, with cached
+    condition attention, its keys/values cache), against the memory its load device can free.
+    noise_shape: the video latent [B, C, F, h, w]."""
     if len(noise_shape) != 5:
         return
     b, c, f, h, w = noise_shape
     extra = conditions if adds_tokens(model) else 0
-    need = model.model.memory_required([b, c, f + extra, h, w])
+    cache = condition_cache_bytes(model, noise_shape, extra)
+    need = model.model.memory_required([b, c, f + extra, h, w]) + cache
     have = available_memory(model.load_device)
     if need > have:
         tokens = tokens_per_sample(f, h, w, extra)
+        cached = f" with {size_text(cache)} of cached condition keys/values" if cache else ""
         raise ValueError(f"{blamed if conditions else 'length'}: this request makes {tokens:,} "
                          f"tokens per sample ({_frames_text(f, extra)}); ComfyUI estimates "
-                         f"{size_text(need)} to sample that (cond and uncond one at a time), more "
-                         f"than the {size_text(have)} free on {model.load_device}. "
+                         f"{size_text(need)} to sample that (cond and uncond one at a time"
+                         f"{cached}), more than the {size_text(have)} free on {model.load_device}. "
                          f"{_fix(conditions)}")
 
 
@@ -141,6 +162,11 @@ def _prepare_sampling_with_condition_memory(executor, model, noise_shape, conds,
     if extra and len(noise_shape) == 5:
         check_condition_memory(model, noise_shape, extra, blamed="VideoCanvas conditions")
         if adds_tokens(model):
+            cache = condition_cache_bytes(model, noise_shape, extra)
+            if cache:  # ComfyUI reserves by shape: the cache as the latent frames it weighs as much as
+                per_frame = model.model.memory_required([noise_shape[0], noise_shape[1], 1,
+                                                         *noise_shape[3:]])
+                extra += math.ceil(cache / per_frame)
             noise_shape = [noise_shape[0], noise_shape[1], noise_shape[2] + extra, *noise_shape[3:]]
     return executor(model, noise_shape, conds, *args, **kwargs)  # unknown arguments pass on
 

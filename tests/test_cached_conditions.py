@@ -224,3 +224,15 @@ def test_the_toy_trainer_trains_the_cached_variant_through_the_same_masked_forwa
         assert model.patch_embedding.weight.grad.abs().sum() > 0
         losses[variant] = loss.item()
     assert losses["cached"] != losses["icc"]  # the mask is in the training forward
+
+
+def test_the_memory_estimate_counts_the_cache_of_cached_attention(pack, mp, t2v):
+    """Keys and values of every condition token in every block, per cond and uncond row: for the
+    tiny Wan (2 blocks, width 128, float32), 2 conditions on a 4x4 latent (4 tokens each), batch 1:
+    2 (k, v) x 2 blocks x 8 tokens x 128 x 2 rows x 4 bytes."""
+    memory = pack.nodes.memory
+    shape = [1, 16, 3, 4, 4]
+    assert memory.condition_cache_bytes(mp.patch_model(t2v, condition_attention="cached"), shape,
+                                        2) == 2 * 2 * 8 * 128 * 2 * 4
+    assert memory.condition_cache_bytes(mp.patch_model(t2v), shape, 2) == 0
+    assert memory.condition_cache_bytes(mp.patch_model(t2v, condition_tokens="sparse"), shape, 2) == 0
