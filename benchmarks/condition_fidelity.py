@@ -1,7 +1,7 @@
 """Fidelity of the condition modes (issue 16) on the bundled toy model: the same cases, seeds and
 sampler as benchmarks/evaluate.py, with the model patched per mode.
 
-    python -m benchmarks.condition_fidelity [--cases default.json,dense.json (in benchmarks/cases)]
+    python -m benchmarks.condition_fidelity [--cases modes_subset.json,dense.json (in benchmarks/cases)]
         [--modes full,sparse,cached,cached+sparse] [--weights FILE] [--label NAME] [--out DIR]
 
 Modes: full (the paper: every condition token, two-way attention; the reference), sparse (only the
@@ -53,7 +53,7 @@ class ModeRunner(Runner):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", default=",".join(str(ROOT / "benchmarks" / "cases" / f)
-                                                for f in ("default.json", "dense.json")))
+                                                for f in ("modes_subset.json", "dense.json")))
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--weights", default=None, help="a DiT file instead of the bundled toy model")
     ap.add_argument("--label", default=None, help="what the weights are, for the report")
@@ -89,8 +89,8 @@ def main() -> None:
                         "seeds": seeds, "modes": summary})
         print(f"{case['name']}: " + ", ".join(f"{m} {summary[m]['cond_psnr']:.2f} dB" for m in modes),
               flush=True)
-    groups = {"default cases (1-3 conditions)": [r for r in results if r["conditions"] <= 3],
-              "dense cases (5 and 17 conditions)": [r for r in results if r["conditions"] > 3],
+    groups = {"cases with 1-3 conditions": [r for r in results if r["conditions"] <= 3],
+              "dense cases (5 and 17 patch conditions)": [r for r in results if r["conditions"] > 3],
               "all cases": results}
     rows = []
     for label, members in groups.items():

@@ -236,3 +236,21 @@ def test_the_memory_estimate_counts_the_cache_of_cached_attention(pack, mp, t2v)
                                         2) == 2 * 2 * 8 * 128 * 2 * 4
     assert memory.condition_cache_bytes(mp.patch_model(t2v), shape, 2) == 0
     assert memory.condition_cache_bytes(mp.patch_model(t2v, condition_tokens="sparse"), shape, 2) == 0
+
+
+def test_the_step_cost_real_size_row_runs_at_smoke_size(pack, tmp_path):
+    """benchmarks/step_cost.py --real-size --smoke: the GPU row's code on a tiny model; every mode
+    timed, with the exact condition token counts: 9 dense conditions on a 96x64 canvas of 4x6
+    tokens, 2x4 of them under the centred 48x32 px box (rows 16-47, columns 24-71)."""
+    import json
+
+    from benchmarks import step_cost
+
+    assert step_cost.main(["--real-size", "--smoke", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "condition_modes_real_size.json").read_text())
+    rows = {r["mode"]: r for r in saved["results"][0]["rows"]}
+    assert list(rows) == ["unconditioned", "full", "sparse", "cached", "cached+sparse"]
+    assert [rows[m]["condition_tokens"] for m in rows] == [0, 9 * 24, 9 * 8, 9 * 24, 9 * 8]
+    assert all(r["later_s"] > 0 for r in rows.values())
+    assert "| cached+sparse, K=dense | 9 | 72 (+72 video) |" in (
+        tmp_path / "condition_modes_real_size.md").read_text()
