@@ -28,7 +28,9 @@ Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_u
 
 from __future__ import annotations
 
+import functools
 import inspect
+from pathlib import Path
 from typing import NamedTuple
 
 import comfy.conds
@@ -40,7 +42,10 @@ from ..vc_core.condition_tokens import (
     CONDITION_ATTENTION,
     CONDITION_TOKENS,
     ConditionKVCache,
+    ConditionTokenError,
     Footprint,
+    check_trained_attention,
+    weight_fingerprint,
 )
 from ..vc_core.in_context import PARADIGMS, require_full_strength
 from ..vc_core.timing import POSITION_POLICIES
@@ -367,15 +372,58 @@ def check_condition_options(paradigm: str, condition_tokens: str, condition_atte
                          f"'two-way' go with it; use the in_context paradigm for sparse or cached")
 
 
+# The pack's own models whose condition attention in training is known (models/MODEL_CARD.md),
+# relative to its models/ folder; files not there are skipped.
+TRAINED_ATTENTION = {
+    "diffusion_models/videocanvas_toy_t2v.safetensors": "two-way",
+    "ablations/videocanvas_toy_t2v_nearest.safetensors": "two-way",
+    "ablations/videocanvas_toy_t2v_cached.safetensors": "cached",
+}
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def known_models(root: Path = MODELS_DIR, table: dict | None = None) -> dict[str, tuple[str, str]]:
+    """Fingerprints of the known models' patch embeddings (one tensor read from each file)."""
+    from safetensors import safe_open
+
+    known = {}
+    for rel, mode in (TRAINED_ATTENTION if table is None else table).items():
+        path = Path(root) / rel
+        if path.is_file():
+            with safe_open(str(path), framework="pt") as f:
+                known[weight_fingerprint(f.get_tensor("patch_embedding.weight"))] = (path.name, mode)
+    return known
+
+
+@functools.cache
+def _shipped_models() -> dict[str, tuple[str, str]]:
+    return known_models()
+
+
+def trained_attention(model, known: dict | None = None) -> tuple[str, str] | None:
+    """(file name, condition attention it was trained with) of a known model, else None."""
+    known = _shipped_models() if known is None else known
+    weight = model.get_model_object("diffusion_model").patch_embedding.weight
+    return known.get(weight_fingerprint(weight))
+
+
 def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context",
-                condition_tokens: str = "full", condition_attention: str = "two-way"):
-    """A clone of `model` that consumes VideoCanvas conditions. Re-patching replaces the settings."""
+                condition_tokens: str = "full", condition_attention: str = "two-way",
+                check_training: bool = True):
+    """A clone of `model` that consumes VideoCanvas conditions. Re-patching replaces the settings.
+    check_training=False skips the refusal of a known model run with the other condition attention
+    (for the benchmark that measures what that costs)."""
     if policy not in POSITION_POLICIES:
         raise ValueError(f"position_policy must be one of {POSITION_POLICIES}; got {policy!r}")
     if paradigm not in PARADIGMS:
         raise ValueError(f"paradigm must be one of {PARADIGMS}; got {paradigm!r}")
     check_condition_options(paradigm, condition_tokens, condition_attention)
     describe_model(model)
+    if check_training and paradigm == "in_context":
+        try:
+            check_trained_attention(trained_attention(model), condition_attention)
+        except ConditionTokenError as err:
+            raise ValueError(str(err)) from None
     patched = model.clone()
     forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"),
                                   condition_tokens, condition_attention)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from masked_wan import allowed_mask, masked_forward
 
-from hostkit.tiny_models import TinyWan
+from hostkit.tiny_models import TinyWan, save
 from vc_core.condition_tokens import ConditionKVCache
 from vc_core.in_context import assemble, plan_in_context
 from vc_core.rope import rope_table
@@ -254,3 +254,38 @@ def test_the_step_cost_real_size_row_runs_at_smoke_size(pack, tmp_path):
     assert all(r["later_s"] > 0 for r in rows.values())
     assert "| cached+sparse, K=dense | 9 | 72 (+72 video) |" in (
         tmp_path / "condition_modes_real_size.md").read_text()
+
+
+# --- A known model run with the other condition attention: refused by name -------------------------
+
+def test_the_bundled_two_way_model_refuses_cached_attention_by_name(mp):
+    import comfy.sd
+    import folder_paths
+
+    toy = comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
+        "diffusion_models", "videocanvas_toy_t2v.safetensors"))
+    assert mp.trained_attention(toy) == ("videocanvas_toy_t2v.safetensors", "two-way")
+    with pytest.raises(ValueError) as err:
+        mp.patch_model(toy, condition_attention="cached")
+    message = str(err.value)
+    assert message.startswith("condition_attention='cached': the model videocanvas_toy_t2v.safetensors "
+                              "was trained with two-way condition attention")
+    assert "Use 'two-way', or a model trained cached" in message
+    mp.patch_model(toy, condition_tokens="sparse")  # sparse keeps the trained attention: fine
+    mp.patch_model(toy, condition_attention="cached", check_training=False)  # the benchmark's way
+
+
+def test_a_model_trained_cached_refuses_two_way_and_unknown_models_are_not_checked(mp, t2v, tmp_path):
+    import comfy.sd
+
+    path = save(TinyWan().build(seed=7), tmp_path / "ablations" / "trained_cached.safetensors")
+    known = mp.known_models(tmp_path, {"ablations/trained_cached.safetensors": "cached",
+                                       "ablations/absent.safetensors": "two-way"})
+    trained = mp.trained_attention(comfy.sd.load_diffusion_model(str(path)), known)
+    assert trained == ("trained_cached.safetensors", "cached")
+    from vc_core.condition_tokens import check_trained_attention
+
+    check_trained_attention(trained, "cached")
+    with pytest.raises(ValueError, match="trained with cached condition attention .* use 'cached'"):
+        check_trained_attention(trained, "two-way")
+    assert mp.trained_attention(t2v, known) is None  # a random test model: nothing known

@@ -22,6 +22,7 @@ kernel is passed in (the node pack passes ComfyUI's `optimized_attention`), PyTo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
@@ -37,7 +38,8 @@ TOKENS_HELP = ("full: every condition token (the paper). sparse: only the tokens
 ATTENTION_HELP = ("two-way: condition and video tokens attend to each other (the paper; how the "
                   "bundled toy model was trained). cached: condition tokens attend only to condition "
                   "tokens, so their keys/values are computed once per sampling run and reused at "
-                  "every step; exact for a model trained that way, an approximation otherwise.")
+                  "every step; for models trained that way (the pack refuses it on its own two-way "
+                  "models; on other two-way models it is an approximation).")
 
 
 class ConditionTokenError(ValueError):
@@ -51,6 +53,39 @@ def check_options(condition_tokens: str, condition_attention: str) -> None:
     if condition_attention not in CONDITION_ATTENTION:
         raise ConditionTokenError(f"condition_attention must be one of {list(CONDITION_ATTENTION)}; "
                                   f"got {condition_attention!r}")
+
+
+# --- Does the option go with how the model was trained? ------------------------------------------
+
+def weight_fingerprint(weight: torch.Tensor) -> str:
+    """A model's identity for the check below: its patch embedding's weights as float16 (the shipped
+    files' dtype, so the same for a model loaded from them at any wider dtype), hashed."""
+    data = weight.detach().to(device="cpu", dtype=torch.float16).contiguous().reshape(-1)
+    return hashlib.blake2b(data.view(torch.int16).numpy().tobytes(), digest_size=16).hexdigest()
+
+
+# Measured on the bundled toy model (trained two-way) run cached: benchmarks/results/
+# condition_fidelity.md. Said in the refusal, so the user knows what the option would cost.
+TWO_WAY_RUN_CACHED = "loses ~4 dB of condition PSNR on the toy benchmark"
+
+
+def check_trained_attention(trained: tuple[str, str] | None, condition_attention: str) -> None:
+    """trained: (the model's name, the condition attention it was trained with), None if unknown.
+    A known model run with the other attention is refused by name; unknown models are not checked
+    (nothing says how they were trained)."""
+    if trained is None or trained[1] == condition_attention:
+        return
+    name, mode = trained
+    if mode == "two-way":
+        raise ConditionTokenError(
+            f"condition_attention='{condition_attention}': the model {name} was trained with two-way "
+            f"condition attention (condition tokens read the video); run cached it {TWO_WAY_RUN_CACHED} "
+            f"(benchmarks/results/condition_fidelity.md). Use 'two-way', or a model trained cached "
+            f"(python -m training.train_dit --variant cached)")
+    raise ConditionTokenError(
+        f"condition_attention='{condition_attention}': the model {name} was trained with {mode} "
+        f"condition attention (condition tokens attend only to condition tokens) and never learnt "
+        f"to read the video from them; use '{mode}'")
 
 
 # --- Sparse: which tokens hold patch pixels -----------------------------------------------------
