@@ -10,6 +10,7 @@ from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
+from .training import VideoCanvasTrainLoRA
 from .video_tasks import (
     VideoCanvasCameraMove,
     VideoCanvasExtend,
@@ -34,6 +35,7 @@ NODES: list[type[io.ComfyNode]] = [
     VideoCanvasNullPrompt,
     VideoCanvasDecode,
     VideoCanvasLayoutPreview,
+    VideoCanvasTrainLoRA,
 ]
 
 

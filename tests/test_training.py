@@ -19,7 +19,8 @@ TOKENS_PER_FRAME = (SIZE // 16) ** 2  # 8x8 latents in 2x2 patches
 
 
 def drawn_anchors(seed: int, max_anchors: int) -> list[int]:
-    """The anchor frames training_step draws from a generator seeded `seed` (k first, then frames)."""
+    """The anchor frames training_step draws for its first sample from a generator seeded `seed`
+    (k first, then frames)."""
     gen = torch.Generator().manual_seed(seed)
     k = int(torch.randint(0, max_anchors + 1, (), generator=gen))
     return sorted(torch.randperm(FRAMES, generator=gen)[:k].tolist())
@@ -44,7 +45,7 @@ def step_through_head(model, variant, data, add_to_tokens=None):
     try:
         gen = torch.Generator().manual_seed(3)
         with torch.set_grad_enabled(add_to_tokens is None):
-            loss, _ = training_step(model, variant, data, torch.arange(2), gen, 3, torch.device("cpu"))
+            loss, _ = training_step(model, variant, data, torch.arange(1), gen, 3, torch.device("cpu"))
     finally:
         handle.remove()
     if add_to_tokens is not None:
@@ -84,6 +85,42 @@ def test_one_training_step_per_variant_is_finite_and_trains_video_tokens_only():
         # so moving those outputs leaves the loss bit-identical; moving one video token does not
         assert torch.equal(step_through_head(model, variant, data, conditions), loss.detach()), variant
         assert step_through_head(model, variant, data, [trained[0]]) > loss + 1.0, variant
+
+
+def test_every_sample_draws_its_own_anchors_and_crops_anew_at_every_step():
+    """The paper's recipe: conditions are drawn per sample and per iteration from the clip's
+    pixels, so one frame drawn again gets another crop (crops cut once per dataset would repeat)."""
+    gen = torch.Generator().manual_seed(0)
+    data = {"video": torch.randn(1, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen),
+            "pixels": torch.randint(0, 256, (1, FRAMES, SIZE, SIZE, 3), dtype=torch.uint8, generator=gen)}
+    canvases = []
+
+    def encode(c):  # stands in for the toy VAE: a fixed map from pixels to latents
+        canvases.extend(c)
+        pooled = torch.nn.functional.avg_pool2d(c.permute(0, 3, 1, 2), 8)  # [K, 3, 8, 8]
+        return pooled.repeat(1, 6, 1, 1)[:, :16].movedim(0, 1).unsqueeze(0)
+
+    model = build_dit(seed=0)
+    step_gen = torch.Generator().manual_seed(11)
+    per_sample = []
+    for _ in range(3):  # three steps of four samples of the same clip
+        before = len(canvases)
+        loss, _ = training_step(model, "icc", data, torch.zeros(4, dtype=torch.long), step_gen, 4,
+                                torch.device("cpu"), encode)
+        assert torch.isfinite(loss)
+        per_sample.append(len(canvases) - before)
+    crops = {}  # frame -> the crop masks it was given
+    for c in canvases:
+        inside = (c != 0.5).any(-1)  # VAE_ZERO (0.5) outside the crop; 0.5 is no uint8 / 255
+        frame = [f for f in range(FRAMES)
+                 if torch.equal(data["pixels"][0, f][inside].float() / 255, c[inside])]
+        assert len(frame) == 1  # a crop of exactly one frame of the clip
+        crops.setdefault(frame[0], []).append(inside)
+    repeated = [m for m in crops.values() if len(m) > 1]
+    assert repeated  # 12 samples with 0..4 anchors of 17 frames: frames come up again
+    for masks in repeated:
+        assert not all(torch.equal(masks[0], m) for m in masks[1:])  # ... with new crops
+    assert 0 < sum(per_sample) <= 12 * 4
 
 
 def test_checkpoints_resume_model_and_adam_exactly(tmp_path):

@@ -7,11 +7,13 @@
               replace (latent replacement: the condition overwrites its slot, kept clean)
               cached (icc with condition tokens attending only to condition tokens, so a sampler
                       can cache their keys/values: vc_core.condition_tokens; issue 16)
+              plain (a plain T2V model, no conditions: the base a VideoCanvas LoRA is trained on)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
-predict e - z, MSE on video tokens only; per sample 0..K (4) anchors at random pixel frames, each a
-random crop of 20-100 % of that frame on a zero (VAE_ZERO) canvas, encoded on its own as a single
-image by the frozen toy VAE; condition tokens at timestep 0 with their policy's position; no text
+predict e - z, MSE on video tokens only; per sample and step, anew, 0..K (4) anchors at random pixel
+frames, each a random crop of 20-100 % of that frame on a zero (VAE_ZERO) canvas, encoded on its own
+as a single image by the frozen toy VAE (the drawing is trainer.anchors', the product trainer's);
+condition tokens at timestep 0 with their policy's position; no text
 (a single all-zero 4096-wide token, what VideoCanvas Null Prompt gives); every latent passes through
 ComfyUI's Wan 2.1 latent format first, exactly what the sampler will feed the model.
 
@@ -39,6 +41,8 @@ DIT_FILES = {
     "nearest": BUNDLED / "ablations" / "videocanvas_toy_t2v_nearest.safetensors",
     "replace": BUNDLED / "ablations" / "videocanvas_toy_t2v_replace.safetensors",
     "cached": BUNDLED / "ablations" / "videocanvas_toy_t2v_cached.safetensors",
+    # no conditions at all: the base of the LoRA route (training/toy_lora_proof.sh); not shipped
+    "plain": ROOT / "train_runs" / "toy_t2v_plain.safetensors",
 }
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
@@ -70,33 +74,38 @@ def random_crop_mask(gen: torch.Generator) -> torch.Tensor:
 
 @torch.no_grad()
 def build_dataset(path: Path, clips: int, device) -> dict:
-    """Latents of `clips` training clips (video mode) and, for every pixel frame of each, the
-    image-mode latent of a random-crop canvas of that frame; all in the model's latent space."""
+    """`clips` training clips: their latents (video mode, the model's latent space) and their pixels
+    (uint8), from which every training step cuts new condition crops."""
     if path.exists():
         return load_file(str(path))
-    from vc_core.canvas import VAE_ZERO
-
     fmt = comfy_modules().latent_formats.Wan21()
     vae = load_vae(device)
-    gen = torch.Generator().manual_seed(1234)
-    video, conds = [], []
+    video, frames = [], []
     spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
     for start in range(0, clips, 16):
         seeds = range(start, min(clips, start + 16))
         pixels = torch.stack([generate_clip(s, spec) for s in seeds])
         x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
         video.append(fmt.process_in(vae.encode(x)).cpu())
-        masks = torch.stack([random_crop_mask(gen) for _ in range(len(seeds) * FRAMES)])
-        frames = pixels.reshape(-1, SIZE, SIZE, 3)
-        canvas = masks[..., None] * frames + (1 - masks[..., None]) * VAE_ZERO
-        c = canvas.permute(0, 3, 1, 2).unsqueeze(2).to(device) * 2 - 1  # one-frame clips
-        conds.append(fmt.process_in(vae.encode(c)).cpu().reshape(len(seeds), FRAMES, 16, SIZE // 8,
-                                                                  SIZE // 8))
+        frames.append((pixels * 255).round().clamp(0, 255).to(torch.uint8))
         print(f"dataset {start + len(seeds)}/{clips}", flush=True)
-    data = {"video": torch.cat(video).contiguous(), "conditions": torch.cat(conds).contiguous()}
+    data = {"video": torch.cat(video).contiguous(), "pixels": torch.cat(frames).contiguous()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(data, str(path))
     return data
+
+
+def condition_encoder(vae, device):
+    """canvases [K, H, W, 3] in 0..1 -> [1, 16, K, h, w]: each canvas encoded on its own as a
+    one-frame clip (image mode) by the frozen toy VAE, through the Wan 2.1 latent format."""
+    fmt = comfy_modules().latent_formats.Wan21()
+
+    @torch.no_grad()
+    def encode(canvases: torch.Tensor) -> torch.Tensor:
+        c = canvases.permute(0, 3, 1, 2).unsqueeze(2).to(device) * 2 - 1  # K one-frame clips
+        return fmt.process_in(vae.encode(c))[:, :, 0].movedim(0, 1).unsqueeze(0)
+
+    return encode
 
 
 def dataset_path(clips: int) -> Path:
@@ -105,7 +114,7 @@ def dataset_path(clips: int) -> Path:
     import hashlib
 
     vae = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
-    recipe = f"scene_cut={SCENE_CUTS}".encode()
+    recipe = f"scene_cut={SCENE_CUTS};pixels".encode()  # pixels: crops are cut at every step
     digest = hashlib.sha256(vae.read_bytes() + recipe).hexdigest()[:10]
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
@@ -123,41 +132,61 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted)
 
 
-def training_step(model, variant, data, idx, gen, max_anchors, device):
-    from vc_core.timing import causal_latent_slot
-    from vc_core.wan_forward import ConditionLatents, in_context_forward
+def training_step(model, variant, data, idx, gen, max_anchors, device, encode=None):
+    """One step's loss over the samples `idx`. Every sample draws its own anchor set (0..max_anchors
+    anchors: 0 keeps plain T2V alive) and, from the clip's pixels, a new crop of 20-100 % of each
+    anchor frame (trainer.anchors, the product trainer's drawing), encoded by `encode` (see
+    condition_encoder). Data without pixels may carry pre-encoded per-frame crops ("conditions",
+    [N, FRAMES, 16, h, w]: synthetic latents in tests). Returns (loss, anchors of the first sample)."""
+    from trainer.anchors import draw_anchors, render_canvases
 
+    draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, max_anchors, min_anchors=0) for _ in idx]
     z = data["video"][idx].to(device)
     b = z.shape[0]
-    k = int(torch.randint(0, max_anchors + 1, (), generator=gen))  # k = 0: plain T2V, kept alive
-    frames = sorted(torch.randperm(FRAMES, generator=gen)[:k].tolist())
     t = sample_t(b, gen).to(device)
     eps = torch.randn(z.shape, generator=gen).to(device)
     zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
     target = eps - z
-    context = torch.zeros(b, 1, 4096, device=device)
-    weight = torch.ones(1, 1, LATENT_FRAMES, 1, 1, device=device)
-    if k == 0:
-        out = model.forward_orig(zt, t * 1000, context, freqs=rope_video(model, device))
-    else:
-        cond = data["conditions"][idx][:, frames].permute(0, 2, 1, 3, 4).to(device)  # [B,16,K,h,w]
-        if variant == "replace":
-            slots = [causal_latent_slot(f, STRIDE) for f in frames]
-            zt = zt.clone()
-            t_frames = (t * 1000).view(-1, 1).repeat(1, LATENT_FRAMES)
-            for i, s in enumerate(slots):
-                zt[:, :, s] = cond[:, :, i]
-                t_frames[:, s] = 0
-                weight[:, :, s] = 0  # a replaced slot is a condition: no loss on it
-            out = model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device))
+    context = torch.zeros(1, 1, 4096, device=device)
+    loss = 0.0
+    for i, (clip, anchors) in enumerate(zip(idx.tolist(), draws, strict=True)):
+        frames = [a.frame for a in anchors]
+        if not anchors:
+            cond = None
+        elif "pixels" in data:
+            cond = encode(render_canvases(data["pixels"][clip], anchors)).to(device)
         else:
-            policy = "nearest" if variant == "nearest" else "interpolate"
-            attention = "cached" if variant == "cached" else "two-way"  # the mask, never a cache here
-            out = in_context_forward(model, zt, t * 1000, context,
-                                     ConditionLatents(cond, tuple(frames), stride=STRIDE), policy,
-                                     condition_attention=attention)
-    loss = (((out.float() - target) ** 2) * weight).sum() / (weight.sum() * z[:, :, :1].numel())
-    return loss, k
+            cond = data["conditions"][clip][frames].permute(1, 0, 2, 3).unsqueeze(0).to(device)
+        out, weight = sample_forward(model, variant, zt[i:i + 1], t[i:i + 1], context, cond, frames, device)
+        err = ((out.float() - target[i:i + 1]) ** 2) * weight
+        loss = loss + err.sum() / (weight.sum() * z[:1, :, :1].numel())
+    return loss / b, len(draws[0])
+
+
+def sample_forward(model, variant, zt, t, context, cond, frames, device):
+    """The model's output for one sample and the loss weight per latent frame (0 where a condition
+    replaced the slot)."""
+    from vc_core.timing import causal_latent_slot
+    from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+    weight = torch.ones(1, 1, LATENT_FRAMES, 1, 1, device=device)
+    if cond is None:
+        return model.forward_orig(zt, t * 1000, context, freqs=rope_video(model, device)), weight
+    if variant == "replace":
+        slots = [causal_latent_slot(f, STRIDE) for f in frames]
+        zt = zt.clone()
+        t_frames = (t * 1000).view(-1, 1).repeat(1, LATENT_FRAMES)
+        for i, s in enumerate(slots):
+            zt[:, :, s] = cond[:, :, i]
+            t_frames[:, s] = 0
+            weight[:, :, s] = 0  # a replaced slot is a condition: no loss on it
+        return model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device)), weight
+    policy = "nearest" if variant == "nearest" else "interpolate"
+    attention = "cached" if variant == "cached" else "two-way"  # the mask, never a cache here
+    out = in_context_forward(model, zt, t * 1000, context,
+                             ConditionLatents(cond, tuple(frames), stride=STRIDE), policy,
+                             condition_attention=attention)
+    return out, weight
 
 
 _ROPE_CACHE = {}
@@ -196,6 +225,9 @@ def main() -> None:
     data = build_dataset(dataset_path(args.clips), args.clips, device)
     if args.data_only:
         return
+    encode = condition_encoder(load_vae(device), device)
+    if args.variant == "plain":
+        args.max_anchors = 0
     run = RunDir(ROOT / "train_runs" / f"dit_{args.variant}")
     torch.manual_seed(0)
     model = build_dit(seed=0).to(device).train()
@@ -210,7 +242,7 @@ def main() -> None:
         for g in opt.param_groups:
             g["lr"] = cosine_lr(step, args.steps, args.lr, warmup=200)
         idx = torch.randint(0, data["video"].shape[0], (args.batch,), generator=gen)
-        loss, k = training_step(model, args.variant, data, idx, gen, args.max_anchors, device)
+        loss, k = training_step(model, args.variant, data, idx, gen, args.max_anchors, device, encode)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,0 +1,108 @@
+"""VideoCanvas Train LoRA: train a VideoCanvas LoRA inside ComfyUI on the model its loaders loaded.
+
+Its outputs plug into ComfyUI's own training nodes: LORA_MODEL into SaveLoRA (writes it where
+LoraLoaderModelOnly finds it once moved to models/loras) and LoraModelLoader, LOSS_MAP into
+LossGraphNode. The training itself is the pack's trainer (trainer/), the command line's engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import comfy.sd
+import comfy.utils
+import folder_paths
+from comfy_api.latest import io
+
+from ..trainer.anchors import MAX_ANCHORS
+from ..trainer.loop import TrainConfig
+from ..trainer.lora import DEFAULT_TARGETS
+
+CATEGORY = "VideoCanvas/training"
+LoraModel = io.Custom("LORA_MODEL")  # the type of ComfyUI's TrainLoraNode / SaveLoRA / LoraModelLoader
+LossMap = io.Custom("LOSS_MAP")
+
+
+def resolve_folder(folder: str) -> Path:
+    """An absolute folder, or one inside ComfyUI's input directory; a clear error otherwise."""
+    path = Path(folder).expanduser()
+    if not path.is_absolute():
+        path = Path(folder_paths.get_input_directory()) / path
+    if not path.is_dir():
+        raise ValueError(f"VideoCanvas Train LoRA: folder '{folder}' is not a folder (looked at {path}); "
+                         f"give an absolute path or one inside ComfyUI's input directory")
+    return path
+
+
+class VideoCanvasTrainLoRA(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasTrainLoRA",
+            display_name="VideoCanvas Train LoRA",
+            category=CATEGORY,
+            is_experimental=True,
+            description=(
+                "Trains a VideoCanvas LoRA on a Wan T2V / TI2V-5B model from a folder of videos: every "
+                "step draws new conditions per sample (1 to max_anchors crops of 20-100 % of random "
+                "frames, each encoded on its own by the VAE, in context at timestep 0 with interpolated "
+                "positions) and trains with flow matching at the model's shift through the same "
+                "forward the RoPE Interpolator runs. For long runs use the command line (python -m "
+                "trainer)."),
+            inputs=[
+                io.Model.Input("model", tooltip="The Wan model to train on (UNETLoader; fp8 weights work)."),
+                io.Vae.Input("vae", tooltip="The model's VAE: encodes the clips and the conditions."),
+                io.Conditioning.Input("positive", tooltip="The prompt every clip trains with (e.g. "
+                                      "VideoCanvas Null Prompt, or CLIPTextEncode)."),
+                io.String.Input("folder", default="videocanvas_training",
+                                tooltip="Folder of videos: absolute, or inside ComfyUI's input folder."),
+                io.Int.Input("width", default=832, min=16, max=4096, step=16),
+                io.Int.Input("height", default=480, min=16, max=4096, step=16),
+                io.Int.Input("length", default=33, min=1, max=1025, step=4,
+                             tooltip="Clip length in pixel frames (4k+1)."),
+                io.Int.Input("clips_per_video", default=1, min=1, max=1000),
+                io.Int.Input("steps", default=500, min=1, max=1000000),
+                io.Int.Input("batch_size", default=1, min=1, max=64, tooltip="Samples per step."),
+                io.Float.Input("learning_rate", default=0.0001, min=0.0001, max=1.0, step=0.0001,
+                               tooltip="AdamW learning rate (the command line takes any value)."),
+                io.Int.Input("rank", default=16, min=1, max=512),
+                io.Float.Input("alpha", default=0.0, min=0.0, max=1024.0, step=0.5,
+                               tooltip="LoRA alpha; 0 means alpha = rank (scale 1)."),
+                io.Int.Input("max_anchors", default=MAX_ANCHORS, min=1, max=MAX_ANCHORS,
+                             tooltip="Anchors per sample are drawn from 1 to this (paper: 20)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF),
+                io.Boolean.Input("gradient_checkpointing", default=True),
+                io.String.Input("targets", default=",".join(DEFAULT_TARGETS),
+                                tooltip="Linear layers to train (name suffixes, or re:<regex>)."),
+                io.Clip.Input("clip", optional=True, tooltip="A text encoder: clips with a caption "
+                              "file beside them (same name, .txt) train with its encoding."),
+            ],
+            outputs=[
+                io.Model.Output(display_name="model", tooltip="The model with the trained LoRA applied."),
+                LoraModel.Output(display_name="lora", tooltip="The LoRA, for SaveLoRA."),
+                LossMap.Output(display_name="loss", tooltip="Loss per step, for LossGraphNode."),
+                io.Int.Output(display_name="steps"),
+            ],
+        )
+
+    @classmethod
+    def execute(cls, model, vae, positive, folder, width, height, length, clips_per_video, steps,
+                batch_size, learning_rate, rank, alpha, max_anchors, seed, gradient_checkpointing,
+                targets, clip=None) -> io.NodeOutput:
+        from ..trainer.in_comfy import train_lora
+
+        if not positive:
+            raise ValueError("VideoCanvas Train LoRA: positive: empty conditioning")
+        config = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, rank=rank,
+                             alpha=alpha or None, max_anchors=max_anchors, seed=seed,
+                             gradient_checkpointing=gradient_checkpointing,
+                             targets=tuple(t.strip() for t in targets.split(",") if t.strip()))
+        bar = comfy.utils.ProgressBar(steps)
+        try:
+            lora, losses = train_lora(model, vae, positive[0][0], resolve_folder(folder), width, height,
+                                      length, config, clips_per_video=clips_per_video, clip=clip,
+                                      on_step=lambda step, loss: bar.update_absolute(step, steps))
+        except ValueError as e:
+            raise ValueError(f"VideoCanvas Train LoRA: {e}") from None
+        trained, _ = comfy.sd.load_lora_for_models(model, None, lora, 1.0, 0)
+        return io.NodeOutput(trained, lora, {"loss": losses}, steps)

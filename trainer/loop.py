@@ -1,0 +1,315 @@
+"""The training loop: flow matching with Wan's shift through the VideoCanvas in-context forward.
+
+Per sample (all its randomness from anchors.sample_generator(seed, step, index)):
+  sigma = shift * u / (1 + (shift - 1) * u), u ~ U(0, 1)   (the noise levels Wan samples at)
+  z_t = (1 - sigma) z + sigma e;  target = e - z            (ComfyUI's flow-matching convention)
+  conditions: anchors drawn anew, each canvas encoded on its own as one image by the model's VAE,
+  in context at timestep 0 with interpolated positions (vc_core.wan_forward.in_context_forward,
+  the very forward inference runs); the loss is the MSE on the video tokens only (the condition
+  tokens are dropped from the output before it is taken).
+
+A step averages the loss over the global batch (batch_size samples per process x processes); with
+several processes (torchrun) the LoRA gradients are summed across processes by all-reduce, which is
+what DDP does (a LoRA's few MB of gradients need no bucketing). State (LoRA + Adam moments) is saved
+as safetensors + JSON, never pickle; a resumed run continues to the same result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ._pack import vc
+from .anchors import draw_anchors, render_canvases, sample_generator
+from .lora import DEFAULT_TARGETS, LoRASet
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 1  # samples per process per step
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup: int = 0
+    max_grad_norm: float = 1.0
+    rank: int = 16
+    alpha: float | None = None  # None: alpha = rank (scale 1)
+    targets: tuple[str, ...] = DEFAULT_TARGETS
+    min_anchors: int = 1
+    max_anchors: int = 20
+    min_crop: float = 0.2  # fraction of the frame's area
+    max_crop: float = 1.0
+    shift: float | None = None  # None: the model's own sampling shift
+    seed: int = 0
+    gradient_checkpointing: bool = False
+    policy: str = "interpolate"
+    stride: int = 4  # the VAE's temporal stride
+    extra: dict = field(default_factory=dict)
+
+    def resumable_fields(self) -> dict:
+        """What must not change between a run and its resumption (steps may grow)."""
+        d = asdict(self)
+        d.pop("steps")
+        d.pop("extra")
+        d["targets"] = list(d["targets"])
+        return d
+
+
+@dataclass
+class Sample:
+    latent: torch.Tensor  # [C, f, h, w], latent format applied
+    pixels: torch.Tensor  # [T, H, W, 3] uint8
+    context: torch.Tensor  # [n, 4096]
+
+
+def sigma_of(u: torch.Tensor, shift: float) -> torch.Tensor:
+    return shift * u / (1 + (shift - 1) * u)
+
+
+def predict(wan, x_t: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
+            conditions: torch.Tensor | None, frames: Sequence[int], stride: int = 4,
+            policy: str = "interpolate") -> torch.Tensor:
+    """The model's velocity for the video tokens: the in-context forward inference runs, with the
+    conditions [1, C, K, h, w] (latent format applied) clean at the given pixel frames; without
+    conditions, the same forward with none appended. Wan's timestep is sigma x 1000."""
+    wf = vc("wan_forward")
+    if conditions is None or not len(frames):
+        conditions = x_t.new_zeros(x_t.shape[0], x_t.shape[1], 0, *x_t.shape[3:])
+        frames = ()
+    cond = wf.ConditionLatents(conditions, tuple(int(f) for f in frames), stride=stride)
+    return wf.in_context_forward(wan, x_t, sigma * 1000.0, context, cond, policy)
+
+
+@contextlib.contextmanager
+def checkpointed_blocks(wan, enabled: bool):
+    """Gradient checkpointing of every transformer block, wrapped from outside (the forward code
+    stays the one inference runs): activations inside a block are recomputed in the backward."""
+    if not enabled:
+        yield
+        return
+    from torch.utils.checkpoint import checkpoint
+
+    originals = []
+    for block in wan.blocks:
+        fwd = block.forward
+        originals.append((block, block.__dict__.get("forward")))
+        block.forward = (lambda f: lambda *a, **k: checkpoint(f, *a, use_reentrant=False, **k))(fwd)
+    try:
+        yield
+    finally:
+        for block, own in originals:
+            if own is None:
+                del block.forward  # the class's method shows again
+            else:
+                block.forward = own
+
+
+class Distributed:
+    """torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); one process without it."""
+
+    def __init__(self, device_type: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if device_type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self):
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def sum_(self, tensors):
+        if self.world > 1:
+            for t in tensors:
+                torch.distributed.all_reduce(t)
+
+    def close(self):
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+class Trainer:
+    """LoRA training of one WanModel on cached clips.
+
+    clips: a sequence of Sample (or anything with latent/pixels/context), read by index;
+    encode_anchors: canvases [K, H, W, 3] in 0..1 -> [1, C, K, h, w] latents (latent format applied),
+    each canvas encoded on its own as one image (models.encode_images with the model's VAE).
+    """
+
+    def __init__(self, wan, clips: Sequence, encode_anchors: Callable, config: TrainConfig,
+                 device: torch.device, compute_dtype: torch.dtype = torch.float32, shift: float = 1.0,
+                 lora: LoRASet | None = None, dist: Distributed | None = None):
+        self.wan, self.clips, self.encode_anchors = wan, clips, encode_anchors
+        self.config, self.device, self.dtype = config, torch.device(device), compute_dtype
+        self.shift = float(config.shift if config.shift is not None else shift)
+        self.dist = dist or Distributed(self.device.type)
+        if not len(clips):
+            raise ValueError("training needs at least one clip")
+        wan.requires_grad_(False)
+        self.lora = (lora or LoRASet(wan, config.rank, config.alpha, config.targets, seed=config.seed))
+        self.lora.to(self.device)
+        self.params = [p for _, p in sorted(self.lora.named_parameters())]
+        self.opt = torch.optim.AdamW(self.params, lr=config.lr, weight_decay=config.weight_decay,
+                                     foreach=False)
+        self.step = 0
+        self.losses: list[float] = []
+
+    # --- one sample, one step -------------------------------------------------------------
+    def clip_index(self, step: int, j: int) -> int:
+        """Clip of sample j of the global batch at `step`: epochs of seeded permutations, so every
+        clip is seen once per epoch, whatever the number of processes."""
+        n = len(self.clips)
+        g = step * self.config.batch_size * self.dist.world + j
+        perm = torch.randperm(n, generator=sample_generator(self.config.seed, g // n, 0, "epoch"))
+        return int(perm[g % n])
+
+    def sample_loss(self, step: int, j: int, clip_index: int | None = None,
+                    stream: str = "sample") -> torch.Tensor:
+        cfg = self.config
+        clip = self.clips[self.clip_index(step, j) if clip_index is None else clip_index]
+        gen = sample_generator(cfg.seed, step, j, stream)
+        z = clip.latent.to(self.device, torch.float32).unsqueeze(0)
+        u = torch.rand(1, generator=gen)
+        sigma = sigma_of(u, self.shift).to(self.device)
+        eps = torch.randn(z.shape, generator=gen).to(self.device)
+        t, h, w, _ = clip.pixels.shape
+        anchors = draw_anchors(gen, t, h, w, cfg.max_anchors, cfg.min_anchors, cfg.min_crop, cfg.max_crop)
+        conditions = None
+        if anchors:
+            conditions = self.encode_anchors(render_canvases(clip.pixels, anchors)).to(self.device)
+        x_t = (1 - sigma.view(-1, 1, 1, 1, 1)) * z + sigma.view(-1, 1, 1, 1, 1) * eps
+        context = clip.context.to(self.device).unsqueeze(0)
+        with self._autocast():
+            v = predict(self.wan, x_t.to(self.dtype), sigma, context.to(self.dtype),
+                        None if conditions is None else conditions.to(self.dtype),
+                        [a.frame for a in anchors], cfg.stride, cfg.policy)
+        return torch.nn.functional.mse_loss(v.float(), eps - z)
+
+    @torch.no_grad()
+    def eval_loss(self, draws: int = 4) -> float:
+        """Mean loss over `draws` fixed draws (noise level, noise, anchors) per clip, from a stream
+        of their own: the same draws at every call, so values at different steps compare."""
+        attached = bool(self.lora._hooks)
+        self.lora.attach(self.wan)
+        try:
+            total = sum(float(self.sample_loss(d, 0, i, stream="eval"))
+                        for i in range(len(self.clips)) for d in range(draws))
+        finally:
+            if not attached:
+                self.lora.detach()
+        return total / (draws * len(self.clips))
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.dtype != torch.float32:
+            return torch.autocast("cuda", dtype=self.dtype)
+        return contextlib.nullcontext()
+
+    def lr_at(self, step: int) -> float:
+        w = self.config.warmup
+        return self.config.lr * min(1.0, (step + 1) / w) if w else self.config.lr
+
+    def train_step(self) -> float:
+        """One optimiser step over the global batch; returns the global batch's mean loss."""
+        cfg, step = self.config, self.step
+        global_batch = cfg.batch_size * self.dist.world
+        self.opt.zero_grad(set_to_none=False)
+        total = torch.zeros((), dtype=torch.float64)
+        with checkpointed_blocks(self.wan, cfg.gradient_checkpointing):
+            for i in range(cfg.batch_size):
+                j = self.dist.rank * cfg.batch_size + i
+                loss = self.sample_loss(step, j)
+                (loss / global_batch).backward()
+                total += float(loss.detach())
+        self.dist.sum_([p.grad for p in self.params] + [total])
+        if cfg.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr_at(step)
+        self.opt.step()
+        self.step += 1
+        mean = float(total) / global_batch
+        self.losses.append(mean)
+        return mean
+
+    # --- state ------------------------------------------------------------------------------
+    def save_state(self, folder: Path) -> None:
+        """LoRA and Adam moments as safetensors, counters and config as JSON (written last, so a
+        run killed mid-save resumes from the previous complete state)."""
+        folder = Path(folder)
+        tensors = {}
+        for name, p in sorted(self.lora.named_parameters()):
+            tensors[f"lora.{name}"] = p.detach().cpu().contiguous()
+            for key in ("exp_avg", "exp_avg_sq"):
+                if key in self.opt.state.get(p, {}):
+                    tensors[f"adam.{name}.{key}"] = self.opt.state[p][key].detach().cpu().contiguous()
+        adam_steps = {float(s["step"]) for s in self.opt.state.values() if "step" in s}
+        tmp = folder / "state.safetensors.tmp"
+        save_file(tensors, str(tmp))
+        os.replace(tmp, folder / "state.safetensors")
+        meta = {"step": self.step, "adam_step": adam_steps.pop() if adam_steps else 0.0,
+                "config": self.config.resumable_fields(), "losses": self.losses,
+                "lora": {"rank": self.lora.rank, "alpha": self.lora.alpha, "modules": self.lora.names}}
+        (folder / "state.json.tmp").write_text(json.dumps(meta))
+        os.replace(folder / "state.json.tmp", folder / "state.json")
+
+    def load_state(self, folder: Path) -> None:
+        folder = Path(folder)
+        meta = json.loads((folder / "state.json").read_text())
+        saved, now = meta["config"], self.config.resumable_fields()
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if changed:
+            raise ValueError(f"{folder}: cannot resume with other settings than the run was started "
+                             f"with ({', '.join(f'{k}: {saved.get(k)} -> {now.get(k)}' for k in changed)})")
+        tensors = load_file(str(folder / "state.safetensors"))
+        with torch.no_grad():
+            for name, p in self.lora.named_parameters():
+                p.copy_(tensors[f"lora.{name}"])
+                if f"adam.{name}.exp_avg" in tensors:
+                    self.opt.state[p] = {
+                        "step": torch.tensor(meta["adam_step"]),
+                        "exp_avg": tensors[f"adam.{name}.exp_avg"].to(p.device),
+                        "exp_avg_sq": tensors[f"adam.{name}.exp_avg_sq"].to(p.device)}
+        self.step, self.losses = int(meta["step"]), list(meta["losses"])
+
+    # --- the run ------------------------------------------------------------------------------
+    def run(self, out: Path | None = None, save_every: int = 0, stop_after: int | None = None,
+            log: Callable[[str], None] = print, on_step: Callable[[int, float], None] | None = None):
+        """Train to config.steps (or stop_after steps, saving state first); with `out`, write the
+        loss log (loss.jsonl) and state there (main process only)."""
+        cfg = self.config
+        end = min(cfg.steps, stop_after) if stop_after is not None else cfg.steps
+        self.lora.attach(self.wan)
+        t0, first = time.monotonic(), self.step
+        try:
+            while self.step < end:
+                loss = self.train_step()
+                if on_step:
+                    on_step(self.step, loss)
+                if out is not None and self.dist.main:
+                    with open(Path(out) / "loss.jsonl", "a") as f:
+                        f.write(json.dumps({"step": self.step, "loss": loss, "lr": self.lr_at(self.step - 1),
+                                            "seconds": round(time.monotonic() - t0, 3)}) + "\n")
+                    if save_every and self.step % save_every == 0 and self.step < end:
+                        self.save_state(out)
+                done = self.step - first
+                if done == 1 or self.step % max(1, min(50, cfg.steps // 20)) == 0 or self.step == end:
+                    rate = (time.monotonic() - t0) / done
+                    log(f"step {self.step}/{cfg.steps}  loss {loss:.5f}  {rate:.2f} s/step  "
+                        f"eta {rate * (cfg.steps - self.step) / 60:.1f} min")
+        finally:
+            self.lora.detach()
+        if out is not None and self.dist.main:
+            self.save_state(out)
+        return self.losses

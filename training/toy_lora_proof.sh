@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Toy-scale proof of the LoRA route (issue 14, item 3): a plain toy T2V base (no conditions, the
+# bundled toy's data and budget), then a VideoCanvas LoRA on it with the product trainer
+# (python -m trainer), then the fidelity benchmark for base + LoRA beside the fully trained toy.
+#   DEVICE=cuda RANK=32 STEPS=3000 bash training/toy_lora_proof.sh
+# On a 2-core CPU each stage takes its --minutes / steps budget (the base alone 44 min): run it on
+# a GPU. Results: bench_out/toy_lora_r$RANK/results.md against bench_out/toy_full/results.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-$(python3 -m hostkit.setup --print python)}
+COMFY=$(python3 -m hostkit.setup --print comfyui)
+DEVICE=${DEVICE:-cuda}
+RANK=${RANK:-32}
+STEPS=${STEPS:-3000}
+MINUTES=${MINUTES:-44}
+RUN=train_runs/toy_lora_r$RANK
+
+"$PY" -m training.train_dit --data-only --device "$DEVICE"
+[[ -f train_runs/toy_t2v_plain.safetensors ]] ||
+    "$PY" -m training.train_dit --variant plain --minutes "$MINUTES" --device "$DEVICE"
+"$PY" -m training.export_clips --clips 1024 --out train_runs/toy_clips
+"$PY" -m trainer --comfyui "$COMFY" --device "$DEVICE" \
+    --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
+    --data train_runs/toy_clips --out "$RUN" --sizes 64x64 --length 17 \
+    --rank "$RANK" --steps "$STEPS" --batch-size 16 --lr 1e-3 --warmup 100 \
+    --min-anchors 0 --max-anchors 4 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
+"$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors \
+    --lora "$RUN/videocanvas_lora.safetensors" --out "$RUN/merged.safetensors"
+"$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged.safetensors" --out "bench_out/toy_lora_r$RANK"
+[[ -f bench_out/toy_full/results.md ]] || "$PY" -m benchmarks.evaluate --variants icc --out bench_out/toy_full
