@@ -86,8 +86,10 @@ class LoRASet(torch.nn.Module):
     def _hook(self, key):
         def add_lora(module, args, out):
             x = args[0]
-            down, up = self.down[key], self.up[key]
-            delta = torch.nn.functional.linear(torch.nn.functional.linear(x.to(down.dtype), down), up)
+            # in the activations' dtype (bf16 on a GPU): no float32 copy of the tokens; the
+            # float32 parameters still get their gradients through the cast
+            down, up = self.down[key].to(x.dtype), self.up[key].to(x.dtype)
+            delta = torch.nn.functional.linear(torch.nn.functional.linear(x, down), up)
             return out + (self.scale * delta).to(out.dtype)
         return add_lora
 
