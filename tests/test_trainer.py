@@ -552,3 +552,40 @@ def test_train_cost_benchmark_quick_run_writes_its_table(tmp_path):
     assert rows[0]["tokens"] == (3 + 2) * 4 * 4  # 3 latent frames + 2 anchors, 4x4 tokens each
     assert rows[0]["loss"] == rows[1]["loss"]  # checkpointing recomputes; it changes nothing
     assert "| 9 | 64x64 | 2 | 80 | off |" in result["markdown"]
+
+
+@pytest.mark.parametrize("case", ["no_folder", "corrupt_video", "odd_width", "other_vae"])
+def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoints, tmp_path, case):
+    from hostkit.inprocess import ExecutionFailed
+
+    folder = tmp_path / "videos"
+    write_video(folder / "good.mp4", 12, 32, 32)
+    unet, width = checkpoints["wan21_t2v_tiny"], 32
+    expected = {"no_folder": f"folder '{tmp_path / 'missing'}' is not a folder",
+                "corrupt_video": f"{folder / 'broken.mp4'}: cannot be read as a video",
+                "odd_width": "size '40x32': width and height must be positive multiples of 16",
+                "other_vae": "vae: this VAE makes 16-channel latents but the model denoises 48"}[case]
+    if case == "no_folder":
+        folder = tmp_path / "missing"
+    elif case == "corrupt_video":
+        (folder / "broken.mp4").write_bytes(b"\x00" * 300)
+    elif case == "odd_width":
+        width = 40
+    else:  # a TI2V-5B (48-channel) model with a Wan 2.1 VAE
+        unet = checkpoints["wan22_ti2v_tiny"]
+    prompt = {
+        "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": unet, "weight_dtype": "default"}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": checkpoints["wan21_vae_tiny"]}},
+        "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
+        "train": {"class_type": "VideoCanvasTrainLoRA", "inputs": {
+            "model": ["unet", 0], "vae": ["vae", 0], "positive": ["text", 0], "folder": str(folder),
+            "width": width, "height": 32, "length": LENGTH, "clips_per_video": 1, "steps": 1,
+            "batch_size": 1, "learning_rate": 0.001, "rank": 4, "alpha": 0.0, "max_anchors": 2, "seed": 0,
+            "gradient_checkpointing": False, "targets": "self_attn.q"}},
+        "save": {"class_type": "SaveLoRA", "inputs": {"lora": ["train", 1], "prefix": "loras/vc_refused"}},
+    }
+    with pytest.raises(ExecutionFailed) as err:
+        comfy.run(prompt)
+    assert err.value.data["node_type"] == "VideoCanvasTrainLoRA"
+    message = err.value.data["exception_message"]
+    assert message.startswith("VideoCanvas Train LoRA: ") and expected in message, message

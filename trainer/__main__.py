@@ -113,6 +113,10 @@ def main(argv=None) -> int:
                 raise SystemExit(f"--init-lora {args.init_lora}: only .safetensors files are loaded")
             lora = LoRASet.from_comfy(base.wan, comfy.utils.load_torch_file(args.init_lora), args.init_lora)
         vae = models.load_vae(args.vae)
+        try:
+            models.check_vae(base, vae, f"--vae {args.vae}")
+        except ValueError as e:
+            raise SystemExit(str(e)) from None
         length = check_length(args.length)
         buckets = parse_buckets(args.sizes, base.spatial_multiple)
         videos = find_videos(Path(args.data))

@@ -41,6 +41,7 @@ def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, he
     import comfy.model_management
 
     base = models.wrap_base(patcher, "model", patcher.load_device)
+    models.check_vae(base, vae)
     with torch.inference_mode(False), torch.enable_grad():
         length = check_length(length)
         buckets = parse_buckets(f"{width}x{height}", base.spatial_multiple)

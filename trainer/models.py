@@ -116,6 +116,14 @@ def load_vae(path: str):
     return vae
 
 
+def check_vae(base: Base, vae, source: str = "vae") -> None:
+    """The VAE must make the latents the model denoises (16 channels: Wan 2.1 VAE; 48: Wan 2.2)."""
+    channels = base.wan.patch_embedding.weight.shape[1]
+    if getattr(vae, "latent_channels", channels) != channels:
+        raise ValueError(f"{source}: this VAE makes {vae.latent_channels}-channel latents but the model "
+                         f"denoises {channels} (Wan 2.1 VAE: 16, Wan 2.2 VAE: 48)")
+
+
 def load_text_encoder(path: str):
     import comfy.sd
 
