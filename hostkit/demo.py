@@ -1,12 +1,11 @@
-"""The README's main job: VideoCanvas workflows from workflows/api/ on the bundled toy model, through
-a real headless ComfyUI server's HTTP API; writes the videos and a contact sheet under out/demo/.
+"""The README's main job: the pack's shipped templates for the bundled toy model
+(example_workflows/api/*(toy model).json), run unedited through a real headless ComfyUI server's HTTP
+API with the shipped example inputs; writes the videos, a contact sheet and a report under out/demo/.
 
-    bash scripts/demo.sh [--steps 20] [--workflows 01_i2v_any_frame,04_patch_to_video,09_transition]
+    bash scripts/demo.sh [--workflows 01,04,09] [--thumbnails]
 
-The workflows are the shareable ones, adapted (hostkit.workflows.adapt) to the toy model: its files,
-VideoCanvas Null Prompt in place of the umt5 text path (the toy model has no text), 64x64, 17
-frames. Their inputs are held-out procedural clips (seeds the model never saw in training), so
-what the model was given is known and the sheet shows it beside what it made.
+--thumbnails also writes each template's card thumbnail (example_workflows/<name>.jpg, for the toy
+template and its Wan twin alike) from the video the toy template just made.
 """
 
 from __future__ import annotations
@@ -23,21 +22,17 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
 from hostkit.server import ComfyServer  # noqa: E402
-from hostkit.setup import comfy_dir  # noqa: E402
-from hostkit.workflows import adapt, input_files, load_api  # noqa: E402
+from hostkit.workflows import TOY, TOY_UNET, TOY_VAE, WORKFLOWS, WORKFLOWS_DIR, load_api  # noqa: E402
 
-TOY_UNET = "videocanvas_toy_t2v.safetensors"
-TOY_VAE = "videocanvas_toy_vae.safetensors"
-SIZE, LENGTH = 64, 17
-DEFAULT_WORKFLOWS = "01_i2v_any_frame,04_patch_to_video,09_transition"
-INPUT_SEEDS = {"image": 1_000_321, "rgba": 1_000_322, "video": 1_000_323, "mask": 1_000_324}
-# The default workflows' inputs, picked (by looking at the toy VAE's reconstructions of held-out
-# seeds) among content the toy VAE can represent: one large object in a strong colour on a
-# contrasting ground. It keeps colour and layout, not texture (models/MODEL_CARD.md), so a striped
-# disc on a similar ground comes back as a tint whatever the DiT does. The benchmark's seeds are
-# not picked.
+SIZE, LENGTH = TOY.width, TOY.length
+# The example inputs' seeds (hostkit/example_inputs.py), picked (by looking at the toy VAE's
+# reconstructions of held-out seeds) among content the toy VAE can represent: one large object in a
+# strong colour on a contrasting ground. It keeps colour and layout, not texture
+# (models/MODEL_CARD.md), so a striped disc on a similar ground comes back as a tint whatever the
+# DiT does. The benchmark's seeds are not picked.
 DEMO_SEEDS = {"videocanvas_keyframe.png": 1_000_551, "videocanvas_object.png": 1_000_411,
               "videocanvas_clip_a.mp4": 1_000_531, "videocanvas_clip_b.mp4": 1_000_511}
+THUMBNAIL = 256  # px, square: the template cards crop to a square
 
 
 def bundled_models_present() -> bool:
@@ -45,41 +40,24 @@ def bundled_models_present() -> bool:
                for kind, name in (("diffusion_models", TOY_UNET), ("vae", TOY_VAE)))
 
 
-def write_inputs(prompt: dict, folder: Path) -> dict[str, str]:
-    """Held-out procedural content for every file the workflow loads; {workflow name: file name}."""
-    import av
-    from PIL import Image, ImageDraw
+def toy_templates(numbers: str | None = None) -> list[str]:
+    """The bundled-model templates, in order; numbers: e.g. '01,04' (None: all)."""
+    wanted = set(numbers.split(",")) if numbers else None
+    return [name for name, w in WORKFLOWS.items()
+            if w.bundled and (wanted is None or name[:2] in wanted)]
 
-    from training.procedural import ClipSpec, generate_clip
 
-    mapping = {}
-    for i, (name, kind) in enumerate(sorted(input_files(prompt).items())):
-        seed = DEMO_SEEDS.get(Path(name).name, INPUT_SEEDS[kind] + 10 * i)
-        clip = generate_clip(seed, ClipSpec(LENGTH, SIZE, SIZE))
-        frames = (clip.numpy() * 255).round().astype("uint8")
-        target = folder / f"vcdemo_{Path(name).name}"
-        if kind == "video":
-            with av.open(str(target), "w") as container:
-                stream = container.add_stream("libx264", rate=16)
-                stream.width = stream.height = SIZE
-                stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": "12"}
-                for f in frames:
-                    container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-                container.mux(stream.encode())
-        elif kind == "mask":
-            mask = Image.new("L", (SIZE, SIZE), 0)
-            ImageDraw.Draw(mask).rectangle([SIZE // 4, SIZE // 4, 3 * SIZE // 4, 3 * SIZE // 4], fill=255)
-            mask.convert("RGB").save(target)
-        else:
-            img = Image.fromarray(frames[LENGTH // 2]).convert("RGBA")
-            if kind == "rgba":  # an object cut-out: alpha is the MASK the workflow uses
-                alpha = Image.new("L", (SIZE, SIZE), 0)
-                ImageDraw.Draw(alpha).ellipse([SIZE // 6, SIZE // 6, 5 * SIZE // 6, 5 * SIZE // 6], fill=255)
-                img.putalpha(alpha)
-            img.save(target)
-        mapping[name] = target.name
-    return mapping
+def thumbnail(frames, path: Path) -> None:
+    """A 2x2 grid of four frames spread over the video (first, two between, last), as a JPEG."""
+    from PIL import Image
+
+    n = len(frames)
+    picks = [frames[round(i * (n - 1) / 3)] for i in range(4)]
+    cell = THUMBNAIL // 2
+    sheet = Image.new("RGB", (THUMBNAIL, THUMBNAIL))
+    for i, f in enumerate(picks):
+        sheet.paste(Image.fromarray(f).resize((cell, cell), Image.BICUBIC), ((i % 2) * cell, (i // 2) * cell))
+    sheet.save(path, format="JPEG", quality=88)
 
 
 def saved_outputs(history: dict, kind: str) -> list[dict]:
@@ -123,13 +101,12 @@ def contact_sheet(rows: list[tuple[str, object, object]], path: Path, scale: int
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--workflows", default=DEFAULT_WORKFLOWS)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--workflows", default=None, help="template numbers, e.g. 01,04,09 (default: all)")
     ap.add_argument("--out", default=str(ROOT / "out" / "demo"))
-    ap.add_argument("--unet", default=TOY_UNET, help="another diffusion model file (development)")
-    ap.add_argument("--vae", default=TOY_VAE)
+    ap.add_argument("--thumbnails", action="store_true",
+                    help="write example_workflows/<name>.jpg for each template run and its Wan twin")
     args = ap.parse_args()
-    if args.unet == TOY_UNET and not bundled_models_present():
+    if not bundled_models_present():
         print("The bundled toy model is not in models/ (train it: bash training/train_all.sh). "
               "Refusing to run the demo on random weights.", file=sys.stderr)
         return 2
@@ -139,30 +116,33 @@ def main() -> int:
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    comfy_input = comfy_dir() / "input"
-    comfy_input.mkdir(exist_ok=True)
     rows, report = [], []
-    with ComfyServer(log_path=out / "server.log", output_dir=out / "comfy-output") as server:
-        for name in args.workflows.split(","):
-            api = load_api(name)
-            prompt = adapt(api, unet=args.unet, vae=args.vae, size=(SIZE, SIZE), length=LENGTH,
-                           steps=args.steps, cfg=1.0, seed=0, inputs=write_inputs(api, comfy_input))
+    # its own temp folder: a server starting elsewhere on this ComfyUI empties the shared one
+    with ComfyServer(log_path=out / "server.log", output_dir=out / "comfy-output",
+                     extra_args=["--temp-directory", str(out)]) as server:
+        for name in toy_templates(args.workflows):
+            prompt = load_api(name)  # as shipped: no edits
             t0 = time.monotonic()
             history = server.run(prompt)
             seconds = time.monotonic() - t0
             saved = [v for v in saved_outputs(history, "images") if v.get("type") == "output"]
             files = [out / "comfy-output" / v["subfolder"] / v["filename"] for v in saved
                      if v["filename"].endswith((".mp4", ".webm"))]
-            layouts = [comfy_dir() / "temp" / v["subfolder"] / v["filename"]
+            layouts = [out / "temp" / v["subfolder"] / v["filename"]
                        for v in saved_outputs(history, "images") if v.get("type") == "temp"]
-            target = out / f"{name}.mp4"
+            key = WORKFLOWS[name].key
+            target = out / f"{key}.mp4"
             shutil.copy(files[0], target)
             frames = read_video(target)
             layout = np.asarray(Image.open(layouts[0]).convert("RGB")) if layouts else \
                 np.zeros((8, 8, 3), "uint8")
             rows.append((f"{name}: {frames.shape[0]} frames, {seconds:.1f} s", layout, frames))
-            report.append({"workflow": name, "video": str(target), "frames": int(frames.shape[0]),
+            report.append({"template": name, "video": str(target), "frames": int(frames.shape[0]),
                            "size": list(frames.shape[1:3]), "seconds": round(seconds, 1)})
+            if args.thumbnails:
+                for twin, w in WORKFLOWS.items():
+                    if w.key == key:
+                        thumbnail(frames, WORKFLOWS_DIR / f"{twin}.jpg")
             print(json.dumps(report[-1]), flush=True)
     contact_sheet(rows, out / "contact_sheet.png")
     (out / "report.json").write_text(json.dumps(report, indent=1))

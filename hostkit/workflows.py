@@ -1,21 +1,25 @@
-"""The pack's shareable workflows: one Python description per VideoCanvas task, written out in both of
-ComfyUI's formats, and the adapter that runs them on tiny or bundled models.
+"""The pack's templates: one Python description per VideoCanvas task, built for the bundled toy model
+(runs as shipped) and for real Wan, written out in both of ComfyUI's formats, and the adapter that
+runs them on tiny models.
 
-- UI format (`workflows/<name>.json`): what the ComfyUI frontend saves and loads (litegraph nodes with
-  id/type/pos/size/inputs/outputs/widgets_values and a links table). ComfyUI serves a pack's
-  `workflows/*.json` in its template browser (GET /workflow_templates), so only UI files live there.
-- API format (`workflows/api/<name>.json`): what POST /prompt takes ({id: {class_type, inputs}}).
-  In a subfolder so the template browser does not list it (its glob is `<pack>/workflows/*.json`).
+- UI format (`example_workflows/<name>.json`): what the ComfyUI frontend saves and loads (litegraph
+  nodes with id/type/pos/size/inputs/outputs/widgets_values and a links table). ComfyUI serves a
+  pack's `example_workflows/*.json` in its template browser (GET /workflow_templates; files under
+  /api/workflow_templates/<pack>/), with `<name>.jpg` beside each as its thumbnail.
+- API format (`example_workflows/api/<name>.json`): what POST /prompt takes ({id: {class_type,
+  inputs}}). In a subfolder so the template browser does not list it (its glob is
+  `<pack>/example_workflows/*.json`).
+- The example inputs the templates load live in `example_workflows/inputs/` (hostkit/example_inputs.py
+  makes them; the pack copies them into ComfyUI's input folder as it loads).
 
-Both are generated from the same `Graph` (scripts/build_workflows.py): widget order, defaults and
-socket types come from the nodes' real definitions (ComfyUI's /object_info, computed in-process by
-`object_info()`), never typed twice. `ui_to_api` converts a UI file back with a server's /object_info
-(the tests compare it with the API file), and `adapt` turns an API prompt into one that runs on tiny
-or bundled models (text encoder replaced by VideoCanvas Null Prompt, small size, few steps).
+Both formats are generated from the same `Graph` (scripts/build_workflows.py): widget order, defaults
+and socket types come from the nodes' real definitions (ComfyUI's /object_info, computed in-process
+by `object_info()`), never typed twice. `ui_to_api` converts a UI file back with a server's
+/object_info (the tests compare it with the API file), and `adapt` turns an API prompt into one that
+runs on other (tiny) models (text encoder replaced by VideoCanvas Null Prompt, small size, few steps).
 
 Everything except `object_info()` / `build_all()` is plain dict work and needs no ComfyUI.
 """
-
 from __future__ import annotations
 
 import copy
@@ -28,8 +32,9 @@ from enum import Enum
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKFLOWS_DIR = ROOT / "workflows"
+WORKFLOWS_DIR = ROOT / "example_workflows"
 API_DIR = WORKFLOWS_DIR / "api"
+INPUTS_DIR = WORKFLOWS_DIR / "inputs"  # the example inputs (hostkit/example_inputs.py)
 
 # Node types the frontend draws but the server does not know (not in /object_info, not in API format).
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
@@ -298,6 +303,12 @@ def to_ui(graph: Graph, info: dict) -> dict:
             {"name": name, "type": _spec_type(spec), **({"shape": 7} if section == "optional" else {}),
              "link": None}
             for section, name, spec in _input_specs(ninfo) if not is_widget(spec)]
+        # A widget fed by a link (e.g. CreateVideo's fps from the Canvas) is saved as the frontend
+        # saves a widget converted to an input: a socket naming its widget, after the other sockets.
+        slots_in[node.id] += [
+            {"name": name, "type": _spec_type(spec), "widget": {"name": name}, "link": None}
+            for _, name, spec in _input_specs(ninfo)
+            if is_widget(spec) and isinstance(node.inputs.get(name), Out)]
         names = ninfo.get("output_name") or ninfo.get("output", [])
         slots_out[node.id] = [{"name": n, "type": t, "slot_index": i, "links": None}
                               for i, (n, t) in enumerate(zip(names, ninfo.get("output", []), strict=True))]
@@ -404,12 +415,58 @@ def ui_to_api(ui: dict, info: dict) -> dict:
 
 
 @dataclass(frozen=True)
+class Models:
+    """What a template runs on, and the canvas and sampler settings that suit it."""
+
+    label: str            # the file-name suffix, e.g. "Toy model", "Wan 2.1 1.3B"
+    unet: str
+    vae: str
+    width: int
+    height: int
+    length: int
+    fps: float
+    steps: int
+    cfg: float
+    text: bool            # umt5 text encoder and prompts (real Wan) or VideoCanvas Null Prompt (toy)
+    seed: int = 42
+
+    @property
+    def bundled(self) -> bool:
+        return self.unet == TOY_UNET
+
+    def frame(self, at: float) -> int:
+        """The frame at fraction `at` of the video (0 = first, 1 = last)."""
+        return round(at * (self.length - 1))
+
+    def frames(self, real: int, toy: int) -> int:
+        """A frame count: `real` on a real Wan canvas, `toy` on the toy model's."""
+        return toy if self.bundled else real
+
+
+TOY_UNET, TOY_VAE = "videocanvas_toy_t2v.safetensors", "videocanvas_toy_vae.safetensors"
+# The bundled toy model (models/, trained by training/): 64x64, 17 frames, no text (Null Prompt),
+# cfg 1; 20 steps take about a second on a CPU. Seed 0: the one models/MODEL_CARD.md measures with.
+TOY = Models("Toy model", TOY_UNET, TOY_VAE, 64, 64, 17, 16.0, 20, 1.0, text=False, seed=0)
+WAN21 = Models("Wan 2.1 1.3B", "wan2.1_t2v_1.3B_fp16.safetensors", "wan_2.1_vae.safetensors",
+               832, 480, 81, 16.0, 30, 5.0, text=True)
+WAN22 = Models("Wan 2.2 5B", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safetensors",
+               1280, 704, 121, 24.0, 30, 5.0, text=True)
+
+
+@dataclass(frozen=True)
 class Workflow:
-    name: str
+    name: str          # the file name (without .json): the template browser's card title
+    key: str           # the task, shared by the two twins (e.g. "01_i2v_any_frame")
     title: str
+    description: str   # one line, first line of the template's Note
+    models: Models
     build: Callable[[], Graph]
-    # frames of the saved video, from the (adapted) API prompt and the frame count of the input clips
+    # frames of the saved video, from the API prompt and the frame count of the input clips
     output_frames: Callable[[dict, int], int]
+
+    @property
+    def bundled(self) -> bool:
+        return self.models.bundled
 
 
 WORKFLOWS: dict[str, Workflow] = {}
@@ -421,89 +478,114 @@ def _inputs_of(prompt: dict, class_type: str) -> list[dict]:
 
 
 def canvas(prompt: dict) -> tuple[int, int, int]:
-    """(width, height, length) of the VideoCanvas sampler (or conditioning) node of a prompt."""
-    for kind in ("VideoCanvasSampler", "VideoCanvasConditioning"):
-        for inputs in _inputs_of(prompt, kind):
-            return inputs["width"], inputs["height"], inputs["length"]
-    raise KeyError("no VideoCanvasSampler / VideoCanvasConditioning in this prompt")
+    """(width, height, length) of the prompt's VideoCanvas Canvas."""
+    for inputs in _inputs_of(prompt, "VideoCanvasCanvas"):
+        return inputs["width"], inputs["height"], inputs["length"]
+    raise KeyError("no VideoCanvasCanvas in this prompt")
 
 
 def _frames_length(prompt: dict, clip_frames: int) -> int:
     return canvas(prompt)[2]
 
 
-def workflow(name: str, title: str, output_frames=_frames_length):
-    def register(build: Callable[[], Graph]) -> Callable[[], Graph]:
-        WORKFLOWS[name] = Workflow(name, title, build, output_frames)
+def template_name(number: int, title: str, models: Models) -> str:
+    """'01 Image to video at any frame (Toy model)': the frontends 1.32.9 and 1.35.9 show a custom
+    node template's file name as its card title (and again, '-'/'_' as spaces, as its description),
+    and list the files in the server's directory order unless sorted by name: the number keeps the
+    order, the suffix tells the twins apart."""
+    return f"{number:02d} {title} ({models.label})"
+
+
+def workflow(number: int, key: str, title: str, description: str, models=(TOY, WAN21),
+             output_frames=_frames_length):
+    """Register one task: a template per model (the bundled toy model first, then real Wan)."""
+    def register(build: Callable[[Models, str], Graph]) -> Callable[[Models, str], Graph]:
+        for m in models:
+            name = template_name(number, title, m)
+            WORKFLOWS[name] = Workflow(name, key, title, description, m,
+                                       lambda m=m, name=name: build(m, name), output_frames)
         return build
     return register
 
 
-W, H, LENGTH, FPS, STEPS, CFG, SEED = 832, 480, 81, 16, 30, 5.0, 42
-def models_note(unet: str = "wan2.1_t2v_1.3B_fp16.safetensors", vae: str = "wan_2.1_vae.safetensors") -> str:
+def models_note(m: Models) -> str:
+    if m.bundled:
+        return ("Runs as shipped on the pack's bundled toy model (models/: a tiny Wan-architecture model "
+                "trained on procedural clips, 64x64, 17 frames, no text: VideoCanvas Null Prompt "
+                "stands in for the prompts) with the pack's example inputs: press Run. Its videos "
+                "are small and simple; for real videos open this template's Wan twin.")
     other = ("Wan 2.2 TI2V-5B works too: diffusion_models/wan2.2_ti2v_5B_fp16.safetensors with "
-             "vae/wan2.2_vae.safetensors (48-channel latents; sizes multiples of 32)."
-             if unet.startswith("wan2.1") else
-             "Wan 2.1 T2V works too: diffusion_models/wan2.1_t2v_1.3B_fp16.safetensors (or 14B) with "
-             "vae/wan_2.1_vae.safetensors, e.g. 832x480, 81 frames at 16 fps.")
+             "vae/wan2.2_vae.safetensors, sizes multiples of 32 (e.g. 1280x704, 121 frames at 24 fps)."
+             if m.unet.startswith("wan2.1") else
+             "Wan 2.1 works too: wan2.1_t2v_1.3B_fp16.safetensors with wan_2.1_vae.safetensors "
+             "(e.g. 832x480, 81 frames at 16 fps).")
     big = (" (or wan2.1_t2v_14B_fp16.safetensors: same graph, better quality, e.g. 1280x720)"
-           if unet == "wan2.1_t2v_1.3B_fp16.safetensors" else "")
+           if m.unet == "wan2.1_t2v_1.3B_fp16.safetensors" else "")
     return (
-        "Models (ComfyUI's repackaged Wan files, in ComfyUI/models/...):\n"
-        f"- diffusion_models/{unet}{big}\n"
-        f"- vae/{vae}\n"
-        "- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors (Load CLIP, type wan)\n"
+        "Models (ComfyUI's repackaged Wan files; links in the loaders' properties):\n"
+        f"- diffusion_models/{m.unet}{big}\n"
+        f"- vae/{m.vae}\n"
+        "- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors\n"
         f"{other} No public Wan checkpoint has been fine-tuned the VideoCanvas way yet: a stock T2V "
-        "model reads the conditions zero-shot (loose adherence); a VideoCanvas-trained model follows "
-        "them. The pack's bundled toy model runs with VideoCanvas Null Prompt in place of umt5.\n"
-        "Frames are pixel frames 0..length-1 (-1 = the last); length must be 4k+1; every condition "
-        "frame adds a full latent frame of tokens, so cost grows with their number.")
+        "model follows the conditions only loosely (the paper fine-tunes Wan 2.1 14B). "
+        "Size, length and fps are set once, in the VideoCanvas Canvas node.")
 
 
-MODELS_NOTE = models_note()
+def note(g: Graph, m: Models, description: str, body: str) -> None:
+    g.note(f"{description}\n\n{body}\n\n{models_note(m)}")
 
 
 @dataclass
 class Wan:
-    """The usual front of every workflow: models, prompts, the RoPE-interpolating model patch."""
+    """The model, VAE and prompts every template feeds the sampler, and the graph's canvas."""
 
     model: Out
     vae: Out
     positive: Out
     negative: Out
+    canvas: Node
 
 
-def wan_models(g: Graph, prompt: str, unet: str = "wan2.1_t2v_1.3B_fp16.safetensors",
-               vae: str = "wan_2.1_vae.safetensors") -> Wan:
-    unet_node = g.add("UNETLoader", title="Load Wan diffusion model", unet_name=unet, weight_dtype="default")
-    vae_node = g.add("VAELoader", title="Load Wan VAE", vae_name=vae)
-    clip = g.add("CLIPLoader", title="Load umt5 text encoder",
-                 clip_name="umt5_xxl_fp8_e4m3fn_scaled.safetensors", type="wan", device="default")
-    pos = g.add("CLIPTextEncode", title="Positive prompt", ui_color=POSITIVE_COLOR, text=prompt,
-                clip=clip.out)
-    neg = g.add("CLIPTextEncode", title="Negative prompt", ui_color=NEGATIVE_COLOR, text=NEGATIVE_PROMPT,
-                clip=clip.out)
-    model = g.add("VideoCanvasRoPEInterpolator", model=unet_node.out, position_policy="interpolate",
+def models(g: Graph, m: Models, prompt: str) -> Wan:
+    unet = g.add("UNETLoader", title="Load diffusion model", unet_name=m.unet, weight_dtype="default")
+    vae = g.add("VAELoader", title="Load VAE", vae_name=m.vae)
+    if m.text:
+        clip = g.add("CLIPLoader", title="Load umt5 text encoder",
+                     clip_name="umt5_xxl_fp8_e4m3fn_scaled.safetensors", type="wan", device="default")
+        pos = g.add("CLIPTextEncode", title="Positive prompt", ui_color=POSITIVE_COLOR, text=prompt,
+                    clip=clip.out).out
+        neg = g.add("CLIPTextEncode", title="Negative prompt", ui_color=NEGATIVE_COLOR,
+                    text=NEGATIVE_PROMPT, clip=clip.out).out
+    else:  # the toy model was trained without text
+        pos = neg = g.add("VideoCanvasNullPrompt", title="Null prompt (the toy model has no text)").out
+    model = g.add("VideoCanvasRoPEInterpolator", model=unet.out, position_policy="interpolate",
                   paradigm="in_context")
-    return Wan(model.out, vae_node.out, pos.out, neg.out)
+    size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
+                 height=m.height, length=m.length, fps=float(m.fps))
+    return Wan(model.out, vae.out, pos, neg, size)
 
 
-def sample_decode(g: Graph, wan: Wan, conditions: Out, width=W, height=H, length=LENGTH,
-                  paste_back=False) -> Out:
-    """VideoCanvas Sampler (+ a preview of its layout strip) and VideoCanvas Decode; returns the frames."""
+def layout_preview(g: Graph, wan: Wan, conditions: Out) -> None:
+    # runs as soon as the conditions are made, before sampling: where and when each one sits
+    strip = g.add("VideoCanvasLayoutPreview", conditions=conditions, canvas=wan.canvas.out,
+                  thumb_height=96)
+    g.add("PreviewImage", title="Layout: where and when each condition sits", images=strip.out)
+
+
+def sample_decode(g: Graph, wan: Wan, m: Models, conditions: Out, paste_back=False) -> Out:
+    layout_preview(g, wan, conditions)
     sampler = g.add("VideoCanvasSampler", model=wan.model, positive=wan.positive, negative=wan.negative,
-                    vae=wan.vae, width=width, height=height, length=length, batch_size=1, seed=SEED,
-                    steps=STEPS, cfg=CFG, sampler_name="euler", scheduler="simple", denoise=1.0,
+                    vae=wan.vae, canvas=wan.canvas.out, batch_size=1, seed=m.seed, steps=m.steps,
+                    cfg=m.cfg, sampler_name="euler", scheduler="simple", denoise=1.0,
                     conditions=conditions)
-    g.add("PreviewImage", title="Layout: where and when each condition sits", images=sampler[1])
-    decode = g.add("VideoCanvasDecode", vae=wan.vae, latent=sampler[0], tile_size=0, paste_back=paste_back,
-                   feather=4.0, conditions=conditions)
+    decode = g.add("VideoCanvasDecode", vae=wan.vae, latent=sampler[0], tile_size=0,
+                   paste_back=paste_back, feather=4.0, conditions=conditions)
     return decode.out
 
 
-def save_video(g: Graph, images: Out, name: str, fps: float = FPS) -> None:
-    video = g.add("CreateVideo", images=images, fps=float(fps))
-    g.add("SaveVideo", video=video.out, filename_prefix=f"video/videocanvas_{name}", format="auto",
+def save_video(g: Graph, wan: Wan, images: Out, key: str) -> None:
+    video = g.add("CreateVideo", images=images, fps=wan.canvas[4])  # the canvas's fps
+    g.add("SaveVideo", video=video.out, filename_prefix=f"video/videocanvas_{key}", format="auto",
           codec="auto")
 
 
@@ -516,183 +598,192 @@ def load_clip(g: Graph, filename: str, title: str) -> Out:
     return g.add("GetVideoComponents", video=video.out)[0]
 
 
-def full_frame(g: Graph, image: Out, title: str | None = None) -> Out:
+def full_frame(g: Graph, wan: Wan, image: Out, title: str | None = None) -> Out:
     return g.add("VideoCanvasPatchPlacer", title=title, image=image, x=0.0, y=0.0, width=1.0, height=1.0,
-                 unit="fraction", fit="cover", feather=0.0).out
+                 unit="fraction", fit="cover", feather=0.0, canvas=wan.canvas.out).out
 
 
-def at_frames(g: Graph, patch: Out, frames: str, conditions: Out | None = None, title=None) -> Out:
+def at_frames(g: Graph, wan: Wan, patch: Out, frames: str, conditions: Out | None = None,
+              title=None) -> Out:
     extra = {"conditions": conditions} if conditions is not None else {}
     return g.add("VideoCanvasTimestampConditioner", title=title, patch=patch, frames=frames, unit="frames",
-                 fps=float(FPS), strength=1.0, **extra).out
+                 canvas=wan.canvas.out, strength=1.0, **extra).out
 
 
-def scaled_clip(g: Graph, clip: Out, width=W, height=H) -> Out:
-    return g.add("ImageScale", title="Clip to the output size", image=clip, upscale_method="bilinear",
-                 width=width, height=height, crop="center").out
+def scaled_clip(g: Graph, wan: Wan, clip: Out) -> Out:
+    return g.add("ImageScale", title="Clip to the canvas size", image=clip, upscale_method="bilinear",
+                 width=wan.canvas[1], height=wan.canvas[2], crop="center").out
 
 
-def frames_from(g: Graph, images: Out, first: int, title: str, length: int = 4096) -> Out:
+def frames_from(g: Graph, images: Out, first: int, title: str, length: int | Out = 4096) -> Out:
     return g.add("ImageFromBatch", title=title, image=images, batch_index=first, length=length).out
 
 
 # ----------------------------------------------------------------------------------- the tasks
 
 
-@workflow("01_i2v_any_frame", "Image to video at any frame")
-def i2v_any_frame() -> Graph:
-    g = Graph("01_i2v_any_frame")
-    g.note("Image-to-video at ANY frame: one image held at frame 40 of 81 (not only the first). "
-           "VideoCanvas encodes it on its own and gives its tokens the fractional temporal position "
-           "40 / 4 = 10, so the model generates what leads up to it and what follows.\n\n"
-           "Change the frame in the Timestamp Conditioner ('0', '40', '-1', 'middle', or seconds).\n\n"
-           + MODELS_NOTE)
-    wan = wan_models(g, "a red fox trotting through fresh snow in a quiet pine forest, soft morning light, "
-                        "tracking shot")
+@workflow(1, "01_i2v_any_frame", "Image to video at any frame",
+          "One image held at any frame of the video, not only the first.")
+def i2v_any_frame(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "The Timestamp Conditioner's frames say when (here the middle frame; try 0, -1, or '0, -1' "
+         "for a still at both ends); any frame works, not only multiples of 4.")
+    wan = models(g, m, "a red fox trotting through fresh snow in a quiet pine forest, soft morning "
+                 "light, cinematic")
     image = load_image(g, "videocanvas_keyframe.png", "Keyframe image")
-    conditions = at_frames(g, full_frame(g, image.out), "40", title="Hold it at frame 40")
-    save_video(g, sample_decode(g, wan, conditions), "i2v_any_frame")
+    conditions = at_frames(g, wan, full_frame(g, wan, image.out), str(m.frame(0.5)),
+                           title="When the image holds")
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
-@workflow("02_first_last_frame", "First and last frame (KSampler path)")
-def first_last_frame() -> Graph:
-    g = Graph("02_first_last_frame")
-    g.note("First-last-frame to video, with ComfyUI's own KSampler: VideoCanvas Conditioning encodes the "
-           "two keyframes (each on its own, as a single image), attaches them to both prompts and makes "
-           "the empty video latent; the model must go through VideoCanvas RoPE Interpolator. The same "
-           "conditions work with KSamplerAdvanced and SamplerCustomAdvanced (e.g. Wan 2.2 A14B: patch "
-           "both experts).\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a paper boat drifting down a rain-soaked street, the camera slowly following it")
+@workflow(2, "02_first_last_frame", "First and last frame (KSampler)",
+          "A first and a last frame, sampled by ComfyUI's own KSampler.")
+def first_last_frame(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "VideoCanvas Conditioning attaches the two keyframes (each encoded on its own, as a single "
+         "image) to both prompts and makes the empty video latent; the model goes through VideoCanvas "
+         "RoPE Interpolator. The same conditions work with KSamplerAdvanced and SamplerCustomAdvanced "
+         "(Wan 2.2 A14B: patch both experts).")
+    wan = models(g, m, "a paper boat drifting down a rain-soaked street, the camera slowly following it")
     first = load_image(g, "videocanvas_first.png", "First frame")
     last = load_image(g, "videocanvas_last.png", "Last frame")
-    conditions = at_frames(g, full_frame(g, first.out), "0", title="First frame at 0")
-    conditions = at_frames(g, full_frame(g, last.out), "-1", conditions, title="Last frame at -1")
+    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title="First frame")
+    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions, title="Last frame")
+    layout_preview(g, wan, conditions)
     cond = g.add("VideoCanvasConditioning", positive=wan.positive, negative=wan.negative, vae=wan.vae,
-                 width=W, height=H, length=LENGTH, batch_size=1, conditions=conditions)
-    g.add("PreviewImage", title="Layout: where and when each condition sits", images=cond[3])
-    latent = g.add("KSampler", model=wan.model, seed=SEED, steps=STEPS, cfg=CFG, sampler_name="uni_pc",
-                   scheduler="simple", positive=cond[0], negative=cond[1], latent_image=cond[2], denoise=1.0)
+                 canvas=wan.canvas.out, batch_size=1, conditions=conditions)
+    latent = g.add("KSampler", model=wan.model, seed=m.seed, steps=m.steps, cfg=m.cfg,
+                   sampler_name="uni_pc" if m.text else "euler", scheduler="simple",
+                   positive=cond[0], negative=cond[1], latent_image=cond[2], denoise=1.0)
     decode = g.add("VideoCanvasDecode", vae=wan.vae, latent=latent.out, tile_size=0, paste_back=False,
                    feather=4.0, conditions=conditions)
-    save_video(g, decode.out, "first_last_frame")
+    save_video(g, wan, decode.out, WORKFLOWS[name].key)
     return g
 
 
-@workflow("03_keyframes", "Keyframes at frames 0, 40 and the last")
-def keyframes() -> Graph:
-    g = Graph("03_keyframes")
-    g.note("Multi-keyframe video: three images at frames 0, 40 and the last (-1). Chain one Timestamp "
-           "Conditioner per keyframe to add more; any frame works, not only multiples of 4 (frame 41 "
-           "sits at temporal position 10.25).\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a hot air balloon rising over a valley at sunrise, drifting across the frame")
+@workflow(3, "03_keyframes", "Keyframes", "Three keyframes: the first, the middle and the last frame.")
+def keyframes(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "Chain one Timestamp Conditioner per keyframe to add more; any frame works, not only "
+         "multiples of 4 (frame 41 sits at temporal position 10.25).")
+    wan = models(g, m, "a hot air balloon rising over a valley at sunrise, drifting across the frame")
     conditions = None
     for filename, frames, label in (("videocanvas_key_start.png", "0", "Start"),
-                                    ("videocanvas_key_middle.png", "40", "Middle"),
+                                    ("videocanvas_key_middle.png", str(m.frame(0.5)), "Middle"),
                                     ("videocanvas_key_end.png", "-1", "End")):
         image = load_image(g, filename, f"{label} keyframe")
-        conditions = at_frames(g, full_frame(g, image.out), frames, conditions,
-                               title=f"{label} keyframe at frame {frames}")
-    save_video(g, sample_decode(g, wan, conditions), "keyframes")
+        conditions = at_frames(g, wan, full_frame(g, wan, image.out), frames, conditions,
+                               title=f"When the {label.lower()} keyframe holds")
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
-@workflow("04_patch_to_video", "Patches to video: a cut-out and a crop")
-def patch_to_video() -> Graph:
-    g = Graph("04_patch_to_video")
-    g.note("Patch-to-video: partial patches at chosen places and times; the model completes everything "
-           "else.\n- An object cut-out (a PNG with transparency: LoadImage's MASK is 1 where transparent, "
-           "so Invert Mask keeps the object) on the left at frame 0 and on the right at the last frame: "
-           "the object crosses the scene.\n- A crop of a photo (Image Crop, in the photo's pixels) as "
-           "the top strip at frame 40.\nBoxes are fractions of the output canvas (unit 'px' for "
-           "pixels).\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a small yellow rubber duck floating across a pond, ripples on the water, "
-                        "overcast sky")
+@workflow(4, "04_patch_to_video", "Patches to video",
+          "Partial patches (an object cut-out, a crop) at chosen places and times.")
+def patch_to_video(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "The model completes everything else.\n- An object cut-out (a PNG with transparency: "
+         "LoadImage's MASK is 1 where transparent, so Invert Mask keeps the object) on the left at "
+         "the first frame and on the right at the last: the object crosses the scene.\n- A crop of a "
+         "photo (Image Crop, in the photo's pixels) as the top strip in the middle.\nBoxes are "
+         "fractions of the canvas (unit 'px' for pixels).")
+    wan = models(g, m, "a small yellow rubber duck floating across a pond, ripples on the water, "
+                       "overcast sky")
     obj = load_image(g, "videocanvas_object.png", "Object cut-out (PNG with alpha)")
-    keep = g.add("InvertMask", title="Object = 1", mask=obj[1])
+    keep = g.add("InvertMask", title="Keep the object (invert the alpha mask)", mask=obj[1])
     left = g.add("VideoCanvasPatchPlacer", title="Object, left box", image=obj[0], x=0.05, y=0.35,
-                 width=0.3, height=0.5, unit="fraction", fit="contain", feather=2.0, mask=keep.out)
+                 width=0.3, height=0.5, unit="fraction", fit="contain", feather=2.0, mask=keep.out,
+                 canvas=wan.canvas.out)
     right = g.add("VideoCanvasPatchPlacer", title="Object, right box", image=obj[0], x=0.65, y=0.35,
-                  width=0.3, height=0.5, unit="fraction", fit="contain", feather=2.0, mask=keep.out)
+                  width=0.3, height=0.5, unit="fraction", fit="contain", feather=2.0, mask=keep.out,
+                  canvas=wan.canvas.out)
     photo = load_image(g, "videocanvas_keyframe.png", "Photo to crop from")
-    crop = g.add("ImageCrop", title="Crop (photo pixels)", image=photo[0], width=832, height=160, x=0, y=0)
+    crop = g.add("ImageCrop", title="Crop (photo pixels)", image=photo[0], width=256, height=96, x=0, y=0)
     strip = g.add("VideoCanvasPatchPlacer", title="Crop, top strip", image=crop.out, x=0.0, y=0.0,
-                  width=1.0, height=0.33, unit="fraction", fit="cover", feather=4.0)
-    conditions = at_frames(g, left.out, "0", title="Object at frame 0")
-    conditions = at_frames(g, right.out, "-1", conditions, title="Object at the last frame")
-    conditions = at_frames(g, strip.out, "40", conditions, title="Crop at frame 40")
-    save_video(g, sample_decode(g, wan, conditions), "patch_to_video")
+                  width=1.0, height=0.33, unit="fraction", fit="cover", feather=4.0, canvas=wan.canvas.out)
+    conditions = at_frames(g, wan, left.out, "0", title="When the object is on the left")
+    conditions = at_frames(g, wan, right.out, "-1", conditions, title="When the object is on the right")
+    conditions = at_frames(g, wan, strip.out, str(m.frame(0.5)), conditions, title="When the crop holds")
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
-@workflow("05_inpaint", "Video inpainting")
-def inpaint() -> Graph:
-    g = Graph("05_inpaint")
-    g.note("Video inpainting: every kept frame of the clip is a condition holding what the mask leaves; "
-           "the model generates the hole (mask: white = hole, at the clip's own size; one mask for all "
-           "frames). The clip is used from its first frame, at most 81 frames (Image From Batch); use "
-           "a clip with the output's aspect. every_nth 1 conditions every frame (the paper; the costly "
-           "case: each condition adds a full frame of tokens), 2 or 4 is much cheaper. Paste-back keeps "
-           "the untouched area of the conditioned frames bit-exact.\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a quiet street, empty pavement, parked bicycles, afternoon light")
+@workflow(5, "05_inpaint", "Video inpainting", "A clip with a hole (a mask) that the model fills.")
+def inpaint(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "Every kept frame of the clip is a condition holding what the mask leaves (mask: white = "
+         "hole, at the clip's own size; one mask for all frames). The clip is used from its first "
+         "frame, at most the canvas's length (Image From Batch); use a clip with the canvas's aspect. "
+         "every_nth 1 conditions every frame (the paper; the costly case: each condition adds a full "
+         "frame of tokens), 2 or 4 is much cheaper. Paste-back keeps the untouched area of the "
+         "conditioned frames bit-exact.")
+    wan = models(g, m, "a quiet street, empty pavement, parked bicycles, afternoon light")
     clip = frames_from(g, load_clip(g, "videocanvas_clip.mp4", "Clip to inpaint"), 0,
-                       "At most 81 frames", length=LENGTH)
+                       "At most the canvas's length", length=wan.canvas[3])
     mask = g.add("LoadImageMask", title="Hole mask (white = generate)", image="videocanvas_mask.png",
                  channel="red")
-    conditions = g.add("VideoCanvasInpaint", video=clip, mask=mask.out, start_frame=0, every_nth=2,
-                       strength=1.0).out
-    save_video(g, sample_decode(g, wan, conditions, paste_back=True), "inpaint")
+    conditions = g.add("VideoCanvasInpaint", video=clip, mask=mask.out, canvas=wan.canvas.out,
+                       start_frame=0, every_nth=2, strength=1.0).out
+    save_video(g, wan, sample_decode(g, wan, m, conditions, paste_back=True), WORKFLOWS[name].key)
     return g
 
 
-@workflow("06_outpaint", "Video outpainting")
-def outpaint() -> Graph:
-    g = Graph("06_outpaint")
-    g.note("Video outpainting: each kept frame of the clip is placed in the middle box of the wider "
-           "canvas (x, y, width, height: fractions of the output); the model completes the "
-           "surroundings. A square or portrait clip becomes a 832x480 landscape video. every_nth 2 "
-           "conditions every other frame (1 = every frame, the paper's dense setting, costlier).\n\n"
-           + MODELS_NOTE)
-    wan = wan_models(g, "a wide view of a harbour at dusk, boats, lights reflecting on the water")
+@workflow(6, "06_outpaint", "Video outpainting", "A clip in a box of a larger canvas; the model "
+          "paints the surroundings.")
+def outpaint(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "Each kept frame of the clip is placed in the middle box of the canvas (x, y, width, height: "
+         "fractions of the canvas); a square clip becomes a landscape video on a wide canvas. "
+         "every_nth 2 conditions every other frame (1 = every frame, the paper's dense setting, "
+         "costlier).")
+    wan = models(g, m, "a wide view of a harbour at dusk, boats, lights reflecting on the water")
     clip = frames_from(g, load_clip(g, "videocanvas_clip.mp4", "Clip to outpaint"), 0,
-                       "At most 81 frames", length=LENGTH)
-    conditions = g.add("VideoCanvasOutpaint", video=clip, x=0.25, y=0.0, width=0.5, height=1.0,
-                       fit="contain", feather=8.0, start_frame=0, every_nth=2, strength=1.0).out
-    save_video(g, sample_decode(g, wan, conditions), "outpaint")
+                       "At most the canvas's length", length=wan.canvas[3])
+    conditions = g.add("VideoCanvasOutpaint", video=clip, canvas=wan.canvas.out, x=0.25, y=0.0,
+                       width=0.5, height=1.0, fit="contain", feather=8.0 if m.text else 2.0,
+                       start_frame=0, every_nth=2, strength=1.0).out
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
-@workflow("07_camera_pan", "Camera pan from one image")
-def camera_pan() -> Graph:
-    g = Graph("07_camera_pan")
-    g.note("Camera pan: one image seen through a window that moves from left to right (centre x 0.65 -> "
-           "0.35 of the canvas at zoom 1.6, so the image always covers it), as conditions on every 8th "
-           "frame; the model fills the motion in between and what the window uncovers. Choose "
-           "every_nth dividing length - 1 for an even speed.\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a mountain lake panorama, snowy peaks, slow sideways camera pan")
+@workflow(7, "07_camera_pan", "Camera pan", "One image seen through a camera panning across it.")
+def camera_pan(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "The window moves from right to left over the image (centre x 0.65 -> 0.35 of the canvas at "
+         "zoom 1.6, so the image always covers it), as conditions on every n-th frame; the model fills "
+         "the motion in between. Choose every_nth dividing length - 1 for an even speed.")
+    wan = models(g, m, "a mountain lake panorama, snowy peaks, slow sideways camera pan")
     image = load_image(g, "videocanvas_keyframe.png", "Image to pan across")
-    conditions = g.add("VideoCanvasCameraMove", image=image.out, start_x=0.65, start_y=0.5, start_zoom=1.6,
-                       end_x=0.35, end_y=0.5, end_zoom=1.6, easing="ease_in_out", every_nth=8, feather=0.0,
-                       strength=1.0).out
-    save_video(g, sample_decode(g, wan, conditions), "camera_pan")
+    conditions = g.add("VideoCanvasCameraMove", image=image.out, canvas=wan.canvas.out, start_x=0.65,
+                       start_y=0.5, start_zoom=1.6, end_x=0.35, end_y=0.5, end_zoom=1.6,
+                       easing="ease_in_out", every_nth=m.frames(8, 4), feather=0.0, strength=1.0).out
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
-@workflow("08_camera_zoom", "Camera zoom-out with Wan 2.2 TI2V-5B")
-def camera_zoom() -> Graph:
-    g = Graph("08_camera_zoom")
-    g.note("Camera zoom-out, on Wan 2.2 TI2V-5B (48-channel latents: its own VAE, sizes multiples of 32, "
-           "1280x704 at 24 fps, 121 frames): the image starts filling the frame (zoom 1.2) and shrinks to "
-           "half (0.5); the model paints the widening surroundings. Conditions on every 8th frame.\n\n"
-           + models_note("wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safetensors"))
-    wan = wan_models(g, "a lighthouse on a cliff above the sea, the camera slowly pulling back to reveal "
-                        "the coast", unet="wan2.2_ti2v_5B_fp16.safetensors", vae="wan2.2_vae.safetensors")
+@workflow(8, "08_camera_zoom", "Camera zoom-out", "One image the camera pulls back from; the model "
+          "paints the widening surroundings.", models=(TOY, WAN22))
+def camera_zoom(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "The image starts filling the frame (zoom 1.2) and shrinks to half (0.5), as conditions on "
+         "every n-th frame." + (" Wan 2.2 TI2V-5B: 48-channel latents (its own VAE), sizes multiples "
+                               "of 32, 24 fps." if m.text else ""))
+    wan = models(g, m, "a lighthouse on a cliff above the sea, the camera slowly pulling back to reveal "
+                       "the coast")
     image = load_image(g, "videocanvas_keyframe.png", "Image to zoom out from")
-    conditions = g.add("VideoCanvasCameraMove", image=image.out, start_x=0.5, start_y=0.5, start_zoom=1.2,
-                       end_x=0.5, end_y=0.5, end_zoom=0.5, easing="linear", every_nth=8, feather=4.0,
-                       strength=1.0).out
-    save_video(g, sample_decode(g, wan, conditions, width=1280, height=704, length=121), "camera_zoom",
-               fps=24)
+    conditions = g.add("VideoCanvasCameraMove", image=image.out, canvas=wan.canvas.out, start_x=0.5,
+                       start_y=0.5, start_zoom=1.2, end_x=0.5, end_y=0.5, end_zoom=0.5, easing="linear",
+                       every_nth=m.frames(8, 4), feather=4.0 if m.text else 1.0, strength=1.0).out
+    save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
 
@@ -701,24 +792,27 @@ def _transition_frames(prompt: dict, clip_frames: int) -> int:
     return clip_frames + (canvas(prompt)[2] - t["frames_a"]) + (clip_frames - t["frames_b"])
 
 
-@workflow("09_transition", "Scene transition between two clips", _transition_frames)
-def transition() -> Graph:
-    g = Graph("09_transition")
-    g.note("Scene transition: clip A's last 9 frames open the output and clip B's first 9 close it; the "
-           "model generates the change of scene between them. The saved video is the whole cut: clip A, "
-           "the new frames (the output without its first 9), then clip B without its first 9. If you "
-           "change frames_a / frames_b, set the matching 'Drop ...' batch_index to the same number.\n\n"
-           + MODELS_NOTE)
-    wan = wan_models(g, "a smooth cinematic transition from a beach at noon to a city street at night")
-    a = scaled_clip(g, load_clip(g, "videocanvas_clip_a.mp4", "Clip A (before)"))
-    b = scaled_clip(g, load_clip(g, "videocanvas_clip_b.mp4", "Clip B (after)"))
-    conditions = g.add("VideoCanvasTransition", clip_a=a, clip_b=b, frames_a=9, frames_b=9,
-                       strength=1.0).out
-    new = frames_from(g, sample_decode(g, wan, conditions), 9, "Drop the output's first frames_a (= A's end)")
-    b_rest = frames_from(g, b, 9, "Drop B's first frames_b (already in the output)")
+@workflow(9, "09_transition", "Scene transition", "A generated change of scene between two clips.",
+          output_frames=_transition_frames)
+def transition(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    n = m.frames(9, 4)
+    note(g, m, WORKFLOWS[name].description,
+         "Clip A's last frames_a frames open the output and clip B's first frames_b close it. The "
+         "saved video is the whole cut: clip A, the new frames (the output without its first "
+         "frames_a), then clip B without its first frames_b. If you change frames_a / frames_b, set "
+         "the matching 'Drop ...' batch_index to the same number.")
+    wan = models(g, m, "a smooth cinematic transition from a beach at noon to a city street at night")
+    a = scaled_clip(g, wan, load_clip(g, "videocanvas_clip_a.mp4", "Clip A (before)"))
+    b = scaled_clip(g, wan, load_clip(g, "videocanvas_clip_b.mp4", "Clip B (after)"))
+    conditions = g.add("VideoCanvasTransition", clip_a=a, clip_b=b, canvas=wan.canvas.out, frames_a=n,
+                       frames_b=n, strength=1.0).out
+    new = frames_from(g, sample_decode(g, wan, m, conditions), n,
+                      "Drop the output's first frames_a (= A's end)")
+    b_rest = frames_from(g, b, n, "Drop B's first frames_b (already in the output)")
     whole = g.add("ImageBatch", title="A + transition", image1=a, image2=new)
     whole = g.add("ImageBatch", title="... + B", image1=whole.out, image2=b_rest)
-    save_video(g, whole.out, "transition")
+    save_video(g, wan, whole.out, WORKFLOWS[name].key)
     return g
 
 
@@ -727,21 +821,25 @@ def _extend_frames(prompt: dict, clip_frames: int) -> int:
     return clip_frames + canvas(prompt)[2] - e["context_frames"]
 
 
-@workflow("10_extend", "Extend a clip forwards", _extend_frames)
-def extend() -> Graph:
-    g = Graph("10_extend")
-    g.note("Video extension: the clip's last 9 frames open the output, so the new 81 frames continue it. "
-           "The saved video is the clip followed by the new frames (the output without its first 9). "
-           "Direction 'backward' generates what comes before the clip instead (then put the output "
-           "first). Feed the result back in for a very long video, one window at a time. If you change "
-           "context_frames, set the 'Drop ...' batch_index to the same number.\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "the same scene continues: waves rolling onto the shore, seagulls flying past")
-    clip = scaled_clip(g, load_clip(g, "videocanvas_clip.mp4", "Clip to extend"))
-    conditions = g.add("VideoCanvasExtend", video=clip, context_frames=9, direction="forward",
-                       strength=1.0).out
-    new = frames_from(g, sample_decode(g, wan, conditions), 9, "Drop the output's first context_frames")
+@workflow(10, "10_extend", "Extend a clip", "A clip continued forwards by the model.",
+          output_frames=_extend_frames)
+def extend(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    n = m.frames(9, 4)
+    note(g, m, WORKFLOWS[name].description,
+         "The clip's last context_frames frames open the output, so the new frames continue it. The "
+         "saved video is the clip followed by the new frames (the output without its first "
+         "context_frames). Direction 'backward' generates what comes before the clip instead (then "
+         "put the output first). Feed the result back in for a very long video, one window at a "
+         "time. If you change context_frames, set the 'Drop ...' batch_index to the same number.")
+    wan = models(g, m, "the same scene continues: waves rolling onto the shore, seagulls flying past")
+    clip = scaled_clip(g, wan, load_clip(g, "videocanvas_clip.mp4", "Clip to extend"))
+    conditions = g.add("VideoCanvasExtend", video=clip, canvas=wan.canvas.out, context_frames=n,
+                       direction="forward", strength=1.0).out
+    new = frames_from(g, sample_decode(g, wan, m, conditions), n,
+                      "Drop the output's first context_frames")
     whole = g.add("ImageBatch", title="Clip + continuation", image1=clip, image2=new)
-    save_video(g, whole.out, "extend")
+    save_video(g, wan, whole.out, WORKFLOWS[name].key)
     return g
 
 
@@ -751,21 +849,26 @@ def _loop_frames(prompt: dict, clip_frames: int) -> int:
     return (clip_frames - n) + (canvas(prompt)[2] - n)
 
 
-@workflow("11_loop", "Seamless loop", _loop_frames)
-def loop() -> Graph:
-    g = Graph("11_loop")
-    g.note("Seamless loop: the bridge opens with the clip's last 9 frames and closes with its first 9, "
-           "and the model generates the way back. The saved video is clip[9:] followed by bridge[9:]: "
-           "its end runs into its start without a cut, so it plays in a loop. (Equivalently: the whole "
-           "clip, then the bridge without its first and last 9.) If you change context_frames, set both "
-           "'Drop ...' batch_index to the same number.\n\n" + MODELS_NOTE)
-    wan = wan_models(g, "a campfire burning at night, sparks rising, gentle flicker")
-    clip = scaled_clip(g, load_clip(g, "videocanvas_clip.mp4", "Clip to loop"))
-    conditions = g.add("VideoCanvasLoop", video=clip, context_frames=9, strength=1.0).out
-    bridge = frames_from(g, sample_decode(g, wan, conditions), 9, "Drop the bridge's first context_frames")
-    clip_rest = frames_from(g, clip, 9, "Drop the clip's first context_frames")
+@workflow(11, "11_loop", "Seamless loop", "The bridge that makes a clip loop without a cut.",
+          output_frames=_loop_frames)
+def loop(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    n = m.frames(9, 4)
+    note(g, m, WORKFLOWS[name].description,
+         "The bridge opens with the clip's last context_frames frames and closes with its first "
+         "context_frames, and the model generates the way back. The saved video is clip[N:] followed "
+         "by bridge[N:] (N = context_frames): its end runs into its start without a cut, so it plays "
+         "in a loop. If you change context_frames, set both 'Drop ...' batch_index to the same "
+         "number.")
+    wan = models(g, m, "a campfire burning at night, sparks rising, gentle flicker")
+    clip = scaled_clip(g, wan, load_clip(g, "videocanvas_clip.mp4", "Clip to loop"))
+    conditions = g.add("VideoCanvasLoop", video=clip, canvas=wan.canvas.out, context_frames=n,
+                       strength=1.0).out
+    bridge = frames_from(g, sample_decode(g, wan, m, conditions), n,
+                         "Drop the bridge's first context_frames")
+    clip_rest = frames_from(g, clip, n, "Drop the clip's first context_frames")
     whole = g.add("ImageBatch", title="Clip + bridge", image1=clip_rest, image2=bridge)
-    save_video(g, whole.out, "loop")
+    save_video(g, wan, whole.out, WORKFLOWS[name].key)
     return g
 
 
@@ -808,7 +911,8 @@ def load_ui(name: str) -> dict:
 # ---------------------------------------------------------------------------------------- adapt
 
 # Inputs that count pixel frames of the output (or of a clip, in step with them): rescaled with the
-# length. Each is (class_type, input) -> "spec" (a frame list string) or "count" (an int).
+# length. Each is (class_type, input) -> "spec" (a frame list string) or "count" (an int). Sizes and
+# lengths elsewhere are linked from the graph's VideoCanvas Canvas, which adapt() resizes.
 FRAME_INPUTS = {
     ("VideoCanvasTimestampConditioner", "frames"): "spec",
     ("VideoCanvasInpaint", "start_frame"): "count",
@@ -819,9 +923,6 @@ FRAME_INPUTS = {
     ("VideoCanvasLoop", "context_frames"): "count",
     ("ImageFromBatch", "batch_index"): "count",
 }
-# Nodes whose width/height (when equal to the canvas) and length (when equal to it) are the canvas's.
-CANVAS_SIZED = {"VideoCanvasSampler", "VideoCanvasConditioning", "VideoCanvasLayoutPreview", "ImageScale"}
-CANVAS_LONG = {"VideoCanvasSampler", "VideoCanvasConditioning", "VideoCanvasLayoutPreview", "ImageFromBatch"}
 INPUT_FILES = {"LoadImage": "image", "LoadImageMask": "image", "LoadVideo": "file"}
 
 
@@ -869,14 +970,14 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
     - every UNETLoader / VAELoader loads `unet` / `vae`;
     - the umt5 text path (CLIPLoader -> CLIPTextEncode) is replaced by one VideoCanvas Null Prompt
       (no tiny text encoder can exist: CLIPLoader type wan always builds the full 5.7B umt5);
-    - size=(w, h): the canvas size everywhere it appears (sampler, conditioning, layout, ImageScale);
-    - length: the canvas length, with every frame index/count of FRAME_INPUTS moved along in time
+    - size=(w, h): the VideoCanvas Canvas's size (every node needing it is linked to the Canvas);
+    - length: the Canvas's length, with every frame index/count of FRAME_INPUTS moved along in time
       (frame 40 of 81 -> 4 of 9; -1 stays the last frame);
     - steps, cfg, seed: the samplers' settings;
     - inputs={old file name: new file name}: what LoadImage / LoadImageMask / LoadVideo load.
     """
     prompt = copy.deepcopy(api_prompt)
-    old_w, old_h, old_length = canvas(prompt)
+    old_length = canvas(prompt)[2]
     new_length = length or old_length
     text_nodes = {i for i, n in prompt.items() if n["class_type"] in ("CLIPLoader", "CLIPTextEncode")}
     null_id = None
@@ -898,9 +999,9 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
         if kind in INPUT_FILES and inputs:
             key = INPUT_FILES[kind]
             values[key] = inputs.get(values[key], values[key])
-        if size and kind in CANVAS_SIZED and (values.get("width"), values.get("height")) == (old_w, old_h):
-            values["width"], values["height"] = size
-        if kind in CANVAS_LONG and values.get("length") == old_length:
+        if kind == "VideoCanvasCanvas":
+            if size:
+                values["width"], values["height"] = size
             values["length"] = new_length
         for (k, name), how in FRAME_INPUTS.items():
             if k == kind and name in values and not isinstance(values[name], list):
@@ -913,84 +1014,3 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
                 if new is not None and name in values:
                     values[name] = new
     return prompt
-
-
-# ------------------------------------------------------------------------------- input files
-
-
-def _palette(name: str) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
-    import hashlib
-
-    h = hashlib.sha256(name.encode()).digest()
-    return (h[0], h[1], h[2]), (255 - h[0], 255 - h[1] // 2, h[3])
-
-
-def _scene(name: str, width: int, height: int, t: float = 0.0):
-    """A procedural RGB picture: a vertical gradient between two colours from the name, a disc
-    moving with t in [0, 1] and a bar (so every file and frame differs)."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    top, bottom = _palette(name)
-    ramp = np.linspace(0.0, 1.0, height)[:, None, None]
-    pixels = (np.array(top) * (1 - ramp) + np.array(bottom) * ramp).repeat(width, axis=1)
-    img = Image.fromarray(pixels.astype("uint8"), "RGB")
-    draw = ImageDraw.Draw(img)
-    r = max(2, min(width, height) // 5)
-    cx, cy = int((0.2 + 0.6 * t) * width), height // 2
-    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=bottom[::-1])
-    draw.rectangle([0, int(0.8 * height), width, height], fill=top[::-1])
-    return img
-
-
-def write_input_files(prompt: dict, folder: Path, prefix: str = "vc_", frames: int = 9,
-                      video_size: tuple[int, int] = (96, 64), image_size: tuple[int, int] = (832, 480),
-                      fps: int = 16) -> dict[str, str]:
-    """Write a procedural stand-in for every file the prompt loads into `folder` (ComfyUI's input
-    folder) and return {original name: written name} for `adapt(inputs=...)`.
-
-    Images are PNGs of image_size; object cut-outs (an image whose alpha MASK is used) are RGBA with a
-    transparent surround; masks (LoadImageMask) are video_size with a white hole in the middle, so they
-    match the clips; videos are H.264 MP4s of `frames` frames at video_size."""
-    from PIL import Image, ImageDraw
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    mapping = {}
-    for name, kind in input_files(prompt).items():
-        stem, ext = Path(name).stem, Path(name).suffix
-        target = folder / f"{prefix}{stem}{ext}"
-        if kind == "video":
-            _write_video(target, stem, frames, video_size, fps)
-        elif kind == "mask":
-            w, h = video_size
-            mask = Image.new("L", (w, h), 0)
-            ImageDraw.Draw(mask).rectangle([w // 4, h // 4, 3 * w // 4 - 1, 3 * h // 4 - 1], fill=255)
-            mask.convert("RGB").save(target)
-        elif kind == "rgba":
-            w, h = image_size[1] // 2, image_size[1] // 2
-            img = _scene(stem, w, h).convert("RGBA")
-            alpha = Image.new("L", (w, h), 0)
-            ImageDraw.Draw(alpha).ellipse([w // 8, h // 8, 7 * w // 8, 7 * h // 8], fill=255)
-            img.putalpha(alpha)
-            img.save(target)
-        else:
-            _scene(stem, *image_size).save(target)
-        mapping[name] = target.name
-    return mapping
-
-
-def _write_video(path: Path, name: str, frames: int, size: tuple[int, int], fps: int) -> None:
-    import av
-    import numpy as np
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        for i in range(frames):
-            frame = np.asarray(_scene(name, *size, t=i / max(1, frames - 1)))
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)

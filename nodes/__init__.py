@@ -6,7 +6,9 @@ import folder_paths
 from comfy_api.latest import ComfyExtension, io
 from typing_extensions import override
 
+from .canvas import VideoCanvasCanvas
 from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
+from .example_inputs import copy_example_inputs
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
@@ -21,6 +23,7 @@ from .video_tasks import (
 )
 
 NODES: list[type[io.ComfyNode]] = [
+    VideoCanvasCanvas,
     VideoCanvasPatchPlacer,
     VideoCanvasTimestampConditioner,
     VideoCanvasInpaint,
@@ -45,6 +48,10 @@ BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "models"
 for _kind in ("diffusion_models", "vae"):
     if (BUNDLED_MODELS / _kind).is_dir():
         folder_paths.add_model_folder_path(_kind, str(BUNDLED_MODELS / _kind))
+
+# The templates (example_workflows/) load these by name: copied now, before any /object_info lists
+# the input folder's files.
+copy_example_inputs()
 
 
 class VideoCanvasExtension(ComfyExtension):

@@ -10,7 +10,7 @@ from ..vc_core.plan import paste_back as paste_conditions_back
 from ..vc_core.preview import layout_strip
 from .memory import check_render_memory
 from .sampling import check_count
-from .types import CATEGORY, VCConditions
+from .types import CATEGORY, VCConditions, canvas_input
 
 
 def _plan(conditions, width, height, length, stride=4):
@@ -81,12 +81,8 @@ class VideoCanvasLayoutPreview(io.ComfyNode):
                          "a bar of the whole video with its frame marked, before any sampling."),
             inputs=[
                 VCConditions.Input("conditions", tooltip="The conditions to show."),
-                io.Int.Input("width", default=832, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
-                             tooltip="Output width the conditions are placed on."),
-                io.Int.Input("height", default=480, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
-                             tooltip="Output height the conditions are placed on."),
-                io.Int.Input("length", default=81, min=1, max=comfy_nodes.MAX_RESOLUTION, step=4,
-                             tooltip="Output length in frames (4k+1)."),
+                canvas_input(tooltip="From VideoCanvas Canvas: the output the conditions are placed "
+                             "on."),
                 io.Int.Input("thumb_height", default=96, min=16, max=512,
                              tooltip="Height of each thumbnail in the strip (smaller where the whole "
                              "strip would exceed 2 megapixels; at most 16 are shown, then '+K MORE')."),
@@ -95,5 +91,6 @@ class VideoCanvasLayoutPreview(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, conditions, width, height, length, thumb_height) -> io.NodeOutput:
-        return io.NodeOutput(layout_strip(_plan(conditions, width, height, length), thumb_height))
+    def execute(cls, conditions, canvas, thumb_height) -> io.NodeOutput:
+        plan = _plan(conditions, canvas.width, canvas.height, canvas.length)
+        return io.NodeOutput(layout_strip(plan, thumb_height))

@@ -6,13 +6,21 @@ from comfy_api.latest import io
 
 import nodes as comfy_nodes
 
-from ..vc_core.canvas import BOX_UNITS, FIT_MODES, Box
-from ..vc_core.plan import ConditionSource, Patch, Placement, PlanError, check_patch
-from ..vc_core.timing import TimingError, check_frame_spec, check_frame_syntax
-from .types import CATEGORY, VCConditions, VCPatch, chain, conditions_input, strength_input
+from ..vc_core.canvas import BOX_UNITS, FIT_MODES, Box, CanvasError
+from ..vc_core.plan import ConditionSource, Patch, Placement, PlanError, check_patch, source_frames
+from ..vc_core.timing import TimingError, check_frame_syntax
+from .types import (
+    CATEGORY,
+    VCConditions,
+    VCPatch,
+    canvas_input,
+    chain,
+    conditions_input,
+    strength_input,
+)
 
-# The longest video any VideoCanvas sampler accepts (its `length` input's max), and the slowest fps:
-# frame specs beyond them are refused before the length is known.
+# The longest video a VideoCanvas Canvas accepts (its `length` input's max), and the slowest fps:
+# frame specs beyond them are refused before the canvas is known (validation sees one input at a time).
 MAX_LENGTH = comfy_nodes.MAX_RESOLUTION
 MIN_FPS = 0.1
 MAX_FPS = 240.0
@@ -42,6 +50,20 @@ def from_node(cls, sources) -> tuple:
     return tuple(dataclasses.replace(s, node=origin) if origin else s for s in sources)
 
 
+def check_on_canvas(cls, sources, canvas, name: str) -> None:
+    """Refuse, at the node where they are typed, conditions whose frames do not fit the canvas
+    length (the samplers check again, as a backstop for conditions planned on another canvas).
+    The message names the node and `name`, the input the frames come from."""
+    for src in sources:
+        try:
+            if src.fits is not None:
+                src.fits(canvas.length)
+            source_frames(src, canvas.length, name)
+        except (PlanError, TimingError) as err:
+            where = node_origin(cls) or cls.define_schema().display_name
+            raise ValueError(f"{where}: {err}") from None
+
+
 class VideoCanvasPatchPlacer(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -55,7 +77,9 @@ class VideoCanvasPatchPlacer(io.ComfyNode):
                 "and a feathered edge. The canvas size comes from the sampler, so one patch works at "
                 "any output size; everything outside the patch is left for the model to complete. "
                 "An RGBA image's alpha is a mask: alone it is the mask, with a mask given the two "
-                "multiply (transparent pixels are never part of the patch)."),
+                "multiply (transparent pixels are never part of the patch). The canvas is optional: "
+                "linked, the box is checked against its size here (and a frontend editor can draw "
+                "it); unlinked, the patch fits any canvas and the sampler checks the box."),
             inputs=[
                 io.Image.Input("image", tooltip="The patch pixels: one image or a clip (IMAGE batch). "
                                "RGBA: alpha is the mask (times the mask input, if given)."),
@@ -80,18 +104,28 @@ class VideoCanvasPatchPlacer(io.ComfyNode):
                               "part of the patch (e.g. an object cut-out). Must match the image size, "
                               "with 1 frame (for every image frame) or one per image frame, and keep "
                               "some pixels. Multiplies an RGBA image's alpha."),
+                canvas_input(optional=True, tooltip="Optional, from VideoCanvas Canvas: the box is "
+                             "checked against its size here. Unlinked, the sampler's canvas is used."),
             ],
             outputs=[VCPatch.Output(display_name="patch")],
+            hidden=NODE_HIDDEN,
         )
 
     @classmethod
-    def execute(cls, image, x, y, width, height, unit, fit, feather, mask=None) -> io.NodeOutput:
+    def execute(cls, image, x, y, width, height, unit, fit, feather, mask=None,
+                canvas=None) -> io.NodeOutput:
         # refused here, before the sampler renders or encodes anything, naming this node's inputs
         try:
             check_patch(image, mask)
         except PlanError as err:
             raise ValueError(str(err)) from None
         box = Box(x, y, width, height, unit)
+        if canvas is not None:
+            try:
+                box.resolve(canvas.height, canvas.width)
+            except CanvasError as err:
+                where = node_origin(cls) or "VideoCanvas Patch Placer"
+                raise ValueError(f"{where}: x, y, width, height: {err}") from None
         return io.NodeOutput(Patch(image, mask, Placement(box, fit, feather)))
 
 
@@ -104,18 +138,18 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
             category=CATEGORY,
             description=(
                 "Says when a patch holds: one or more pixel frames (any frame, not only multiples of "
-                "4), negative indices from the end, 'first'/'middle'/'last', or seconds at an fps. "
-                "Chain these nodes to collect any number of conditions. A clip patch given one frame "
-                "starts there and runs on frame by frame."),
+                "4), negative indices from the end, 'first'/'middle'/'last', or seconds at the "
+                "canvas's fps. The frames are checked here against the canvas length. Chain these "
+                "nodes to collect any number of conditions. A clip patch given one frame starts "
+                "there and runs on frame by frame."),
             inputs=[
                 VCPatch.Input("patch", tooltip="From VideoCanvas Patch Placer."),
                 io.String.Input("frames", default="0",
                                 tooltip="Pixel frames, e.g. '0', '0, 40, -1', 'last'. With unit "
                                 "'seconds': times like '0, 2.5, -0.1'. -1 is the last frame."),
                 io.Combo.Input("unit", options=["frames", "seconds"], default="frames",
-                               tooltip="How to read 'frames'."),
-                io.Float.Input("fps", default=16.0, min=MIN_FPS, max=MAX_FPS, step=0.1,
-                               tooltip="Frames per second, used when unit is 'seconds' (Wan: 16)."),
+                               tooltip="How to read 'frames'. seconds: at the canvas's fps."),
+                canvas_input(),
                 strength_input(),
                 conditions_input(),
             ],
@@ -138,14 +172,7 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, patch, frames, unit, fps, strength, conditions=None) -> io.NodeOutput:
-        # ComfyUI range-checks typed widgets only; a linked fps arrives unchecked.
-        if unit == "seconds" and not MIN_FPS <= fps <= MAX_FPS:
-            raise ValueError(f"fps must lie in [{MIN_FPS:g}, {MAX_FPS:g}] to convert seconds to "
-                             f"frames; got {fps:g}")
-        try:
-            check_frame_spec(frames, MAX_LENGTH, unit, fps if unit == "seconds" else None)
-        except TimingError as err:
-            raise ValueError(str(err)) from None
-        source = ConditionSource(patch, frames, unit, fps if unit == "seconds" else None, strength)
+    def execute(cls, patch, frames, unit, canvas, strength, conditions=None) -> io.NodeOutput:
+        source = ConditionSource(patch, frames, unit, canvas.fps if unit == "seconds" else None, strength)
+        check_on_canvas(cls, [source], canvas, "frames")
         return io.NodeOutput(chain(conditions, *from_node(cls, [source])))

@@ -13,7 +13,7 @@ from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import attach_conditions, describe_model, is_patched, paradigm_of, patch_model
-from .types import CATEGORY, VCConditions
+from .types import CATEGORY, VCConditions, canvas_input
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
 
@@ -30,13 +30,8 @@ def check_count(k: int, length: int, frame_tokens: int | None = None) -> None:
 
 def _size_inputs():
     return [
-        io.Int.Input("width", default=832, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
-                     tooltip="Output width in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
-        io.Int.Input("height", default=480, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
-                     tooltip="Output height in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
-        io.Int.Input("length", default=81, min=1, max=comfy_nodes.MAX_RESOLUTION, step=4,
-                     tooltip="Frames: 4k+1 (Wan's VAE packs 4 frames per latent after the first), "
-                     "e.g. 49, 77, 81."),
+        canvas_input(tooltip="From VideoCanvas Canvas: the output's width, height and length (set "
+                     "once for the whole graph)."),
         io.Int.Input("batch_size", default=1, min=1, max=64, tooltip="Videos per run."),
     ]
 
@@ -128,9 +123,10 @@ class VideoCanvasSampler(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, positive, negative, vae, width, height, length, batch_size, seed, steps,
+    def execute(cls, model, positive, negative, vae, canvas, batch_size, seed, steps,
                 cfg, sampler_name, scheduler, denoise, conditions=None) -> io.NodeOutput:
-        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size, model)
+        plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
+                                        batch_size, model)
         if not is_patched(model):
             model = patch_model(model)
         out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
@@ -167,9 +163,9 @@ class VideoCanvasConditioning(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, positive, negative, vae, width, height, length, batch_size,
-                conditions=None) -> io.NodeOutput:
-        plan, latents, latent = prepare(vae, conditions, width, height, length, batch_size, defer=True)
+    def execute(cls, positive, negative, vae, canvas, batch_size, conditions=None) -> io.NodeOutput:
+        plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
+                                        batch_size, defer=True)
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         return io.NodeOutput(_with_plan(positive, plan, latents), _with_plan(negative, plan, latents),
                              latent, strip)

@@ -1,13 +1,34 @@
 """The pack's own socket types and shared schema pieces."""
 
+from dataclasses import dataclass
+
 from comfy_api.latest import io
 
 CATEGORY = "VideoCanvas"
 
 # A patch placed on the (not yet sized) output canvas: vc_core.plan.Patch
 VCPatch = io.Custom("VIDEOCANVAS_PATCH")
+# The output video a graph works towards, set once (VideoCanvas Canvas): see Canvas
+VCCanvas = io.Custom("VIDEOCANVAS_CANVAS")
 # A chain of conditions, each a patch and when it holds: vc_core.plan.ConditionSet (a tuple)
 VCConditions = io.Custom("VIDEOCANVAS_CONDITIONS")
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """Width and height in pixels, length in frames (4k+1) and frames per second of the output video,
+    checked by the VideoCanvas Canvas node that made it. One per graph: the nodes where frames and
+    boxes are typed check them against it, and the samplers size the video from it."""
+
+    width: int
+    height: int
+    length: int
+    fps: float
+
+
+def canvas_input(optional: bool = False, tooltip: str = ""):
+    return VCCanvas.Input("canvas", optional=optional, tooltip=tooltip or "From VideoCanvas Canvas: "
+                          "the output's width, height, length and fps, set once for the whole graph.")
 
 
 def conditions_input(optional: bool = True):

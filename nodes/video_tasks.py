@@ -16,8 +16,8 @@ from ..vc_core.tasks import (
     outpaint_sources,
     transition_sources,
 )
-from .patches import NODE_HIDDEN, from_node
-from .types import CATEGORY, VCConditions, chain, conditions_input, strength_input
+from .patches import NODE_HIDDEN, check_on_canvas, from_node
+from .types import CATEGORY, VCConditions, canvas_input, chain, conditions_input, strength_input
 
 _MAX_FRAMES = 4096
 
@@ -52,6 +52,13 @@ def _outputs():
     return [VCConditions.Output(display_name="conditions")]
 
 
+def _checked(cls, sources, canvas, conditions, name: str) -> io.NodeOutput:
+    """The node's conditions after the earlier ones, once their frames fit the canvas (refused here,
+    naming this node and `name`, the input the frames follow from)."""
+    check_on_canvas(cls, sources, canvas, name)
+    return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+
+
 class VideoCanvasInpaint(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -69,6 +76,7 @@ class VideoCanvasInpaint(io.ComfyNode):
                 _video_input(),
                 io.Mask.Input("mask", tooltip="1 = the hole to generate, 0 = keep. One mask for all "
                               "frames or one per frame, at the video's own size."),
+                canvas_input(),
                 _start_frame_input(),
                 _every_nth_input(),
                 strength_input(),
@@ -79,9 +87,10 @@ class VideoCanvasInpaint(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, mask, start_frame, every_nth, strength, conditions=None) -> io.NodeOutput:
+    def execute(cls, video, mask, canvas, start_frame, every_nth, strength,
+                conditions=None) -> io.NodeOutput:
         sources = inpaint_sources(video, mask, start_frame, every_nth, strength)
-        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+        return _checked(cls, sources, canvas, conditions, "start_frame")
 
 
 class VideoCanvasOutpaint(io.ComfyNode):
@@ -97,6 +106,7 @@ class VideoCanvasOutpaint(io.ComfyNode):
                 "around it."),
             inputs=[
                 _video_input(),
+                canvas_input(),
                 io.Float.Input("x", default=0.2, min=0.0, max=1.0, step=0.01,
                                tooltip="Left edge of the clip's box, as a fraction of the output width."),
                 io.Float.Input("y", default=0.2, min=0.0, max=1.0, step=0.01,
@@ -120,10 +130,11 @@ class VideoCanvasOutpaint(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, x, y, width, height, fit, feather, start_frame, every_nth, strength,
+    def execute(cls, video, canvas, x, y, width, height, fit, feather, start_frame, every_nth, strength,
                 conditions=None) -> io.NodeOutput:
-        return io.NodeOutput(chain(conditions, *from_node(cls, outpaint_sources(
-            video, x, y, width, height, fit, feather, start_frame, every_nth, strength))))
+        sources = outpaint_sources(video, x, y, width, height, fit, feather, start_frame, every_nth,
+                                   strength)
+        return _checked(cls, sources, canvas, conditions, "start_frame")
 
 
 class VideoCanvasExtend(io.ComfyNode):
@@ -142,6 +153,7 @@ class VideoCanvasExtend(io.ComfyNode):
                 "canvas: use the clip's size. Repeat for very long videos."),
             inputs=[
                 _video_input(),
+                canvas_input(),
                 _context_input(tooltip="N: how many frames of the clip to continue from (at most the "
                                "clip's length; keep it well below the output length)."),
                 io.Combo.Input("direction", options=list(DIRECTIONS), default="forward",
@@ -155,9 +167,10 @@ class VideoCanvasExtend(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, context_frames, direction, strength, conditions=None) -> io.NodeOutput:
+    def execute(cls, video, canvas, context_frames, direction, strength,
+                conditions=None) -> io.NodeOutput:
         sources = extend_sources(video, context_frames, direction, strength)
-        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+        return _checked(cls, sources, canvas, conditions, "context_frames")
 
 
 class VideoCanvasTransition(io.ComfyNode):
@@ -176,6 +189,7 @@ class VideoCanvasTransition(io.ComfyNode):
             inputs=[
                 _video_input("clip_a", "The clip the transition starts from (its end is used)."),
                 _video_input("clip_b", "The clip the transition leads into (its start is used)."),
+                canvas_input(),
                 _context_input("frames_a", "How many of clip A's last frames open the output."),
                 _context_input("frames_b", "How many of clip B's first frames close the output."),
                 strength_input(),
@@ -186,9 +200,10 @@ class VideoCanvasTransition(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, clip_a, clip_b, frames_a, frames_b, strength, conditions=None) -> io.NodeOutput:
+    def execute(cls, clip_a, clip_b, canvas, frames_a, frames_b, strength,
+                conditions=None) -> io.NodeOutput:
         sources = transition_sources(clip_a, clip_b, frames_a, frames_b, strength)
-        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+        return _checked(cls, sources, canvas, conditions, "frames_a, frames_b")
 
 
 class VideoCanvasCameraMove(io.ComfyNode):
@@ -218,6 +233,7 @@ class VideoCanvasCameraMove(io.ComfyNode):
                 "every_nth dividing length - 1 for an even camera speed."),
             inputs=[
                 io.Image.Input("image", tooltip="One image, or a clip whose frames are used in turn."),
+                canvas_input(),
                 coordinate("start_x", 0.5, "horizontally at the start"),
                 coordinate("start_y", 0.5, "vertically at the start"),
                 zoom("start_zoom", 1.0, "at the start"),
@@ -236,11 +252,11 @@ class VideoCanvasCameraMove(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, image, start_x, start_y, start_zoom, end_x, end_y, end_zoom, easing, every_nth,
-                feather, strength, conditions=None) -> io.NodeOutput:
+    def execute(cls, image, canvas, start_x, start_y, start_zoom, end_x, end_y, end_zoom, easing,
+                every_nth, feather, strength, conditions=None) -> io.NodeOutput:
         sources = camera_move_sources(image, (start_x, start_y, start_zoom), (end_x, end_y, end_zoom),
                                       easing, every_nth, feather, strength)
-        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+        return _checked(cls, sources, canvas, conditions, "every_nth")
 
 
 class VideoCanvasLoop(io.ComfyNode):
@@ -258,6 +274,7 @@ class VideoCanvasLoop(io.ComfyNode):
                 "stretched to the output canvas: use the clip's size."),
             inputs=[
                 _video_input(tooltip="The clip to loop."),
+                canvas_input(),
                 _context_input(tooltip="N: how many frames of the clip's end and of its start the "
                                "bridge holds (at most the clip's length; 2N below the output length, "
                                "or the two ends would overlap: refused; best well below)."),
@@ -269,9 +286,9 @@ class VideoCanvasLoop(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, video, context_frames, strength, conditions=None) -> io.NodeOutput:
+    def execute(cls, video, canvas, context_frames, strength, conditions=None) -> io.NodeOutput:
         sources = loop_sources(video, context_frames, strength)
-        return io.NodeOutput(chain(conditions, *from_node(cls, sources)))
+        return _checked(cls, sources, canvas, conditions, "context_frames")
 
 
 NODES = [VideoCanvasInpaint, VideoCanvasOutpaint, VideoCanvasExtend, VideoCanvasTransition,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Regenerate workflows/*.json (UI format) and workflows/api/*.json (API format) from the Python
-descriptions in hostkit/workflows.py, with widget order and defaults from the nodes' real definitions
-(ComfyUI loaded in-process with this pack).
+"""Regenerate the templates, example_workflows/*.json (UI format) and example_workflows/api/*.json (API
+format), from the Python descriptions in hostkit/workflows.py, with widget order and defaults from the
+nodes' real definitions (ComfyUI loaded in-process with this pack). Their thumbnails
+(example_workflows/*.jpg) come from the toy templates' own videos: bash scripts/demo.sh --thumbnails.
 
     .host/venv/bin/python scripts/build_workflows.py           # write the files
     .host/venv/bin/python scripts/build_workflows.py --check   # exit 1 if any file is out of date

@@ -24,11 +24,17 @@ _seeds = itertools.count(1000)
 
 def graph(ckpt: dict, *, unet="wan21_t2v_tiny", vae="wan21_vae_tiny", width=W, height=H, length=LENGTH,
           image=(W, H), mask=None, box=(0.0, 0.0, 1.0, 1.0), unit="fraction", frames="0",
-          conditions=True, sampler="VideoCanvasSampler") -> dict:
-    """image (EmptyImage) -> Patch Placer (box, optional SolidMask) -> Timestamp Conditioner (frames)
-    -> VideoCanvas Sampler (or Conditioning + KSampler) on a tiny Wan -> Decode -> PreviewImage."""
+          conditions=True, sampler="VideoCanvasSampler", place_on_canvas=False,
+          sampler_length=None) -> dict:
+    """VideoCanvas Canvas (width, height, length) -> image (EmptyImage) -> Patch Placer (box,
+    optional SolidMask; the canvas linked if place_on_canvas) -> Timestamp Conditioner (frames) ->
+    VideoCanvas Sampler (or Conditioning + KSampler) on a tiny Wan -> Decode -> PreviewImage.
+    sampler_length: the sampler gets a second canvas of this length (conditions planned on another
+    canvas)."""
     unet_name = ckpt[unet] if unet in ckpt else unet
     p = {
+        "canvas": {"class_type": "VideoCanvasCanvas", "inputs": {"width": width, "height": height,
+                                                                 "length": length, "fps": 16.0}},
         "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": unet_name, "weight_dtype": "default"}},
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": ckpt[vae]}},
         "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
@@ -40,7 +46,8 @@ def graph(ckpt: dict, *, unet="wan21_t2v_tiny", vae="wan21_vae_tiny", width=W, h
             "image": ["img", 0], "x": box[0], "y": box[1], "width": box[2], "height": box[3], "unit": unit,
             "fit": "stretch", "feather": 0.0}},
         "when": {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
-            "patch": ["place", 0], "frames": frames, "unit": "frames", "fps": 16.0, "strength": 1.0}},
+            "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
+            "strength": 1.0}},
         "decode": {"class_type": "VideoCanvasDecode", "inputs": {
             "vae": ["vae", 0], "tile_size": 0, "paste_back": False, "feather": 0.0}},
         "show": {"class_type": "PreviewImage", "inputs": {"images": ["decode", 0]}},
@@ -48,7 +55,13 @@ def graph(ckpt: dict, *, unet="wan21_t2v_tiny", vae="wan21_vae_tiny", width=W, h
     if mask is not None:
         p["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": mask[0], "height": mask[1]}}
         p["place"]["inputs"]["mask"] = ["mask", 0]
-    size = {"width": width, "height": height, "length": length, "batch_size": 1}
+    if place_on_canvas:
+        p["place"]["inputs"]["canvas"] = ["canvas", 0]
+    size = {"canvas": ["canvas", 0], "batch_size": 1}
+    if sampler_length is not None:
+        p["other_canvas"] = {"class_type": "VideoCanvasCanvas", "inputs": {
+            "width": width, "height": height, "length": sampler_length, "fps": 16.0}}
+        size["canvas"] = ["other_canvas", 0]
     conds = {"conditions": ["when", 0]} if conditions else {}
     if sampler == "VideoCanvasSampler":
         p["sample"] = {"class_type": "VideoCanvasSampler", "inputs": {
@@ -99,15 +112,31 @@ CASES = [
      ["box", "outside canvas", "must lie within x 0..48"]),
     ("box_outside_canvas_px", dict(box=(40.0, 8.0, 16.0, 16.0), unit="px"), "VideoCanvasSampler",
      ["box", "outside canvas", "must lie within x 0..48"]),
-    ("frame_past_the_end", dict(frames="0, 9"), "VideoCanvasSampler",
-     ["frames", "'9'", "out of range", "allowed [-9, 8] for length 9"]),
-    ("frame_before_the_start", dict(frames="-10"), "VideoCanvasSampler",
+    # the placer linked to the canvas checks its box itself
+    ("box_outside_linked_canvas_px", dict(box=(40.0, 8.0, 16.0, 16.0), unit="px", place_on_canvas=True),
+     "VideoCanvasPatchPlacer",
+     ['node place: x, y, width, height: box', "outside canvas size 32x48",
+      "must lie within x 0..48"]),
+    # frames are refused where they are typed, naming that node (title and id) and `frames`
+    ("frame_past_the_end", dict(frames="0, 9"), "VideoCanvasTimestampConditioner",
+     ['node when: frames entry \'9\' is out of range: allowed '
+      '[-9, 8] for length 9']),
+    ("frame_40_with_length_17", dict(frames="40", length=17), "VideoCanvasTimestampConditioner",
+     ['node when: frames entry \'40\' is out of range: '
+      'allowed [-17, 16] for length 17']),
+    ("frame_before_the_start", dict(frames="-10"), "VideoCanvasTimestampConditioner",
      ["frames", "'-10'", "out of range", "allowed [-9, 8]"]),
-    ("length_not_4k_plus_1", dict(length=10), "VideoCanvasSampler",
-     ["length must be 4k+1", "got 10"]),
-    ("width_not_multiple_of_16", dict(width=40), "VideoCanvasSampler",
-     ["width must be a positive multiple of 16", "got 40", "nearest 32 or 48"]),
-    ("height_not_multiple_of_16", dict(height=24), "VideoCanvasSampler",
+    # the sampler checks again: conditions planned on another canvas
+    ("conditions_from_a_longer_canvas", dict(frames="12", length=17, sampler_length=9),
+     "VideoCanvasSampler",
+     ['frames of condition #1 from node when entry \'12\' is '
+      'out of range: allowed [-9, 8] for length 9']),
+    ("length_not_4k_plus_1", dict(length=10), "VideoCanvasCanvas",
+     ["VideoCanvas Canvas: length must be 4k+1", "got 10"]),
+    ("width_not_multiple_of_16", dict(width=40), "VideoCanvasCanvas",
+     ['node canvas: width must be a positive multiple of 16', "got 40",
+      "nearest 32 or 48"]),
+    ("height_not_multiple_of_16", dict(height=24), "VideoCanvasCanvas",
      ["height must be a positive multiple of 16", "got 24"]),
     ("mask_size_differs_from_image", dict(mask=(16, 16)), "VideoCanvasPatchPlacer",
      ["mask size (16, 16)", "differs from image size (32, 48)"]),
@@ -115,7 +144,7 @@ CASES = [
      ["vae", "16-channel latents", "denoises 48"]),
     ("frames_syntax", dict(frames="0, soon"), "VideoCanvasTimestampConditioner",
      ["frames", "cannot parse 'soon'", "'first'"]),
-    ("width_below_min", dict(width=8), "VideoCanvasSampler", ["width", "smaller than min of 16"]),
+    ("width_below_min", dict(width=8), "VideoCanvasCanvas", ["width", "smaller than min of 16"]),
 ]
 
 
@@ -128,6 +157,20 @@ def test_bad_input_is_refused_clearly(case, kwargs, node, fragments, server, che
     assert blamed == node, message
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in: {message}"
+    serves_next_good_prompt(server, checkpoints)
+
+
+def test_a_frame_past_the_canvas_is_refused_by_the_titled_conditioner(server, checkpoints):
+    """The issue's case: length 17, frame 40. The error lands on the conditioner, under the title the
+    graph gives it (as the frontend sends it in _meta), not on the sampler."""
+    prompt = graph(checkpoints, frames="0, 40", length=17)
+    prompt["when"]["_meta"] = {"title": "Hold it"}
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasTimestampConditioner", message
+    assert message.rstrip("\n") == ('"Hold it" (node when): frames entry \'40\' is out of range: '
+                                    'allowed [-17, 16] for length 17')
     serves_next_good_prompt(server, checkpoints)
 
 
@@ -182,7 +225,8 @@ def test_video_inpaint_mask_size_differs(server, checkpoints):
                                                              "color": 0x2080C0}}
     prompt["hole"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 16, "height": 16}}
     prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
-        "video": ["clip", 0], "mask": ["hole", 0], "start_frame": 0, "every_nth": 1, "strength": 1.0}}
+        "video": ["clip", 0], "mask": ["hole", 0], "canvas": ["canvas", 0], "start_frame": 0,
+        "every_nth": 1, "strength": 1.0}}
     with pytest.raises(PromptFailed) as err:
         server.run(prompt, timeout=120)
     blamed, message = refusal(err.value)
@@ -201,7 +245,8 @@ def too_long_clip(checkpoints, clip_frames=13) -> dict:
     prompt["mask"] = {"class_type": "MaskComposite", "inputs": {
         "destination": ["zero", 0], "source": ["hole", 0], "x": 8, "y": 8, "operation": "add"}}
     prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
-        "video": ["clip", 0], "mask": ["mask", 0], "start_frame": 0, "every_nth": 1, "strength": 1.0}}
+        "video": ["clip", 0], "mask": ["mask", 0], "canvas": ["canvas", 0], "start_frame": 0,
+        "every_nth": 1, "strength": 1.0}}
     return prompt
 
 
@@ -209,8 +254,9 @@ def test_clip_longer_than_the_output_is_refused(server, checkpoints):
     with pytest.raises(PromptFailed) as err:
         server.run(too_long_clip(checkpoints), timeout=120)
     blamed, message = refusal(err.value)
-    assert blamed == "VideoCanvasSampler", message
-    assert "out of range" in message and "length 9" in message
+    assert blamed == "VideoCanvasInpaint", message  # where the clip and start_frame are given
+    assert message.startswith('node when: start_frame entry 9 is out of '
+                              'range: allowed [-9, 8] for length 9'), message
     serves_next_good_prompt(server, checkpoints)
 
 
@@ -230,7 +276,8 @@ def test_absurd_number_of_conditions_is_refused_fast(server, checkpoints):
     previous = None
     for i in range(13):  # 12 x 81 + 28 = 1000 frames in 13 chained conditioners
         frames = everything if i < 12 else ", ".join(str(f) for f in range(28))
-        inputs = {"patch": ["place", 0], "frames": frames, "unit": "frames", "fps": 16.0, "strength": 1.0}
+        inputs = {"patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
+                  "strength": 1.0}
         if previous:
             inputs["conditions"] = [previous, 0]
         prompt[f"when{i}"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": inputs}

@@ -55,23 +55,32 @@ def timestamp_conditions(p: dict, frames: str) -> list:
         "image": ["img", 0], "x": 0.25, "y": 0.25, "width": 0.5, "height": 0.5, "unit": "fraction",
         "fit": "contain", "feather": 0.0}}
     p["when"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
-        "patch": ["place", 0], "frames": frames, "unit": "frames", "fps": 16.0, "strength": 1.0}}
+        "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
+        "strength": 1.0}}
     return ["when", 0]
 
 
 def camera_move_conditions(p: dict) -> list:
     """A video-task node: the image through a zoom, a condition on every output frame."""
     p["move"] = {"class_type": "VideoCanvasCameraMove", "inputs": {
-        "image": ["img", 0], "start_x": 0.5, "start_y": 0.5, "start_zoom": 1.0, "end_x": 0.5,
+        "image": ["img", 0], "canvas": ["canvas", 0], "start_x": 0.5, "start_y": 0.5, "start_zoom": 1.0,
+        "end_x": 0.5,
         "end_y": 0.5, "end_zoom": 1.5, "easing": "linear", "every_nth": 1, "feather": 0.0,
         "strength": 1.0}}
     return ["move", 0]
 
 
+def canvas(p: dict, width: int, height: int, length: int) -> list:
+    """The graph's VideoCanvas Canvas, which the conditions (linked to ["canvas", 0]) share."""
+    p["canvas"] = {"class_type": "VideoCanvasCanvas", "inputs": {"width": width, "height": height,
+                                                                 "length": length, "fps": 16.0}}
+    return ["canvas", 0]
+
+
 def sampler_graph(p: dict, conditions: list, width: int, height: int, length: int) -> dict:
     p["sample"] = {"class_type": "VideoCanvasSampler", "inputs": {
         "model": ["rope", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
-        "width": width, "height": height, "length": length, "batch_size": 1, "seed": next(_seeds),
+        "canvas": canvas(p, width, height, length), "batch_size": 1, "seed": next(_seeds),
         "steps": 1, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0,
         "conditions": conditions}}
     p["show"] = {"class_type": "PreviewImage", "inputs": {"images": ["sample", 1]}}
@@ -82,8 +91,8 @@ def conditioning_graph(p: dict, conditions: list, width: int, height: int, lengt
                        sampler: str = "KSampler") -> dict:
     """VideoCanvas Conditioning -> one of ComfyUI's samplers."""
     p["cond"] = {"class_type": "VideoCanvasConditioning", "inputs": {
-        "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0], "width": width,
-        "height": height, "length": length, "batch_size": 1, "conditions": conditions}}
+        "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
+        "canvas": canvas(p, width, height, length), "batch_size": 1, "conditions": conditions}}
     common = {"positive": ["cond", 0], "negative": ["cond", 1], "latent_image": ["cond", 2]}
     seed = next(_seeds)
     if sampler == "KSampler":
@@ -474,14 +483,14 @@ def test_layout_preview_node_refuses_absurd_counts_before_rendering(server, chec
     timestamp_conditions(p, "0")
     for i in range(5):  # 5 x all 81 frames = 405 condition frames
         inputs = {"patch": ["place", 0], "frames": ", ".join(map(str, range(81))), "unit": "frames",
-                  "fps": 16.0, "strength": 1.0}
+                  "canvas": ["canvas", 0], "strength": 1.0}
         if previous:
             inputs["conditions"] = [previous, 0]
         p[f"when{i}"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": inputs}
         previous = f"when{i}"
     del p["when"]
     p["preview"] = {"class_type": "VideoCanvasLayoutPreview", "inputs": {
-        "conditions": [previous, 0], "width": 832, "height": 480, "length": 81, "thumb_height": 96}}
+        "conditions": [previous, 0], "canvas": canvas(p, 832, 480, 81), "thumb_height": 96}}
     p["show"] = {"class_type": "PreviewImage", "inputs": {"images": ["preview", 0]}}
     node, message, elapsed = refused(server, p)
     assert node == "VideoCanvasLayoutPreview", message

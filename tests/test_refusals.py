@@ -88,29 +88,28 @@ def test_absurd_frames_linked_fail_at_the_conditioner_speaking_of_frames(server,
     err = failed(server, linked_frames(checkpoints, frames))
     blamed, message = why(err)
     assert err.kind == "execution_error" and blamed == "VideoCanvasTimestampConditioner", message
-    assert message.startswith("frames entry '1"), message
-    assert message.endswith("is out of range: a video has at most 16384 frames, so frames must lie in "
-                            "[-16384, 16383] (-1 = the last frame)"), message
+    assert message.startswith("node when: frames entry '1"), message
+    assert message.endswith("is out of range: allowed [-9, 8] for length 9"), message
     assert "seconds" not in message and "fps" not in message and "Traceback" not in message
     serves_next_good_prompt(server, checkpoints)
 
 
 def test_absurd_seconds_linked_fail_at_the_conditioner_speaking_of_seconds(server, checkpoints):
     _, message = why(failed(server, linked_frames(checkpoints, "1e303", unit="seconds")))
-    assert message == ("frames entry '1e303' (seconds: past any frame) is out of range: a video has at "
-                       "most 16384 frames (1024 s at 16 fps), so times must lie in [-1024, 1023.94] s")
+    assert message == ("node when: frames entry '1e303' (seconds: past any frame) is out of range: "
+                       "allowed [-9, 8] for length 9")
     serves_next_good_prompt(server, checkpoints)
 
 
 @pytest.mark.parametrize("fps", [0.001, 1e9])
-def test_linked_fps_outside_its_range_is_refused_at_the_conditioner(server, checkpoints, fps):
+def test_linked_fps_outside_its_range_is_refused_at_the_canvas(server, checkpoints, fps):
     """ComfyUI range-checks a typed fps, not a linked one."""
     prompt = linked_frames(checkpoints, "0", unit="seconds")
     prompt["rate"] = {"class_type": "PrimitiveFloat", "inputs": {"value": fps}}
-    prompt["when"]["inputs"]["fps"] = ["rate", 0]
+    prompt["canvas"]["inputs"]["fps"] = ["rate", 0]
     blamed, message = why(failed(server, prompt))
-    assert blamed == "VideoCanvasTimestampConditioner", message
-    assert message == f"fps must lie in [0.1, 240] to convert seconds to frames; got {fps:g}"
+    assert blamed == "VideoCanvasCanvas", message
+    assert message == f"node canvas: fps must lie in [0.1, 240]; got {fps:g}"
     serves_next_good_prompt(server, checkpoints)
 
 
@@ -118,7 +117,9 @@ def test_linked_fps_outside_its_range_is_refused_at_the_conditioner(server, chec
 
 
 def test_errors_found_by_the_sampler_name_the_conditioner_by_title_and_id(server, checkpoints):
-    prompt = graph(checkpoints, frames="0, 9")
+    """Conditions planned on a 17-frame canvas reach a sampler on a 9-frame one: its backstop check
+    still names the conditioner that typed the frame."""
+    prompt = graph(checkpoints, frames="0, 9", length=17, sampler_length=9)
     prompt["12"] = prompt.pop("when")
     prompt["12"]["_meta"] = {"title": "Hold it at frame 40"}
     prompt["sample"]["inputs"]["conditions"] = ["12", 0]
@@ -130,7 +131,7 @@ def test_errors_found_by_the_sampler_name_the_conditioner_by_title_and_id(server
 
 
 def test_without_a_title_the_error_names_the_node_id(server, checkpoints):
-    prompt = graph(checkpoints, frames="-10")
+    prompt = graph(checkpoints, frames="-10", length=17, sampler_length=9)
     blamed, message = why(failed(server, prompt))
     assert blamed == "VideoCanvasSampler", message
     assert message.startswith("frames of condition #1 from node when entry '-10' is out of range"), message
@@ -167,12 +168,13 @@ def test_transition_whose_ends_overlap_is_refused_with_the_numbers(server, check
     prompt = graph(checkpoints)
     prompt.update(a=clip(6, 0xFF0000), b=clip(6, 0x0000FF))
     prompt["7"] = {"class_type": "VideoCanvasTransition", "_meta": {"title": "Scene cut"}, "inputs": {
-        "clip_a": ["a", 0], "clip_b": ["b", 0], "frames_a": 5, "frames_b": 6, "strength": 1.0}}
+        "clip_a": ["a", 0], "clip_b": ["b", 0], "canvas": ["canvas", 0], "frames_a": 5, "frames_b": 6,
+        "strength": 1.0}}
     prompt["sample"]["inputs"]["conditions"] = ["7", 0]
     blamed, message = why(failed(server, prompt))
-    assert blamed == "VideoCanvasSampler", message
+    assert blamed == "VideoCanvasTransition", message
     assert message == (
-        'condition #1 (transition A) from "Scene cut" (node 7): frames_a + frames_b = 5 + 6 = 11 but the '
+        '"Scene cut" (node 7): frames_a + frames_b = 5 + 6 = 11 but the '
         "output has 9 frames: clip A's end (frames 0..4) and clip B's start (frames 3..8) would both "
         "condition frames 3..4; allowed: frames_a + frames_b <= length - 1 = 8 (lower frames_a or "
         "frames_b, or raise length)")
@@ -183,10 +185,10 @@ def test_loop_whose_context_overlaps_itself_is_refused(server, checkpoints):
     prompt = graph(checkpoints)
     prompt["clip"] = clip(7, 0x20A040)
     prompt["when"] = {"class_type": "VideoCanvasLoop", "inputs": {
-        "video": ["clip", 0], "context_frames": 5, "strength": 1.0}}
+        "video": ["clip", 0], "canvas": ["canvas", 0], "context_frames": 5, "strength": 1.0}}
     blamed, message = why(failed(server, prompt))
-    assert blamed == "VideoCanvasSampler", message
-    assert message.startswith("condition #1 (loop: clip end) from node when: 2 x context_frames = 2 x 5 = "
+    assert blamed == "VideoCanvasLoop", message
+    assert message.startswith("node when: 2 x context_frames = 2 x 5 = "
                               "10 but the output has 9 frames:"), message
     assert message.endswith("allowed: 2 x context_frames <= length - 1 = 8 (lower context_frames, or "
                             "raise length)"), message
@@ -254,8 +256,8 @@ def test_rgba_video_inpaint_keeps_alpha_times_the_kept_area(server, checkpoints)
     prompt["top_hole"] = {"class_type": "MaskComposite", "inputs": {
         "destination": ["clear", 0], "source": ["hole", 0], "x": 0, "y": 0, "operation": "add"}}
     prompt["when"] = {"class_type": "VideoCanvasInpaint", "inputs": {
-        "video": ["rgba", 0], "mask": ["top_hole", 0], "start_frame": 0, "every_nth": 1,
-        "strength": 1.0}}
+        "video": ["rgba", 0], "mask": ["top_hole", 0], "canvas": ["canvas", 0], "start_frame": 0,
+        "every_nth": 1, "strength": 1.0}}
     del prompt["place"]
     entry = server.run(prompt, timeout=120)
     pasted, raw = first_frame(server, entry, "save_pasted"), first_frame(server, entry, "save_raw")

@@ -171,17 +171,19 @@ def toy_prompt(strength, seed, paradigm="in_context", steps=10, videos=1):
               "inputs": {"image": ["5", 0], "x": 0.0, "y": 0.0, "width": 1.0, "height": 1.0,
                          "unit": "fraction", "fit": "cover", "feather": 0.0}},
         "7": {"class_type": "VideoCanvasTimestampConditioner",
-              "inputs": {"patch": ["6", 0], "frames": str(KEY_AT), "unit": "frames", "fps": 16.0,
-                         "strength": strength}},
+              "inputs": {"patch": ["6", 0], "frames": str(KEY_AT), "unit": "frames",
+                         "canvas": ["11", 0], "strength": strength}},
         "8": {"class_type": "VideoCanvasSampler",
               "inputs": {"model": ["3", 0], "positive": ["4", 0], "negative": ["4", 0], "vae": ["2", 0],
-                         "width": 64, "height": 64, "length": 17, "batch_size": videos, "seed": seed,
+                         "canvas": ["11", 0], "batch_size": videos, "seed": seed,
                          "steps": steps, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
                          "denoise": 1.0, "conditions": ["7", 0]}},
         "9": {"class_type": "VideoCanvasDecode",
               "inputs": {"vae": ["2", 0], "latent": ["8", 0], "tile_size": 0, "paste_back": False,
                          "feather": 4.0, "conditions": ["7", 0]}},
         "10": {"class_type": "PreviewImage", "inputs": {"images": ["9", 0]}},
+        "11": {"class_type": "VideoCanvasCanvas",
+               "inputs": {"width": 64, "height": 64, "length": 17, "fps": 16.0}},
     }
 
 

@@ -32,9 +32,13 @@ def hole(size=W):
 
 
 def graph(checkpoints, task, **sources):
-    """sources (clip nodes) -> task node -> VideoCanvasSampler (tiny Wan) -> Decode -> PreviewImage."""
+    """sources (clip nodes) -> task node -> VideoCanvasSampler (tiny Wan) -> Decode -> PreviewImage,
+    task and sampler on one VideoCanvas Canvas."""
+    task = {**task, "inputs": {**task["inputs"], "canvas": ["canvas", 0]}}
     return {
         **sources,
+        "canvas": {"class_type": "VideoCanvasCanvas", "inputs": {"width": W, "height": H,
+                                                                 "length": LENGTH, "fps": 16.0}},
         "task": task,
         "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": checkpoints["wan21_t2v_tiny"],
                                                         "weight_dtype": "default"}},
@@ -42,7 +46,7 @@ def graph(checkpoints, task, **sources):
         "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
         "sampler": {"class_type": "VideoCanvasSampler", "inputs": {
             "model": ["unet", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
-            "width": W, "height": H, "length": LENGTH, "batch_size": 1, "seed": 0, "steps": 1,
+            "canvas": ["canvas", 0], "batch_size": 1, "seed": 0, "steps": 1,
             "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple", "denoise": 1.0,
             "conditions": ["task", 0]}},
         "decode": {"class_type": "VideoCanvasDecode", "inputs": {
@@ -120,28 +124,34 @@ def test_every_task_node_is_a_documented_chainable_condition_source(vt):
 def test_node_ids_and_input_names_are_the_workflow_contract(vt):
     inputs = {cls.GET_SCHEMA().node_id: [i.id for i in cls.GET_SCHEMA().inputs] for cls in vt.NODES}
     assert inputs == {
-        "VideoCanvasInpaint": ["video", "mask", "start_frame", "every_nth", "strength", "conditions"],
-        "VideoCanvasOutpaint": ["video", "x", "y", "width", "height", "fit", "feather", "start_frame",
-                                "every_nth", "strength", "conditions"],
-        "VideoCanvasExtend": ["video", "context_frames", "direction", "strength", "conditions"],
-        "VideoCanvasTransition": ["clip_a", "clip_b", "frames_a", "frames_b", "strength", "conditions"],
-        "VideoCanvasCameraMove": ["image", "start_x", "start_y", "start_zoom", "end_x", "end_y",
-                                  "end_zoom", "easing", "every_nth", "feather", "strength",
+        "VideoCanvasInpaint": ["video", "mask", "canvas", "start_frame", "every_nth", "strength",
+                               "conditions"],
+        "VideoCanvasOutpaint": ["video", "canvas", "x", "y", "width", "height", "fit", "feather",
+                                "start_frame", "every_nth", "strength", "conditions"],
+        "VideoCanvasExtend": ["video", "canvas", "context_frames", "direction", "strength", "conditions"],
+        "VideoCanvasTransition": ["clip_a", "clip_b", "canvas", "frames_a", "frames_b", "strength",
                                   "conditions"],
-        "VideoCanvasLoop": ["video", "context_frames", "strength", "conditions"],
+        "VideoCanvasCameraMove": ["image", "canvas", "start_x", "start_y", "start_zoom", "end_x",
+                                  "end_y", "end_zoom", "easing", "every_nth", "feather", "strength",
+                                  "conditions"],
+        "VideoCanvasLoop": ["video", "canvas", "context_frames", "strength", "conditions"],
     }
-    defaults = {i.id: i.default for i in vt.VideoCanvasCameraMove.GET_SCHEMA().inputs[1:9]}
+    for cls in vt.NODES:  # the canvas is required: frames are checked against it where typed
+        (canvas,) = [i for i in cls.GET_SCHEMA().inputs if i.id == "canvas"]
+        assert canvas.io_type == "VIDEOCANVAS_CANVAS" and not canvas.optional
+    defaults = {i.id: i.default for i in vt.VideoCanvasCameraMove.GET_SCHEMA().inputs[2:10]}
     assert defaults == {"start_x": 0.5, "start_y": 0.5, "start_zoom": 1.0, "end_x": 0.5, "end_y": 0.5,
                         "end_zoom": 1.5, "easing": "linear", "every_nth": 4}
 
 
-def test_task_nodes_append_to_the_conditions_they_are_given(vt):
+def test_task_nodes_append_to_the_conditions_they_are_given(vt, pack):
     import torch
 
+    canvas = pack.nodes.types.Canvas(16, 16, 9, 16.0)
     video = torch.rand(4, 16, 16, 3)
-    earlier = vt.VideoCanvasLoop.execute(video, 1, 1.0)[0]
+    earlier = vt.VideoCanvasLoop.execute(video, canvas, 1, 1.0)[0]
     assert [s.label for s in earlier] == ["loop: clip end", "loop: clip start"]
-    chained = vt.VideoCanvasExtend.execute(video, 2, "forward", 0.5, conditions=earlier)[0]
+    chained = vt.VideoCanvasExtend.execute(video, canvas, 2, "forward", 0.5, conditions=earlier)[0]
     assert chained[:2] == earlier and len(chained) == 3
     assert chained[2].label == "extend forward" and chained[2].strength == 0.5
 
@@ -164,3 +174,28 @@ def test_context_longer_than_the_clip_fails_naming_the_input(comfy, checkpoints,
     inputs = {"video": ["clip", 0], "context_frames": 5, "strength": 1.0}
     with pytest.raises(ExecutionFailed, match="context_frames is 5 but the video has only 3 frames"):
         run_task(comfy, checkpoints, "VideoCanvasLoop", inputs, clip=clip(3))
+
+
+@pytest.mark.parametrize("class_type,inputs,sources,message", [
+    ("VideoCanvasTransition",
+     {"clip_a": ["a", 0], "clip_b": ["b", 0], "frames_a": 5, "frames_b": 4, "strength": 1.0},
+     {"a": clip(5, RED), "b": clip(5, BLUE)},
+     "node task: frames_a + frames_b = 5 + 4 = 9 but the output has 9 frames: clip A's end and clip "
+     "B's start would fill all 9 frames, leaving none to generate; allowed: frames_a + frames_b <= "
+     "length - 1 = 8 (lower frames_a or frames_b, or raise length)"),
+    ("VideoCanvasInpaint",
+     {"video": ["clip", 0], "mask": ["mask", 0], "start_frame": 6, "every_nth": 1, "strength": 1.0},
+     {"clip": clip(5), **hole()},
+     "node task: start_frame entry 9 is out of range: allowed [-9, 8] for length 9 -- the 5-frame "
+     "clip does not fit the 9-frame video: its frames land past the last frame (start_frame + clip "
+     "frames must be <= length); trim the clip (e.g. ImageFromBatch) or raise length"),
+])
+def test_frames_past_the_canvas_are_refused_by_the_task_node(comfy, checkpoints, class_type, inputs,
+                                                             sources, message):
+    """Refused where the clip and its frame counts are given, naming that node, before any sampling."""
+    from hostkit.inprocess import ExecutionFailed
+
+    with pytest.raises(ExecutionFailed) as failed:
+        run_task(comfy, checkpoints, class_type, inputs, **sources)
+    assert failed.value.data["node_type"] == class_type
+    assert failed.value.data["exception_message"].rstrip("\n") == message

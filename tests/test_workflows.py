@@ -1,43 +1,34 @@
-"""The shareable workflows, end to end through a real ComfyUI server's HTTP API.
+"""The templates (example_workflows/), end to end through a real ComfyUI server's HTTP API.
 
-Every workflow in workflows/ (UI format; its API twin in workflows/api/) is adapted to the tiny random
-checkpoints (hostkit.workflows.adapt: tiny Wan + tiny VAE, VideoCanvas Null Prompt for the umt5 text
-path, 48x32, 9 frames, 2 steps), fed procedural input files written into ComfyUI's input folder, run
-through POST /prompt, and must save a video with the expected number of frames and size. The UI file
-must describe the same graph as the API file (converted with the server's /object_info), the JSON
-must be what scripts/build_workflows.py generates, and the template browser must list the UI files.
+Each task has two templates: one for the bundled toy model, which must run exactly as shipped (its
+API twin from example_workflows/api/, unedited, with the example inputs the pack copied into
+ComfyUI's input folder when it loaded) and save its video; and one for real Wan, which is run on the
+tiny random checkpoints (hostkit.workflows.adapt: tiny Wan + tiny VAE, VideoCanvas Null Prompt for
+the umt5 text path, 48x32, 9 frames, 2 steps). The UI file must describe the same graph as the API
+file (converted with the server's /object_info), the JSON must be what scripts/build_workflows.py
+generates, and the template browser must list the UI files (not the API twins) with their
+thumbnails, where the frontends 1.32.9 / 1.35.9 fetch them.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from hostkit import example_inputs
 from hostkit import workflows as wf
 from hostkit.setup import PACK_LINK_NAME, comfy_dir
 
 NAMES = sorted(p.stem for p in wf.WORKFLOWS_DIR.glob("*.json"))
+TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
+WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled]
 SIZE = (48, 32)  # not square: catches a width/height swap
 LENGTH = 9
 STEPS = 2
-CLIP_FRAMES = 9  # frames of every generated input clip (inpainting needs clip <= output length)
-INPUT_PREFIX = "vc_wf_"
-
-
-@pytest.fixture(scope="module")
-def input_files():
-    """Procedural stand-ins for every file the workflows load, in ComfyUI's input folder."""
-    folder = comfy_dir() / "input"
-    mapping: dict[str, str] = {}
-    for name in NAMES:
-        prompt = wf.load_api(name)
-        if set(wf.input_files(prompt)) - set(mapping):
-            mapping |= wf.write_input_files(prompt, folder, prefix=INPUT_PREFIX, frames=CLIP_FRAMES)
-    yield mapping
-    for written in mapping.values():
-        (folder / written).unlink(missing_ok=True)
+CLIP_FRAMES = example_inputs.FRAMES  # every shipped clip has 17 frames
 
 
 def require_registered(node_types, info: dict) -> None:
@@ -65,28 +56,69 @@ def count_frames(path: Path) -> tuple[int, int, int]:
     return len(frames), frames[0].width, frames[0].height
 
 
-# ----------------------------------------------------------------------------------- the runs
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_workflow_runs_end_to_end(name, server, checkpoints, object_info, input_files):
-    api = wf.load_api(name)
-    prompt = wf.adapt(api, unet=checkpoints["wan21_t2v_tiny"], vae=checkpoints["wan21_vae_tiny"],
-                      size=SIZE, length=LENGTH, steps=STEPS, inputs=input_files)
-    require_registered((n["class_type"] for n in prompt.values()), object_info)
-    entry = server.run(prompt, timeout=120)
+def run_and_check_video(server, name: str, prompt: dict, size: tuple[int, int]) -> None:
+    entry = server.run(prompt, timeout=300)
     assert entry["status"]["status_str"] == "success", entry["status"]
     outputs = entry["outputs"]
-
     (save_id,) = [i for i, n in prompt.items() if n["class_type"] == "SaveVideo"]
     (saved,) = outputs[save_id]["images"]
     path = Path(server.output_dir) / saved["subfolder"] / saved["filename"]
     frames, width, height = count_frames(path)
     expected = wf.WORKFLOWS[name].output_frames(prompt, CLIP_FRAMES)
-    assert (frames, width, height) == (expected, *SIZE), f"{name}: saved {path.name}"
-
+    assert (frames, width, height) == (expected, *size), f"{name}: saved {path.name}"
     previews = [i for i, n in prompt.items() if n["class_type"] == "PreviewImage"]
     assert previews and all(outputs[i]["images"] for i in previews), "the layout strip was not shown"
+
+
+# ----------------------------------------------------------------------------------- the runs
+
+
+def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
+    keys = {w.key for w in wf.WORKFLOWS.values()}
+    assert len(keys) == 11
+    for key in keys:
+        twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key)
+        assert [b for b, _ in twins] == [False, True], key
+    assert len(TOY) == len(WAN) == 11
+
+
+def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
+    """Every file a template loads ships in example_workflows/inputs/, and the pack copied it into
+    ComfyUI's input folder as it loaded: LoadImage and LoadVideo list it, unchanged."""
+    loaded = {f for name in NAMES for f in wf.input_files(wf.load_api(name))}
+    assert loaded == set(example_inputs.FILES)
+    images = object_info["LoadImage"]["input"]["required"]["image"][0]
+    videos = object_info["LoadVideo"]["input"]["required"]["file"]
+    videos = videos[0] if isinstance(videos[0], list) else videos[1]["options"]
+    for f in loaded:
+        assert f in (videos if f.endswith(".mp4") else images), f
+        assert (comfy_dir() / "input" / f).read_bytes() == (wf.INPUTS_DIR / f).read_bytes(), f
+
+
+def test_example_inputs_are_generated_by_the_project():
+    """The PNGs are byte for byte what hostkit/example_inputs.py renders from the procedural
+    generator (the clips depend on the host's H.264 encoder: checked for size and length)."""
+    assert example_inputs.stale() == []
+    for name, (kind, _, _) in example_inputs.FILES.items():
+        if kind == "video":
+            assert count_frames(wf.INPUTS_DIR / name) == (example_inputs.FRAMES, example_inputs.CLIP,
+                                                          example_inputs.CLIP), name
+
+
+@pytest.mark.parametrize("name", TOY)
+def test_bundled_model_template_runs_as_shipped(name, server, object_info):
+    """The API twin exactly as shipped: the bundled toy model, the example inputs, no edits."""
+    prompt = wf.load_api(name)
+    require_registered((n["class_type"] for n in prompt.values()), object_info)
+    run_and_check_video(server, name, prompt, (wf.TOY.width, wf.TOY.height))
+
+
+@pytest.mark.parametrize("name", WAN)
+def test_real_wan_template_runs_on_tiny_models(name, server, checkpoints, object_info):
+    prompt = wf.adapt(wf.load_api(name), unet=checkpoints["wan21_t2v_tiny"],
+                      vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
+    require_registered((n["class_type"] for n in prompt.values()), object_info)
+    run_and_check_video(server, name, prompt, SIZE)
 
 
 # ------------------------------------------------------------------------------- the formats
@@ -106,12 +138,53 @@ def test_ui_and_api_files_describe_the_same_graph(name, object_info):
         assert link_id in nodes[src]["outputs"][src_slot]["links"]
         assert object_info[nodes[src]["type"]]["output"][src_slot] == kind
     assert ui["last_node_id"] == max(nodes) and ui["last_link_id"] == len(ui["links"])
-    assert any(n["type"] == "Note" for n in ui["nodes"]), "every workflow explains itself in a Note"
+    notes = [n for n in ui["nodes"] if n["type"] == "Note"]
+    assert notes and notes[0]["widgets_values"][0].startswith(wf.WORKFLOWS[name].description)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_size_length_and_fps_are_set_once(name):
+    """One VideoCanvas Canvas per template; every VideoCanvas node that needs the canvas, and every
+    core node that needs its size, length or fps, is linked to it (no second typed copy)."""
+    api = wf.load_api(name)
+    (canvas_id,) = [i for i, n in api.items() if n["class_type"] == "VideoCanvasCanvas"]
+    linked = {
+        "VideoCanvasTimestampConditioner": ["canvas"], "VideoCanvasSampler": ["canvas"],
+        "VideoCanvasConditioning": ["canvas"], "VideoCanvasLayoutPreview": ["canvas"],
+        "VideoCanvasInpaint": ["canvas"], "VideoCanvasOutpaint": ["canvas"],
+        "VideoCanvasExtend": ["canvas"], "VideoCanvasTransition": ["canvas"],
+        "VideoCanvasCameraMove": ["canvas"], "VideoCanvasLoop": ["canvas"],
+        "VideoCanvasPatchPlacer": ["canvas"], "CreateVideo": ["fps"], "ImageScale": ["width", "height"],
+    }
+    for node in api.values():
+        for key in linked.get(node["class_type"], []):
+            assert node["inputs"][key][0] == canvas_id, f"{name}: {node['class_type']}.{key}"
+
+
+def test_titles_hold_no_values_that_can_go_stale():
+    """Node titles name roles, never numbers (a frame, a size) that a widget may change later."""
+    for name in NAMES:
+        for node in wf.load_ui(name)["nodes"]:
+            title = node.get("title", "")
+            assert not re.search(r"\b\d+\b", title), f"{name}: node title {title!r}"
+
+
+def test_template_names_are_titles_in_order():
+    """The frontends 1.32.9 and 1.35.9 show the file name as the card's title and list the files in
+    the server's order unless sorted by name: numbered, the bundled-model template before its twin."""
+    assert NAMES[:4] == ["01 Image to video at any frame (Toy model)",
+                         "01 Image to video at any frame (Wan 2.1 1.3B)",
+                         "02 First and last frame (KSampler) (Toy model)",
+                         "02 First and last frame (KSampler) (Wan 2.1 1.3B)"]
+    for name in NAMES:
+        w = wf.WORKFLOWS[name]
+        assert re.fullmatch(rf"\d\d {re.escape(w.title)} \({re.escape(w.models.label)}\)", name)
 
 
 def test_files_are_generated_from_the_descriptions(object_info):
-    """workflows/*.json are exactly what scripts/build_workflows.py writes, with this server's node
-    definitions (so widget order and defaults follow the nodes, never a hand-edited copy)."""
+    """example_workflows/*.json are exactly what scripts/build_workflows.py writes, with this
+    server's node definitions (so widget order and defaults follow the nodes, never a hand-edited
+    copy)."""
     assert sorted(wf.WORKFLOWS) == NAMES
     assert sorted(p.stem for p in wf.API_DIR.glob("*.json")) == NAMES
     graphs = {name: w.build() for name, w in wf.WORKFLOWS.items()}
@@ -124,18 +197,30 @@ def test_files_are_generated_from_the_descriptions(object_info):
             wf.dumps(wf.to_api(graph, object_info)), f"api/{name}.json: run scripts/build_workflows.py"
 
 
-def test_template_browser_lists_the_ui_files(server):
+def test_template_browser_lists_the_ui_files_with_their_thumbnails(server):
     templates = server.get("/workflow_templates")
     assert sorted(templates.get(PACK_LINK_NAME, [])) == NAMES  # the api/ subfolder is not listed
-    status, body = server.request(f"/api/workflow_templates/{PACK_LINK_NAME}/{NAMES[0]}.json")
+    base = f"/api/workflow_templates/{PACK_LINK_NAME}"
+    status, body = server.request(f"{base}/{NAMES[0].replace(' ', '%20')}.json")
     assert status == 200
     body = json.loads(body) if isinstance(body, (bytes, str)) else body
     assert body == wf.load_ui(NAMES[0])
+    import urllib.parse
+    import urllib.request
+
+    from PIL import Image
+
+    for name in NAMES:  # where the frontends fetch a custom template's thumbnail (mediaSubtype jpg)
+        url = f"{server.base}{base}/{urllib.parse.quote(name)}.jpg"
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200 and resp.read() == (wf.WORKFLOWS_DIR / f"{name}.jpg").read_bytes()
+        with Image.open(wf.WORKFLOWS_DIR / f"{name}.jpg") as im:
+            assert (im.format, im.size) == ("JPEG", (256, 256)), name
 
 
 def test_real_model_names_and_defaults():
-    """The shared files name ComfyUI's repackaged Wan files and realistic settings."""
-    for name in NAMES:
+    """The real-Wan twins name ComfyUI's repackaged Wan files and realistic settings."""
+    for name in WAN:
         api = wf.load_api(name)
         unets = {n["inputs"]["unet_name"] for n in api.values() if n["class_type"] == "UNETLoader"}
         vaes = {n["inputs"]["vae_name"] for n in api.values() if n["class_type"] == "VAELoader"}
@@ -152,13 +237,23 @@ def test_real_model_names_and_defaults():
         assert [(s["steps"], s["cfg"]) for s in samplers] == [(30, 5.0)], name
         kinds = {n["class_type"] for n in api.values()}
         assert {"VideoCanvasRoPEInterpolator", "VideoCanvasDecode", "CreateVideo", "SaveVideo",
-                "PreviewImage"} <= kinds, name
+                "PreviewImage", "VideoCanvasCanvas"} <= kinds, name
     kinds = [{n["class_type"] for n in wf.load_api(name).values()} for name in NAMES]
     assert any({"VideoCanvasConditioning", "KSampler"} <= k for k in kinds), "no core KSampler path"
 
 
+def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
+    for name in TOY:
+        kinds = {n["class_type"]: n["inputs"] for n in wf.load_api(name).values()}
+        assert kinds["UNETLoader"]["unet_name"] == "videocanvas_toy_t2v.safetensors"
+        assert kinds["VAELoader"]["vae_name"] == "videocanvas_toy_vae.safetensors"
+        assert "CLIPLoader" not in kinds and "VideoCanvasNullPrompt" in kinds
+        assert wf.canvas(wf.load_api(name)) == (64, 64, 17)
+
+
 def test_adapt_moves_frames_with_the_length():
-    api = wf.load_api("03_keyframes")
+    name = "03 Keyframes (Wan 2.1 1.3B)"
+    api = wf.load_api(name)
     prompt = wf.adapt(api, unet="u.safetensors", vae="v.safetensors", size=(48, 32), length=9, steps=2,
                       inputs={"videocanvas_key_middle.png": "m.png"})
     kinds = [n["class_type"] for n in prompt.values()]
@@ -173,4 +268,4 @@ def test_adapt_moves_frames_with_the_length():
     (null_id,) = [i for i, n in prompt.items() if n["class_type"] == "VideoCanvasNullPrompt"]
     (sampler,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasSampler"]
     assert sampler["positive"] == sampler["negative"] == [null_id, 0] and sampler["steps"] == 2
-    assert api == wf.load_api("03_keyframes"), "adapt must not change its argument"
+    assert api == wf.load_api(name), "adapt must not change its argument"

@@ -182,8 +182,10 @@ def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE) -> Non
                             f"stride x the patch size 2); got {value}, nearest {lo} or {lo + multiple}")
 
 
-def _source_frames(src: ConditionSource, length: int, index: int) -> list[int]:
-    name = f"frames of {_where(index, src)}"
+def source_frames(src: ConditionSource, length: int, name: str = "frames") -> list[int]:
+    """The output frames one condition source holds in a `length`-frame video (what build_plan
+    resolves), or a TimingError / PlanError naming `name`: lets the node where the frames are typed
+    check them against the canvas before any sampler runs."""
     n = src.patch.num_frames
     try:
         if isinstance(src.frames, FrameRange):
@@ -237,7 +239,7 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         except PlanError as err:
             raise PlanError(f"{_where(i, src)}: {err}") from None
         try:
-            when.append(_source_frames(src, length, i))
+            when.append(source_frames(src, length, f"frames of {_where(i, src)}"))
         except TimingError as err:
             raise PlanError(str(err)) from None
     if check_count is not None:
