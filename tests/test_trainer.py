@@ -325,6 +325,24 @@ def test_overfitting_a_few_clips_lowers_the_loss(clips, vae, base):
     assert np.mean(losses[-15:]) < np.mean(losses[:15])
 
 
+def test_an_fp8_base_trains_as_unetloader_loads_it(files, clips, vae, base):
+    """weight_dtype fp8_e4m3fn, as UNETLoader passes it: the frozen weights stay fp8 (ComfyUI's
+    manual-cast ops cast them per call), the LoRA trains in float32 beside them."""
+    fp8 = models.load_base(str(files["model"]), "fp8_e4m3fn", torch.device("cpu"))
+    q = fp8.wan.blocks[0].self_attn.q
+    assert q.weight.dtype == torch.float8_e4m3fn and q.comfy_cast_weights
+    tr = Trainer(fp8.wan, clips, lambda c: models.encode_images(vae, c, fp8.latent_format),
+                 TrainConfig(steps=2, lr=1e-2, rank=4, max_anchors=2), torch.device("cpu"), shift=fp8.shift)
+    losses = tr.run(log=lambda *_: None)
+    assert all(np.isfinite(losses)) and q.weight.dtype == torch.float8_e4m3fn
+    assert all(p.dtype == torch.float32 for p in tr.lora.parameters())
+    assert any(p.abs().max() > 0 for p in tr.lora.up.values())
+    # the same draws on the full-precision base: fp8 rounding moves the first loss by little
+    full = trainer_for(base, vae, clips, steps=1, lr=1e-2, rank=4, max_anchors=2, batch_size=1)
+    full.run(log=lambda *_: None)
+    assert abs(losses[0] - full.losses[0]) < 0.05 * full.losses[0]
+
+
 def test_gradient_checkpointing_gives_the_same_step(clips, vae, base):
     plain = trainer_for(base, vae, clips, steps=2)
     plain.run(log=lambda *_: None)

@@ -103,10 +103,11 @@ def test_every_sample_draws_its_own_anchors_and_crops_anew_at_every_step():
     model = build_dit(seed=0)
     step_gen = torch.Generator().manual_seed(11)
     per_sample = []
-    for _ in range(3):  # three steps of four samples of the same clip
+    for _ in range(2):  # two steps of four samples of the same clip
         before = len(canvases)
-        loss, _ = training_step(model, "icc", data, torch.zeros(4, dtype=torch.long), step_gen, 4,
-                                torch.device("cpu"), encode)
+        with torch.no_grad():
+            loss, _ = training_step(model, "icc", data, torch.zeros(4, dtype=torch.long), step_gen, 4,
+                                    torch.device("cpu"), encode)
         assert torch.isfinite(loss)
         per_sample.append(len(canvases) - before)
     crops = {}  # frame -> the crop masks it was given
@@ -117,10 +118,10 @@ def test_every_sample_draws_its_own_anchors_and_crops_anew_at_every_step():
         assert len(frame) == 1  # a crop of exactly one frame of the clip
         crops.setdefault(frame[0], []).append(inside)
     repeated = [m for m in crops.values() if len(m) > 1]
-    assert repeated  # 12 samples with 0..4 anchors of 17 frames: frames come up again
+    assert repeated  # 8 samples with 0..4 anchors of 17 frames: frames come up again
     for masks in repeated:
         assert not all(torch.equal(masks[0], m) for m in masks[1:])  # ... with new crops
-    assert 0 < sum(per_sample) <= 12 * 4
+    assert 0 < sum(per_sample) <= 8 * 4
 
 
 def test_checkpoints_resume_model_and_adam_exactly(tmp_path):

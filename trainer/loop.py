@@ -225,14 +225,15 @@ class Trainer:
         cfg, step = self.config, self.step
         global_batch = cfg.batch_size * self.dist.world
         self.opt.zero_grad(set_to_none=False)
-        total = torch.zeros((), dtype=torch.float64)
+        # on the device: NCCL reduces device tensors only, and no host sync per sample
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
         with checkpointed_blocks(self.wan, cfg.gradient_checkpointing):
             for i in range(cfg.batch_size):
                 j = self.dist.rank * cfg.batch_size + i
                 loss = self.sample_loss(step, j)
                 (loss / global_batch).backward()
-                total += float(loss.detach())
-        self.dist.sum_([p.grad for p in self.params] + [total])
+                total += loss.detach().double()
+        self.dist.sum_([p.grad for p in self.params if p.grad is not None] + [total])
         if cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
         for group in self.opt.param_groups:
