@@ -95,6 +95,25 @@ def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
         assert (comfy_dir() / "input" / f).read_bytes() == (wf.INPUTS_DIR / f).read_bytes(), f
 
 
+def test_the_copy_at_pack_load_fills_in_missing_files_and_keeps_the_users(pack, tmp_path):
+    """Into an empty input folder every shipped file is copied; run again, nothing is; a file of the
+    user's with a shipped name is left as it is."""
+    import folder_paths
+
+    copy = pack.nodes.example_inputs.copy_example_inputs
+    before = folder_paths.get_input_directory()
+    folder_paths.set_input_directory(str(tmp_path))
+    try:
+        (tmp_path / "videocanvas_keyframe.png").write_bytes(b"the user's own picture")
+        assert copy() == sorted(set(example_inputs.FILES) - {"videocanvas_keyframe.png"})
+        assert copy() == []
+        assert (tmp_path / "videocanvas_keyframe.png").read_bytes() == b"the user's own picture"
+        assert (tmp_path / "videocanvas_mask.png").read_bytes() == \
+            (wf.INPUTS_DIR / "videocanvas_mask.png").read_bytes()
+    finally:
+        folder_paths.set_input_directory(before)
+
+
 def test_example_inputs_are_generated_by_the_project():
     """The PNGs are byte for byte what hostkit/example_inputs.py renders from the procedural
     generator (the clips depend on the host's H.264 encoder: checked for size and length)."""
