@@ -13,12 +13,14 @@ DEVICE=${DEVICE:-cuda}
 RANK=${RANK:-32}
 STEPS=${STEPS:-3000}
 MINUTES=${MINUTES:-44}
+CLIPS=${CLIPS:-1024}  # the bundled toy's training set
+EVAL_STEPS=${EVAL_STEPS:-20}
 RUN=train_runs/toy_lora_r$RANK
 
-"$PY" -m training.train_dit --data-only --device "$DEVICE"
+"$PY" -m training.train_dit --data-only --clips "$CLIPS" --device "$DEVICE"
 [[ -f train_runs/toy_t2v_plain.safetensors ]] ||
-    "$PY" -m training.train_dit --variant plain --minutes "$MINUTES" --device "$DEVICE"
-"$PY" -m training.export_clips --clips 1024 --out train_runs/toy_clips
+    "$PY" -m training.train_dit --variant plain --clips "$CLIPS" --minutes "$MINUTES" --device "$DEVICE"
+"$PY" -m training.export_clips --clips "$CLIPS" --out train_runs/toy_clips
 "$PY" -m trainer --comfyui "$COMFY" --device "$DEVICE" \
     --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
     --data train_runs/toy_clips --out "$RUN" --sizes 64x64 --length 17 \
@@ -26,5 +28,7 @@ RUN=train_runs/toy_lora_r$RANK
     --min-anchors 0 --max-anchors 4 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
 "$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors \
     --lora "$RUN/videocanvas_lora.safetensors" --out "$RUN/merged.safetensors"
-"$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged.safetensors" --out "bench_out/toy_lora_r$RANK"
-[[ -f bench_out/toy_full/results.md ]] || "$PY" -m benchmarks.evaluate --variants icc --out bench_out/toy_full
+"$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged.safetensors" --steps "$EVAL_STEPS" \
+    --out "bench_out/toy_lora_r$RANK"
+[[ -f bench_out/toy_full/results.md ]] ||
+    "$PY" -m benchmarks.evaluate --variants icc --steps "$EVAL_STEPS" --out bench_out/toy_full
