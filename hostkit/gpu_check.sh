@@ -35,6 +35,7 @@ fi
 
 stamp "CUDA tests"
 # In-process tests only: the server tests need ComfyUI's frontend package, which is not carried.
+export VIDEOCANVAS_NO_SERVER=1
 TESTS=(tests/test_model_patch.py tests/test_in_context.py tests/test_strength.py tests/test_rope_options.py
        tests/test_memory.py tests/test_bundled_model.py tests/test_sparse_tokens.py
        tests/test_cached_conditions.py)

@@ -6,6 +6,7 @@ The host (venv + ComfyUI with this pack linked into custom_nodes) is built by
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -49,6 +50,9 @@ def checkpoints():
 def server(tmp_path_factory, checkpoints):
     """A real ComfyUI server (main.py --cpu) on a free loopback port, stopped by its PID after."""
     from hostkit.server import ComfyServer
+
+    if os.environ.get("VIDEOCANVAS_NO_SERVER"):  # set by hostkit/gpu_check.sh only, never in CI
+        pytest.skip("VIDEOCANVAS_NO_SERVER: this machine has no ComfyUI frontend package to serve")
 
     out = tmp_path_factory.mktemp("comfy-output")
     with ComfyServer(log_path=out / "server.log", output_dir=out) as srv:
