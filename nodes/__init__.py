@@ -12,6 +12,7 @@ from .example_inputs import copy_example_inputs
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
+from .template_order import install as install_template_order
 from .training import VideoCanvasTrainLoRA
 from .video_tasks import (
     VideoCanvasCameraMove,
@@ -52,6 +53,7 @@ for _kind in ("diffusion_models", "vae"):
 # The templates (example_workflows/) load these by name: copied now, before any /object_info lists
 # the input folder's files.
 copy_example_inputs()
+install_template_order()
 
 
 class VideoCanvasExtension(ComfyExtension):
