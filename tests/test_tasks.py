@@ -414,3 +414,25 @@ def test_patch_that_keeps_no_pixel_is_refused(image, mask, what):
 
     with pytest.raises(PlanError, match="^condition #1: " + what):
         plan([ConditionSource(Patch(image, mask), 0)])
+
+
+def test_source_frames_are_the_frames_the_plan_gives_each_source():
+    """What a node checks where the frames are typed (vc_core.plan.source_frames) is exactly what
+    build_plan resolves later, source by source."""
+    from vc_core.plan import source_frames
+
+    sources = [*inpaint_sources(clip_of(5), torch.zeros(H, W), start_frame=3, every_nth=2),
+               *transition_sources(clip_of(4), clip_of(3, clip=1), 2, 3),
+               *camera_move_sources(clip_of(1), every_nth=5)]
+    assert [source_frames(s, LENGTH) for s in sources] == [[3, 5, 7], [0, 1], [14, 15, 16],
+                                                           [0, 5, 10, 15, 16]]
+    assert plan(sources).frames == [3, 5, 7, 0, 1, 14, 15, 16, 0, 5, 10, 15, 16]
+
+
+def test_source_frames_name_the_input_they_are_checked_for():
+    from vc_core.plan import source_frames
+
+    (late,) = inpaint_sources(clip_of(5), torch.zeros(H, W), start_frame=14)
+    with pytest.raises(PlanError, match=r"^start_frame entry 17 is out of range: allowed \[-17, 16\] "
+                       r"for length 17 -- the 5-frame clip does not fit the 17-frame video"):
+        source_frames(late, LENGTH, "start_frame")
