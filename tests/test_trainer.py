@@ -442,6 +442,15 @@ def test_torchrun_two_processes_train_what_one_process_trains(tmp_path, files, v
     assert any(a[k].abs().max() > 0 for k in a if "lora_up" in k)  # it did train
 
 
+def test_a_stray_rank_variable_is_no_launcher(monkeypatch):
+    from trainer.loop import Distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setenv("RANK", "4")  # e.g. a shell script's own LoRA rank setting
+    d = Distributed("cpu")
+    assert (d.world, d.rank, d.main) == (1, 0, True)
+
+
 def test_help_runs():
     done = subprocess.run([sys.executable, "-m", "trainer", "--help"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)

@@ -131,11 +131,13 @@ def main(argv=None) -> int:
                                encoder_ids, args.frame_stride, args.clips_per_video,
                                args.on_bad_video, log=log_fn)
 
+        manifest = out / "clips.json"  # the main process's list: the others need not decode again
         if dist.main:
             files = cache(log)
+            manifest.write_text(json.dumps([str(f) for f in files]))
         dist.barrier()
         if not dist.main:
-            files = cache(lambda *_: None)  # finds every clip cached by the main process
+            files = [Path(f) for f in json.loads(manifest.read_text())]
         clip = None  # the text encoder is done with: let ComfyUI give its memory back
         import comfy.model_management
 

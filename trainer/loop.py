@@ -117,8 +117,10 @@ class Distributed:
 
     def __init__(self, device_type: str):
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        # RANK alone (a shell variable of that name, say) is no launcher: read only with a world
+        multi = self.world > 1
+        self.rank = int(os.environ.get("RANK", "0")) if multi else 0
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0")) if multi else 0
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if device_type == "cuda" else "gloo")
 

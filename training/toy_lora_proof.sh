@@ -2,20 +2,20 @@
 # Toy-scale proof of the LoRA route (issue 14, item 3): a plain toy T2V base (no conditions, the
 # bundled toy's data and budget), then a VideoCanvas LoRA on it with the product trainer
 # (python -m trainer), then the fidelity benchmark for base + LoRA beside the fully trained toy.
-#   DEVICE=cuda RANK=32 STEPS=3000 bash training/toy_lora_proof.sh
+#   DEVICE=cuda LORA_RANK=32 STEPS=3000 bash training/toy_lora_proof.sh
 # On a 2-core CPU each stage takes its --minutes / steps budget (the base alone 44 min): run it on
-# a GPU. Results: bench_out/toy_lora_r$RANK/results.md against bench_out/toy_full/results.md.
+# a GPU. Results: bench_out/toy_lora_r$LORA_RANK/results.md against bench_out/toy_full/results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$(python3 -m hostkit.setup --print python)}
 COMFY=$(python3 -m hostkit.setup --print comfyui)
 DEVICE=${DEVICE:-cuda}
-RANK=${RANK:-32}
+LORA_RANK=${LORA_RANK:-32}  # not RANK: torchrun's variable of that name
 STEPS=${STEPS:-3000}
 MINUTES=${MINUTES:-44}
 CLIPS=${CLIPS:-1024}  # the bundled toy's training set
 EVAL_STEPS=${EVAL_STEPS:-20}
-RUN=train_runs/toy_lora_r$RANK
+RUN=train_runs/toy_lora_r$LORA_RANK
 
 "$PY" -m training.train_dit --data-only --clips "$CLIPS" --device "$DEVICE"
 [[ -f train_runs/toy_t2v_plain.safetensors ]] ||
@@ -24,11 +24,11 @@ RUN=train_runs/toy_lora_r$RANK
 "$PY" -m trainer --comfyui "$COMFY" --device "$DEVICE" \
     --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
     --data train_runs/toy_clips --out "$RUN" --sizes 64x64 --length 17 \
-    --rank "$RANK" --steps "$STEPS" --batch-size 16 --lr 1e-3 --warmup 100 \
+    --rank "$LORA_RANK" --steps "$STEPS" --batch-size 16 --lr 1e-3 --warmup 100 \
     --min-anchors 0 --max-anchors 4 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
 "$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors \
     --lora "$RUN/videocanvas_lora.safetensors" --out "$RUN/merged.safetensors"
 "$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged.safetensors" --steps "$EVAL_STEPS" \
-    --out "bench_out/toy_lora_r$RANK"
+    --out "bench_out/toy_lora_r$LORA_RANK"
 [[ -f bench_out/toy_full/results.md ]] ||
     "$PY" -m benchmarks.evaluate --variants icc --steps "$EVAL_STEPS" --out bench_out/toy_full
