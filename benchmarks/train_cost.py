@@ -13,6 +13,7 @@ Grid: 832x480, 33 and 81 frames, gradient checkpointing off and on, `--anchors` 
 (fixed, so every step has the same tokens), 512 text tokens (umt5's padded length), LoRA rank 16 on
 the attention and feed-forward layers. An out-of-memory configuration is reported as OOM.
 --quick: a 2-layer dim-128 Wan at 64x64, 9 frames, CPU, two steps: checks the script, not a cost.
+--estimate: no run; the same grid from FLOP and activation counts (see `estimate`), marked as such.
 """
 
 from __future__ import annotations
@@ -130,12 +131,46 @@ def measure(wan, vae, device, frames: int, width: int, height: int, anchors: int
     return row
 
 
+# Tensors of N x dim a Wan block keeps for its backward pass (norms, modulation, q/k/v before and
+# after norm and RoPE, attention and projection outputs, residuals, cross-attention): a count from
+# the block's forward, rounded; the feed-forward hidden layer (before and after GELU) comes on top.
+SAVED_PER_BLOCK = 21
+
+
+def estimate(frames: int, width: int, height: int, anchors: int, checkpointing: bool,
+             arch: dict = WAN_1_3B, tflops: float = 400.0) -> dict:
+    """Seconds per step and peak memory from counts, not a measurement.
+
+    FLOPs of one block's forward over N tokens (T = 512 text tokens, d = dim, f = ffn_dim):
+    8 N d^2 (self-attention projections) + 4 N d^2 + 4 T d^2 (cross-attention projections)
+    + 4 N d f (feed-forward) + 4 N^2 d (self-attention) + 4 N T d (cross-attention); a training
+    step is 3 forwards (forward + backward), 4 with checkpointing (the forward again), at `tflops`
+    sustained. Memory (bf16): weights + what the backward keeps: per block SAVED_PER_BLOCK N x d
+    tensors and two N x f, for every block, or with checkpointing every block's input plus one
+    block's set."""
+    d, f, layers = arch["dim"], arch["ffn_dim"], arch["num_layers"]
+    lat = (frames - 1) // 4 + 1
+    n = (lat + anchors) * (height // 16) * (width // 16)
+    t = TEXT_TOKENS
+    block = 8 * n * d * d + 4 * n * d * d + 4 * t * d * d + 4 * n * d * f + 4 * n * n * d + 4 * n * t * d
+    flops = layers * block * (4 if checkpointing else 3)
+    params = layers * (8 * d * d + 2 * d * f) + 4096 * d + d * d  # blocks + text embedding (about)
+    per_block = (SAVED_PER_BLOCK * n * d + 2 * n * f) * 2
+    activations = (layers * n * d * 2 + per_block) if checkpointing else layers * per_block
+    return {"frames": frames, "latent_frames": lat, "size": f"{width}x{height}", "anchors": anchors,
+            "tokens": n, "checkpointing": checkpointing, "status": "estimate",
+            "seconds_per_step": flops / (tflops * 1e12), "peak_gib": (params * 2 + activations) / 2**30,
+            "tflop_per_step": flops / 1e12}
+
+
 def table(rows: list[dict]) -> str:
     out = ["| frames | size | anchors | tokens | grad. checkpointing | peak memory (GiB) | s / step |",
            "|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = f"{r['peak_gib']:.1f}" if "peak_gib" in r else "n/a (CPU)"
         secs = f"{r['seconds_per_step']:.2f}" if r["status"] == "ok" else r["status"]
+        if r["status"] == "estimate":
+            peak, secs = f"~{r['peak_gib']:.0f} (estimate)", f"~{r['seconds_per_step']:.1f} (estimate)"
         out.append(f"| {r['frames']} | {r['size']} | {r['anchors']} | {r['tokens']} | "
                    f"{'on' if r['checkpointing'] else 'off'} | {peak} | {secs} |")
     return "\n".join(out)
@@ -152,7 +187,20 @@ def main(argv=None) -> int:
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--steps", type=int, default=3, help="timed steps per configuration")
     ap.add_argument("--weight-dtype", default="bf16", choices=["bf16", "fp8_e4m3fn"])
+    ap.add_argument("--estimate", action="store_true", help="no run: counts only (see estimate())")
+    ap.add_argument("--tflops", type=float, default=400.0, help="sustained bf16 TFLOP/s for --estimate")
     args = ap.parse_args(argv)
+    if args.estimate:
+        width, height = (int(v) for v in args.size.split("x"))
+        rows = [estimate(int(f), width, height, args.anchors, c, tflops=args.tflops)
+                for f in args.frames.split(",") for c in (False, True)]
+        md = table(rows)
+        print(md)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps({"rows": rows, "markdown": md, "estimate": True,
+                                            "tflops": args.tflops}, indent=1))
+        return 0
     if args.quick:
         args.device, args.frames, args.size, args.steps, args.anchors = "cpu", "9", "64x64", 1, 2
 

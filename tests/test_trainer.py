@@ -616,3 +616,17 @@ def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoint
     assert err.value.data["node_type"] == "VideoCanvasTrainLoRA"
     message = err.value.data["exception_message"]
     assert message.startswith("VideoCanvas Train LoRA: ") and expected in message, message
+
+
+def test_train_cost_estimate_counts_the_real_size_grid():
+    """--estimate (no run): Wan 2.1 1.3B at 832x480 has 30x52 tokens per latent frame; 81 frames =
+    21 latent frames, + 4 anchors = 39000 tokens. Checkpointing runs the forward once more (4/3 of
+    the FLOPs) and keeps one block's activations instead of 30."""
+    from benchmarks.train_cost import estimate
+
+    plain = estimate(81, 832, 480, 4, checkpointing=False)
+    ckpt = estimate(81, 832, 480, 4, checkpointing=True)
+    assert plain["tokens"] == ckpt["tokens"] == (21 + 4) * 30 * 52 == 39000
+    assert ckpt["tflop_per_step"] == pytest.approx(plain["tflop_per_step"] * 4 / 3)
+    assert ckpt["peak_gib"] < plain["peak_gib"] / 5
+    assert estimate(33, 832, 480, 4, checkpointing=False)["tokens"] == (9 + 4) * 30 * 52
