@@ -513,7 +513,8 @@ def models_note(m: Models) -> str:
         return ("Runs as shipped on the pack's bundled toy model (models/: a tiny Wan-architecture model "
                 "trained on procedural clips, 64x64, 17 frames, no text: VideoCanvas Null Prompt "
                 "stands in for the prompts) with the pack's example inputs: press Run. Its videos "
-                "are small and simple; for real videos open this template's Wan twin.")
+                "are small and simple; for real videos open this template's Wan twin. Size, length "
+                "and fps are set once, in the VideoCanvas Canvas node.")
     other = ("Wan 2.2 TI2V-5B works too: diffusion_models/wan2.2_ti2v_5B_fp16.safetensors with "
              "vae/wan2.2_vae.safetensors, sizes multiples of 32 (e.g. 1280x704, 121 frames at 24 fps)."
              if m.unet.startswith("wan2.1") else
