@@ -226,14 +226,24 @@ def test_the_toy_trainer_trains_the_cached_variant_through_the_same_masked_forwa
     assert losses["cached"] != losses["icc"]  # the mask is in the training forward
 
 
-def test_the_memory_estimate_counts_the_cache_of_cached_attention(pack, mp, t2v):
-    """Keys and values of every condition token in every block, per cond and uncond row: for the
-    tiny Wan (2 blocks, width 128, float32), 2 conditions on a 4x4 latent (4 tokens each), batch 1:
-    2 (k, v) x 2 blocks x 8 tokens x 128 x 2 rows x 4 bytes."""
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_the_memory_estimate_counts_the_cache_of_cached_attention(pack, mp, t2v, checkpoints, dtype):
+    """Keys and values of every condition token in every block, per cond and uncond row, in the
+    dtype the blocks compute in: for the tiny Wan (2 blocks, width 128), 2 conditions on a 4x4
+    latent (4 tokens each), batch 1: 2 (k, v) x 2 blocks x 8 tokens x 128 x 2 rows x 4 bytes
+    (float32), or x 2 bytes for float16 weights where ComfyUI computes in float16 (a GPU; on the
+    CPU it upcasts them to float32)."""
+    import comfy.sd
+    import folder_paths
+
+    model = comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
+        "diffusion_models", checkpoints["wan21_t2v_tiny"]), model_options={"dtype": dtype})
+    compute = model.model.manual_cast_dtype or model.model.get_dtype()
+    assert compute in (dtype, torch.float32)
     memory = pack.nodes.memory
     shape = [1, 16, 3, 4, 4]
-    assert memory.condition_cache_bytes(mp.patch_model(t2v, condition_attention="cached"), shape,
-                                        2) == 2 * 2 * 8 * 128 * 2 * 4
+    assert memory.condition_cache_bytes(mp.patch_model(model, condition_attention="cached"), shape,
+                                        2) == 2 * 2 * 8 * 128 * 2 * (4 if compute == torch.float32 else 2)
     assert memory.condition_cache_bytes(mp.patch_model(t2v), shape, 2) == 0
     assert memory.condition_cache_bytes(mp.patch_model(t2v, condition_tokens="sparse"), shape, 2) == 0
 

@@ -273,8 +273,12 @@ def forwards(model, positive, negative, cfg=2.0, steps=2, calls=None):
 
 
 def set_free_memory(monkeypatch, free: int) -> None:
-    """comfy.model_management.get_free_memory(dev, torch_free_too=False) reports `free` bytes."""
+    """comfy.model_management.get_free_memory(dev, torch_free_too=False) reports `free` bytes, and
+    no model is loaded: off the CPU the pack counts loaded weights as memory ComfyUI can free, so
+    on a GPU a model an earlier run left loaded would add to `free`."""
     import comfy.model_management as mm
+
+    mm.unload_all_models()
 
     def get_free_memory(dev=None, torch_free_too=False):
         return (free, free) if torch_free_too else free
@@ -365,7 +369,7 @@ def test_prepare_sampling_refuses_by_free_memory_before_any_forward(mp, memory, 
             "frames + 3 condition frames)") in message
     need = video_alone(t2v, batch=1) * 2
     assert f"estimates {memory.size_text(need)} to sample" in message
-    assert f"more than the {memory.size_text(free)} free on cpu" in message
+    assert f"more than the {memory.size_text(free)} free on {patched.load_device}" in message
     assert forwards(patched, prompt(0), prompt(1)) == [[1], [0]] * 2  # the video alone still runs
 
 

@@ -91,10 +91,13 @@ def test_scale_rope_positions_reach_the_model_scaled_for_video_and_conditions(pa
     wan = t2v.model.diffusion_model
     tables = [call["pe"] for call in spy.calls]
     pe = tables[0]
-    video = wan.rope_encode(3, 4, 4, dtype=torch.float32, transformer_options={"rope_options": OPTIONS})
+    # expected tables on the device the patch built its table on (the model's)
+    video = wan.rope_encode(3, 4, 4, device=pe.device, dtype=torch.float32,
+                            transformer_options={"rope_options": OPTIONS})
     assert (pe[:, :12] - video).abs().max().item() <= TABLE_TOL  # 3 frames x 2x2 tokens
-    expected = rope_table(apply_rope_options(grid_positions(torch.tensor([0.0, 1.0, 2.0, 1.25]), 2, 2),
-                                             OPTIONS), wan.rope_embedder.axes_dim, wan.rope_embedder.theta)
+    positions = apply_rope_options(grid_positions(torch.tensor([0.0, 1.0, 2.0, 1.25]), 2, 2), OPTIONS)
+    expected = rope_table(positions, wan.rope_embedder.axes_dim, wan.rope_embedder.theta,
+                          device=pe.device)
     assert torch.equal(pe, expected)  # condition at frame 5: t = 2 + 0.5 * 1.25
     # one table per plan, reused at the next step
     assert len(tables) == 2 and tables[1] is tables[0]

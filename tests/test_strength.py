@@ -68,6 +68,16 @@ def t2v(checkpoints):
     return comfy.sd.load_diffusion_model(str(path))
 
 
+@pytest.fixture(scope="module")
+def t2v_float32(checkpoints):
+    """float32 weights, for float32-tight checks: on a GPU ComfyUI picks half precision by default
+    (on the CPU float32 is its default anyway; test_model_patch bounds float16)."""
+    import comfy.sd
+
+    path = comfy_dir() / "models" / "diffusion_models" / checkpoints["wan21_t2v_tiny"]
+    return comfy.sd.load_diffusion_model(str(path), model_options={"dtype": torch.float32})
+
+
 def randn(*shape, seed):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
@@ -268,9 +278,10 @@ def test_strength_follows_sigma_not_the_timestep_units(mp, t2v):
     assert not torch.allclose(tokens["aura"][0], tokens["aura"][1])  # noised anew each step
 
 
-def test_latent_replacement_holds_its_slot_under_auraflow_sampling(mp, t2v):
+def test_latent_replacement_holds_its_slot_under_auraflow_sampling(mp, t2v_float32):
     from comfy_extras.nodes_model_advanced import ModelSamplingAuraFlow
 
+    t2v = t2v_float32
     latents = randn(1, 16, 1, H // 8, W // 8, seed=6)
     model = ModelSamplingAuraFlow().patch_aura(mp.patch_model(t2v, paradigm="latent_replacement"), 3.0)[0]
     out = sample(model, mp.attach_conditions(prompt_of(0), latents, [4], [1.0], 4, LENGTH),
