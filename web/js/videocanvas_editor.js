@@ -65,25 +65,23 @@ function graphNodes(node) {
 }
 
 // Width, height, length and fps of the video `node` contributes to: the Canvas node linked to its
-// `canvas` input; else the graph's only Canvas node; else a sampler's own size widgets (graphs made
-// before the Canvas node); else Wan's default.
+// `canvas` input; else the graph's only Canvas node (an unlinked Patch Placer takes the sampler's);
+// else Wan's default, said in the caption.
 export function canvasOf(node) {
   let src = upstream(node, "canvas");
   if (src?.type !== CANVAS_NODE) {
     const canvases = graphNodes(node).filter((n) => n.type === CANVAS_NODE);
     src = node?.type === CANVAS_NODE ? node : canvases.length === 1 ? canvases[0] : null;
   }
-  const from = src ?? graphNodes(node).find((n) => n.type === "VideoCanvasSampler" &&
-                                               value(n, "width") != null);
-  if (!from) return { ...FALLBACK_CANVAS };
+  if (!src) return { ...FALLBACK_CANVAS };
   const num = (name, fallback) => {
-    const v = Number(value(from, name));
+    const v = Number(value(src, name));
     return Number.isFinite(v) && v > 0 ? v : fallback;
   };
   return {
     width: num("width", FALLBACK_CANVAS.width), height: num("height", FALLBACK_CANVAS.height),
     length: Math.round(num("length", FALLBACK_CANVAS.length)), fps: num("fps", FALLBACK_CANVAS.fps),
-    source: from.type === CANVAS_NODE ? "canvas" : "sampler",
+    source: "canvas",
   };
 }
 
@@ -100,18 +98,24 @@ function viewUrl(v) {
   return api.apiURL(`/view?${q}`);
 }
 
-// The image a node shows or loads: its preview if drawn, else its image combo's file; else the
-// first IMAGE input's source (through e.g. a crop or resize node).
-function imageUrlOf(node, depth = 0) {
+// The image a node shows or loads, {url, crop: [x, y, w, h] in its pixels or null}: its preview if
+// drawn, else its image combo's file; else the first IMAGE input's source, cut by a core ImageCrop on
+// the way (other nodes between, e.g. a resize, are drawn as their source).
+function imageOf(node, depth = 0) {
   if (!node || depth > 6) return null;
   const shown = node.imgs?.[0]?.src;
-  if (shown) return shown;
+  if (shown) return { url: shown, crop: null };
   const file = widget(node, "image");
   if (file && typeof file.value === "string" && file.value && Array.isArray(file.options?.values)) {
-    return viewUrl(file.value);
+    return { url: viewUrl(file.value), crop: null };
   }
   const input = node.inputs?.find((i) => i.type === "IMAGE" && i.link != null);
-  return input ? imageUrlOf(upstream(node, input.name), depth + 1) : null;
+  const src = input ? imageOf(upstream(node, input.name), depth + 1) : null;
+  if (src && node.type === "ImageCrop" && !src.crop) {
+    const [x, y, w, h] = ["x", "y", "width", "height"].map((k) => Number(value(node, k)) || 0);
+    return { url: src.url, crop: [x, y, w, h] };
+  }
+  return src;
 }
 
 const images = new Map(); // url -> HTMLImageElement (shared by every editor)
@@ -223,7 +227,7 @@ function label(ctx, text, x, y, color = COLORS.dim, align = "left") {
 }
 
 function canvasCaption(canvas) {
-  const where = { canvas: "", sampler: " (from the sampler)", default: " (no Canvas node: default)" };
+  const where = { canvas: "", default: " (no Canvas node: default)" };
   return `${canvas.width}×${canvas.height} · ${canvas.length} frames @ ${canvas.fps} fps${where[canvas.source]}`;
 }
 
@@ -237,19 +241,24 @@ function boxOf(node) {
            unit: value(node, "unit") ?? "fraction" };
 }
 
-function drawBoxThumb(ctx, canvas, area, box, fit, img) {
+function drawBoxThumb(ctx, canvas, area, box, fit, img, crop = null) {
   ctx.fillStyle = COLORS.canvas;
   ctx.fillRect(area.x, area.y, area.w, area.h);
   const f = boxToFractions(box, canvas);
   const px = (r) => ({ x: area.x + r.x * area.w, y: area.y + r.y * area.h, w: r.w * area.w, h: r.h * area.h });
   const b = px(f);
   if (img) {
-    const r = px(fitRect(f, fit, img.naturalWidth, img.naturalHeight, canvas));
+    // ImageCrop clamps its box to the image, as here
+    const sx = crop ? Math.min(crop[0], img.naturalWidth - 1) : 0;
+    const sy = crop ? Math.min(crop[1], img.naturalHeight - 1) : 0;
+    const sw = crop ? Math.max(1, Math.min(crop[2], img.naturalWidth - sx)) : img.naturalWidth;
+    const sh = crop ? Math.max(1, Math.min(crop[3], img.naturalHeight - sy)) : img.naturalHeight;
+    const r = px(fitRect(f, fit, sw, sh, canvas));
     ctx.save();
     ctx.beginPath();
     ctx.rect(b.x, b.y, b.w, b.h);
     ctx.clip();
-    ctx.drawImage(img, r.x, r.y, r.w, r.h);
+    ctx.drawImage(img, sx, sy, sw, sh, r.x, r.y, r.w, r.h);
     ctx.restore();
   } else {
     ctx.fillStyle = "rgba(79,195,247,0.25)";
@@ -265,19 +274,19 @@ function setupPlacer(node) {
   let drag = null;
   const state = () => {
     const canvas = canvasOf(node);
-    const url = imageUrlOf(upstream(node, "image"));
-    return { canvas, url, box: boxOf(node), fit: value(node, "fit") ?? "stretch" };
+    const image = imageOf(upstream(node, "image"));
+    return { canvas, image, box: boxOf(node), fit: value(node, "fit") ?? "stretch" };
   };
   const ed = addCanvasWidget(node, "box_editor", {
-    height: () => 200,
+    height: () => 170,
     key: () => JSON.stringify(state()),
     draw(ctx, w, h) {
       const s = state();
       const area = canvasArea(s.canvas, w, h);
       ed.area = area;
       label(ctx, canvasCaption(s.canvas), 6, 8);
-      const img = loadImage(s.url, () => ed.redraw(true));
-      const b = drawBoxThumb(ctx, s.canvas, area, s.box, s.fit, img);
+      const img = loadImage(s.image?.url, () => ed.redraw(true));
+      const b = drawBoxThumb(ctx, s.canvas, area, s.box, s.fit, img, s.image?.crop);
       ctx.fillStyle = COLORS.handle;
       for (const [cx, cy] of [[b.x, b.y], [b.x + b.w, b.y], [b.x, b.y + b.h], [b.x + b.w, b.y + b.h]]) {
         ctx.fillRect(cx - 3, cy - 3, 6, 6);
@@ -341,10 +350,7 @@ const TL = { left: 10, right: 10, top: 18, bar: 22 };
 function conditionerTiming(node) {
   const canvas = canvasOf(node);
   const unit = value(node, "unit") ?? "frames";
-  // The conditioner's own fps widget, where it still has one; else the canvas's.
-  const fps = Number(value(node, "fps")) > 0 && !upstream(node, "canvas") && canvas.source !== "canvas"
-    ? Number(value(node, "fps")) : canvas.fps;
-  return { canvas, unit, fps, spec: String(value(node, "frames") ?? "") };
+  return { canvas, unit, fps: canvas.fps, spec: String(value(node, "frames") ?? "") };
 }
 
 function drawTimeline(ctx, x0, y, w, h, length, entries, color = COLORS.marker) {
@@ -462,7 +468,7 @@ function layoutRows(host) {
                   entries: resolveFrames(t.spec, t.canvas.length, t.unit, t.fps),
                   box: placer?.type === PLACER ? boxOf(placer) : null,
                   fit: placer ? value(placer, "fit") ?? "stretch" : "stretch",
-                  url: placer ? imageUrlOf(upstream(placer, "image")) : null });
+                  image: placer ? imageOf(upstream(placer, "image")) : null });
     } else if (TASK_NODES.includes(n.type)) {
       rows.push({ title: n.title || n.type, id: n.id, task: true });
     }
@@ -499,8 +505,9 @@ function setupStrip(node) {
           return;
         }
         if (r.box) {
-          const img = loadImage(r.url, () => ed.redraw(true));
-          drawBoxThumb(ctx, canvas, { x: 6 + labelW, y: y + 3, w: thumbW, h: ROW - 6 }, r.box, r.fit, img);
+          const img = loadImage(r.image?.url, () => ed.redraw(true));
+          drawBoxThumb(ctx, canvas, { x: 6 + labelW, y: y + 3, w: thumbW, h: ROW - 6 }, r.box, r.fit, img,
+            r.image?.crop);
         }
         drawTimeline(ctx, x0, y + 4, tw, ROW - 8, canvas.length, r.entries);
         const bad = r.entries.filter((e) => e.frame == null);
@@ -535,7 +542,7 @@ app.registerExtension({
     if (STRIP_HOSTS.includes(type)) setupStrip(node);
     if (type === PLACER || type === CONDITIONER || STRIP_HOSTS.includes(type)) {
       const [w, h] = node.computeSize();
-      node.setSize([Math.max(node.size[0], 320), Math.max(node.size[1], h)]);
+      node.setSize([Math.max(node.size[0], STRIP_HOSTS.includes(type) ? 380 : 320), Math.max(node.size[1], h)]);
     }
   },
 });
