@@ -75,7 +75,10 @@ def videos(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def base(files):
-    return models.load_base(str(files["model"]), "default", torch.device("cpu"))
+    # the trainer's CPU default is float32 weights, what the exact checks below need
+    base = models.load_base(str(files["model"]), "default", torch.device("cpu"))
+    assert next(base.wan.blocks.parameters()).dtype == torch.float32
+    return base
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +243,8 @@ def test_training_forward_equals_inference_forward_with_the_lora_as_comfyui_load
     import comfy.sd
 
     mp = pack.nodes.model_patch
-    comfy_model = comfy.sd.load_diffusion_model(str(files["model"]))
+    # float32 weights on ComfyUI's side too (on a GPU it would pick half precision by default)
+    comfy_model = comfy.sd.load_diffusion_model(str(files["model"]), model_options={"dtype": torch.float32})
     wan = base.wan
     lora = LoRASet(wan, rank=4, alpha=2.0, seed=5)
     with torch.no_grad():
@@ -258,7 +262,7 @@ def test_training_forward_equals_inference_forward_with_the_lora_as_comfyui_load
     positive = mp.attach_conditions([[context, {}]], cond_raw, frames, [1.0, 1.0], 4, length=LENGTH)
     out = comfy.sample.sample_custom(patched, eps, 1.0, comfy.samplers.sampler_object("euler"),
                                      torch.tensor([sigma, 0.0]), positive, positive, z_raw, seed=0,
-                                     disable_pbar=True)
+                                     disable_pbar=True).cpu()  # from the model's device
 
     fmt = base.latent_format
     z = fmt.process_in(z_raw)
@@ -300,11 +304,11 @@ def test_merging_a_lora_gives_the_weights_comfyui_patches_in(base, files):
             p.normal_(0, 0.1, generator=torch.Generator().manual_seed(2))
     original = load_file(str(files["model"]))
     merged = merge(original, lora.comfy_state_dict(), strength=0.5)
-    patched, _ = comfy.sd.load_lora_for_models(comfy.sd.load_diffusion_model(str(files["model"])), None,
-                                               lora.comfy_state_dict(), 0.5, 0)
+    model = comfy.sd.load_diffusion_model(str(files["model"]), model_options={"dtype": torch.float32})
+    patched, _ = comfy.sd.load_lora_for_models(model, None, lora.comfy_state_dict(), 0.5, 0)
     patched.patch_model()
     try:
-        weights = patched.model.diffusion_model.state_dict()
+        weights = {k: v.cpu() for k, v in patched.model.diffusion_model.state_dict().items()}
         for k, v in merged.items():
             torch.testing.assert_close(weights[k], v, rtol=1e-6, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
         changed = [k for k in merged if not torch.equal(merged[k], original[k])]

@@ -98,6 +98,8 @@ def load_base(path: str, weight_dtype: str, device: torch.device) -> Base:
         options["dtype"] = WEIGHT_DTYPES[weight_dtype]
     elif device.type == "cuda":
         options["dtype"] = torch.bfloat16  # fp16 weights train unstably; fp8 only when asked
+    else:  # training on the CPU computes in float32 (ComfyUI on a GPU machine would pick half)
+        options["dtype"] = torch.float32
     patcher = comfy.sd.load_diffusion_model(str(path), model_options=options)
     if patcher is None:
         raise SystemExit(f"--model {path}: ComfyUI does not recognise this diffusion model")
