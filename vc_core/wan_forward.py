@@ -140,7 +140,8 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
         keep = None
         if condition_tokens == "sparse" and conditions.footprint is not None:
             keep = token_keep(conditions.footprint.tensor(), tuple(wan.patch_size[1:]))
-        key = (f, grid, conditions.frames, conditions.stride, policy, condition_tokens,
+        # id(wan): a run's cache must never serve another model's keys/values.
+        key = (id(wan), f, grid, conditions.frames, conditions.stride, policy, condition_tokens,
                conditions.footprint if keep is not None else None,
                rope_options_key(transformer_options.get("rope_options")))
         return condition_token_forward(
