@@ -395,6 +395,43 @@ def test_an_interrupted_run_resumes_to_the_same_lora(tmp_path, files, videos):
     assert (part / "videocanvas_lora_step000002.safetensors").exists()
 
 
+def test_a_killed_run_resumes_to_the_same_lora(tmp_path, files, videos):
+    """SIGKILL at any moment after the first periodic save, then --resume: the LoRA of a run never
+    interrupted, bit for bit, and a loss log without the rows of the steps done twice."""
+    import os
+    import signal
+    import time
+
+    args = ["--steps", "12", "--save-every", "2", "--batch-size", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same thread count in every run: same sums
+    cmd = [sys.executable, "-m", "trainer"]
+    whole = subprocess.run([*cmd, *cli_args(files, videos, tmp_path / "whole", *args)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300, env=env)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([*cmd, *cli_args(files, videos, out, *args)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (out / "state.json").exists() and json.loads((out / "state.json").read_text())["step"] >= 2:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    assert proc.wait(timeout=60) == -signal.SIGKILL  # killed mid-run, not finished
+    saved = json.loads((out / "state.json").read_text())["step"]
+    assert 2 <= saved < 12 and not (out / "videocanvas_lora.safetensors").exists()
+    resumed = subprocess.run([*cmd, *cli_args(files, videos, out, *args, "--resume")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed at step {saved}" in resumed.stdout
+    a = load_file(str(tmp_path / "whole" / "videocanvas_lora.safetensors"))
+    b = load_file(str(out / "videocanvas_lora.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = [json.loads(r)["step"] for r in (out / "loss.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 13))
+    assert len(list(out.glob("state-*.safetensors"))) == 1  # the last pair only
+
+
 def test_resume_refuses_other_settings_and_a_fresh_run_refuses_a_used_folder(tmp_path, files, videos, capsys):
     out = tmp_path / "run"
     assert run_cli(*cli_args(files, videos, out, "--steps", "2", "--stop-after", "1")) == 0

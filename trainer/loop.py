@@ -248,8 +248,9 @@ class Trainer:
 
     # --- state ------------------------------------------------------------------------------
     def save_state(self, folder: Path) -> None:
-        """LoRA and Adam moments as safetensors, counters and config as JSON (written last, so a
-        run killed mid-save resumes from the previous complete state)."""
+        """LoRA and Adam moments as safetensors (state-<step>.safetensors), counters and config as
+        JSON (state.json, naming that file), each written whole then renamed, the JSON last: a run
+        killed at any moment resumes from a complete pair, the last one saved before."""
         folder = Path(folder)
         tensors = {}
         for name, p in sorted(self.lora.named_parameters()):
@@ -258,14 +259,17 @@ class Trainer:
                 if key in self.opt.state.get(p, {}):
                     tensors[f"adam.{name}.{key}"] = self.opt.state[p][key].detach().cpu().contiguous()
         adam_steps = {float(s["step"]) for s in self.opt.state.values() if "step" in s}
-        tmp = folder / "state.safetensors.tmp"
-        save_file(tensors, str(tmp))
-        os.replace(tmp, folder / "state.safetensors")
-        meta = {"step": self.step, "adam_step": adam_steps.pop() if adam_steps else 0.0,
+        name = f"state-{self.step:08d}.safetensors"
+        save_file(tensors, str(folder / f"{name}.tmp"))
+        os.replace(folder / f"{name}.tmp", folder / name)
+        meta = {"step": self.step, "adam_step": adam_steps.pop() if adam_steps else 0.0, "tensors": name,
                 "config": self.config.resumable_fields(), "losses": self.losses,
                 "lora": {"rank": self.lora.rank, "alpha": self.lora.alpha, "modules": self.lora.names}}
         (folder / "state.json.tmp").write_text(json.dumps(meta))
         os.replace(folder / "state.json.tmp", folder / "state.json")
+        for old in folder.glob("state-*.safetensors"):  # older pairs, now superseded
+            if old.name != name:
+                old.unlink()
 
     def load_state(self, folder: Path) -> None:
         folder = Path(folder)
@@ -275,7 +279,7 @@ class Trainer:
         if changed:
             raise ValueError(f"{folder}: cannot resume with other settings than the run was started "
                              f"with ({', '.join(f'{k}: {saved.get(k)} -> {now.get(k)}' for k in changed)})")
-        tensors = load_file(str(folder / "state.safetensors"))
+        tensors = load_file(str(folder / meta["tensors"]))
         with torch.no_grad():
             for name, p in self.lora.named_parameters():
                 p.copy_(tensors[f"lora.{name}"])
