@@ -76,6 +76,8 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
                                 tooltip="Linear layers to train (name suffixes, or re:<regex>)."),
                 io.Clip.Input("clip", optional=True, tooltip="A text encoder: clips with a caption "
                               "file beside them (same name, .txt) train with its encoding."),
+                LoraModel.Input("init_lora", optional=True, tooltip="Continue training this LoRA (its "
+                                "rank and alpha replace the inputs'); a LoRA of another model is refused."),
             ],
             outputs=[
                 io.Model.Output(display_name="model", tooltip="The model with the trained LoRA applied."),
@@ -88,7 +90,7 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
     @classmethod
     def execute(cls, model, vae, positive, folder, width, height, length, clips_per_video, steps,
                 batch_size, learning_rate, rank, alpha, max_anchors, seed, gradient_checkpointing,
-                targets, clip=None) -> io.NodeOutput:
+                targets, clip=None, init_lora=None) -> io.NodeOutput:
         from ..trainer.in_comfy import train_lora
 
         if not positive:
@@ -101,6 +103,7 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
         try:
             lora, losses = train_lora(model, vae, positive[0][0], resolve_folder(folder), width, height,
                                       length, config, clips_per_video=clips_per_video, clip=clip,
+                                      init_lora=init_lora,
                                       on_step=lambda step, loss: bar.update_absolute(step, steps))
         except ValueError as e:
             raise ValueError(f"VideoCanvas Train LoRA: {e}") from None

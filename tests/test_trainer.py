@@ -671,3 +671,45 @@ def test_train_cost_estimate_counts_the_real_size_grid():
     assert ckpt["tflop_per_step"] == pytest.approx(plain["tflop_per_step"] * 4 / 3)
     assert ckpt["peak_gib"] < plain["peak_gib"] / 5
     assert estimate(33, 832, 480, 4, checkpointing=False)["tokens"] == (9 + 4) * 30 * 52
+
+
+def test_the_node_continues_a_lora_and_refuses_one_of_another_model(comfy, checkpoints, tmp_path):
+    """init_lora: the node's own LORA_MODEL output continues (its rank wins over the input's); one
+    trained on a wider Wan (dim 256) is refused, naming init_lora and the layer."""
+    from hostkit.inprocess import ExecutionFailed
+    from hostkit.tiny_models import save
+
+    wide = f"{TEST_SUBDIR}/wan21_t2v_tiny_dim256.safetensors"
+    path = comfy_dir() / "models" / "diffusion_models" / wide
+    if not path.exists():
+        save(TinyWan(dim=256).build(seed=5), path)
+    folder = tmp_path / "videos"
+    write_video(folder / "good.mp4", 12, 32, 32)
+
+    def train(node, unet, rank, init=None):
+        inputs = {"model": [f"{node}_unet", 0], "vae": ["vae", 0], "positive": ["text", 0],
+                  "folder": str(folder), "width": 32, "height": 32, "length": LENGTH, "clips_per_video": 1,
+                  "steps": 1, "batch_size": 1, "learning_rate": 0.001, "rank": rank, "alpha": 0.0,
+                  "max_anchors": 2, "seed": 0, "gradient_checkpointing": False, "targets": "self_attn.q"}
+        if init:
+            inputs["init_lora"] = [init, 1]
+        return {f"{node}_unet": {"class_type": "UNETLoader", "inputs": {"unet_name": unet,
+                                                                     "weight_dtype": "default"}},
+                node: {"class_type": "VideoCanvasTrainLoRA", "inputs": inputs}}
+
+    def prompt(first_unet):
+        return {"vae": {"class_type": "VAELoader", "inputs": {"vae_name": checkpoints["wan21_vae_tiny"]}},
+                "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
+                **train("first", first_unet, 2), **train("second", checkpoints["wan21_t2v_tiny"], 8, "first"),
+                "save": {"class_type": "SaveLoRA", "inputs": {"lora": ["second", 1],
+                                                              "prefix": "loras/vc_continued"}}}
+
+    comfy.run(prompt(checkpoints["wan21_t2v_tiny"]))
+    saved = sorted((comfy_dir() / "output" / "loras").glob("vc_continued_*.safetensors"))
+    continued = load_file(str(saved[-1]))
+    assert continued["diffusion_model.blocks.0.self_attn.q.lora_down.weight"].shape[0] == 2  # rank 2
+    with pytest.raises(ExecutionFailed) as err:
+        comfy.run(prompt(wide))
+    assert err.value.data["node_type"] == "VideoCanvasTrainLoRA"
+    assert ("init_lora: layer 'blocks.0.self_attn.q' is 128x128 in this model but 256x256 in the LoRA"
+            in err.value.data["exception_message"])

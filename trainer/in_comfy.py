@@ -12,6 +12,7 @@ from . import models
 from ._pack import vc
 from .data import check_length, find_videos, load_clip, parse_buckets, plan_clips
 from .loop import Sample, TrainConfig, Trainer
+from .lora import LoRASet
 
 
 def _ordinary_weights(module: torch.nn.Module) -> int:
@@ -33,7 +34,8 @@ def _ordinary_weights(module: torch.nn.Module) -> int:
 
 def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, height: int, length: int,
                config: TrainConfig, frame_stride: int = 1, clips_per_video: int = 1, clip=None,
-               on_step: Callable[[int, float], None] | None = None, log=print):
+               init_lora: dict | None = None, on_step: Callable[[int, float], None] | None = None,
+               log=print):
     """Train a LoRA on ComfyUI's loaded model; returns (ComfyUI LoRA state dict, losses).
 
     context: the text embedding [1, n, 4096] every clip trains with (from the node's `positive`),
@@ -43,6 +45,10 @@ def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, he
     base = models.wrap_base(patcher, "model", patcher.load_device)
     models.check_vae(base, vae)
     with torch.inference_mode(False), torch.enable_grad():
+        lora = None
+        if init_lora is not None:  # checked before any encoding; made here: trainable tensors
+            lora = LoRASet.from_comfy(base.wan, init_lora, "init_lora")
+            config.rank, config.alpha = lora.rank, lora.alpha
         length = check_length(length)
         buckets = parse_buckets(f"{width}x{height}", base.spatial_multiple)
         samples = []
@@ -60,7 +66,7 @@ def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, he
         device = next(wan.parameters()).device
         trainer = Trainer(wan, samples, lambda c: models.encode_images(vae, c, base.latent_format),
                           config, device, base.compute_dtype if device.type == "cuda" else torch.float32,
-                          base.shift)
+                          base.shift, lora=lora)
 
         def step_hook(step, loss):
             comfy.model_management.throw_exception_if_processing_interrupted()

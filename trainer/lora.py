@@ -113,6 +113,11 @@ class LoRASet(torch.nn.Module):
         if not names:
             raise LoRAError(f"{source}: no '{PREFIX}<module>.lora_down.weight' keys: not a LoRA in "
                             f"ComfyUI's format for a Wan diffusion model")
+        known = (".lora_down.weight", ".lora_up.weight", ".alpha")
+        other = sorted(k for k in sd if not (k.startswith(PREFIX) and k.endswith(known)))
+        if other:
+            raise LoRAError(f"{source}: holds {len(other)} tensors that are no LoRA pair (e.g. '{other[0]}': "
+                            f"weight or bias differences); this trainer continues plain LoRAs only")
         ranks = set()
         for name in names:
             lin = modules.get(name)
