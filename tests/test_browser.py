@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def ui_server(tmp_path_factory, chromium_path):
     """A ComfyUI server of its own: fresh user, temp, input and output folders."""
     from hostkit.server import ComfyServer
 
+    shutil.rmtree(ARTEFACTS, ignore_errors=True)  # this run's screenshots only, none of a renamed template
+    ARTEFACTS.mkdir(parents=True)
     base = tmp_path_factory.mktemp("browser")
     for name in ("user", "temp", "input", "output"):
         (base / name).mkdir()
@@ -117,7 +120,6 @@ def browser(chromium_path):
 @pytest.fixture
 def page(browser, ui_server):
     """The ComfyUI app, loaded, in a fresh browser profile; page errors fail the test."""
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1600, "height": 1000})
     pg = context.new_page()
     errors: list[str] = []
