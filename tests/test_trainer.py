@@ -347,6 +347,33 @@ def test_an_fp8_base_trains_as_unetloader_loads_it(files, clips, vae, base):
     assert abs(losses[0] - full.losses[0]) < 0.05 * full.losses[0]
 
 
+def test_a_ti2v_5b_layout_trains_with_its_own_geometry(checkpoints):
+    """Wan 2.2 TI2V-5B's layout (48 latent channels, a 16x VAE: sizes in multiples of 32), on the
+    tiny 48-channel Wan. No tiny Wan 2.2 VAE exists (ComfyUI builds it at full width only), so the
+    latents are random and the anchors' encoder a fixed pooling map to 48 channels."""
+    from trainer.data import parse_buckets
+    from trainer.loop import Sample
+
+    ti2v = models.load_base(str(comfy_dir() / "models" / "diffusion_models" / checkpoints["wan22_ti2v_tiny"]),
+                            "default", torch.device("cpu"))
+    assert ti2v.spatial_multiple == 32 and type(ti2v.latent_format).__name__ == "Wan22"
+    with pytest.raises(DataError, match="multiples of 32"):
+        parse_buckets("48x32", ti2v.spatial_multiple)
+    g = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (LENGTH, 64, 64, 3), dtype=torch.uint8, generator=g)
+    clip = Sample(torch.randn(48, 3, 4, 4, generator=g), pixels, torch.zeros(1, 4096))
+
+    def encode(canvases):  # [K, 64, 64, 3] -> [1, 48, K, 4, 4]
+        pooled = torch.nn.functional.avg_pool2d(canvases.permute(0, 3, 1, 2), 16)
+        return pooled.repeat(1, 16, 1, 1).movedim(0, 1).unsqueeze(0)
+
+    tr = Trainer(ti2v.wan, [clip], encode, TrainConfig(steps=3, lr=1e-2, rank=4, max_anchors=3),
+                 torch.device("cpu"), shift=ti2v.shift)
+    losses = tr.run(log=lambda *_: None)
+    assert len(losses) == 3 and all(np.isfinite(losses))
+    assert any(p.abs().max() > 0 for p in tr.lora.up.values())
+
+
 def test_gradient_checkpointing_gives_the_same_step(clips, vae, base):
     plain = trainer_for(base, vae, clips, steps=2)
     plain.run(log=lambda *_: None)
