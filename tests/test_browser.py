@@ -162,14 +162,24 @@ def test_each_template_opens_from_the_template_browser_with_every_node_known(pag
         if not page.locator('[data-testid^="template-workflow-"]').first.is_visible():
             open_template_browser(page)
         page.locator(f'[data-testid="template-workflow-{name}"]').click()
-        page.wait_for_function(f"{APP}.graph._nodes.length === {len(expected[name]['nodes'])}")
+        wait_for_graph(page, expected[name], name)
         loaded = page.evaluate(f"""() => {APP}.graph._nodes.map(n => [n.id, n.type,
                                    !!window.LiteGraph.registered_node_types[n.type]])""")
-        assert sorted((str(i), t) for i, t, _ in loaded) == sorted(  # newer frontends: string ids
-            (str(n["id"]), n["type"]) for n in expected[name]["nodes"]), f"{name}: another graph loaded"
         assert all(known for *_, known in loaded), f"{name}: unknown node types {loaded}"
         assert page.get_by_text("Missing Node Types").count() == 0, f"{name}: missing-node dialog"
         shot(page, f"template_{name}")
+
+
+def wait_for_graph(pg, workflow: dict, name: str) -> None:
+    """Until the canvas holds this workflow's nodes (ids and types; newer frontends use string ids),
+    not the graph shown before the click."""
+    want = sorted(f"{n['id']}:{n['type']}" for n in workflow["nodes"])
+    try:
+        pg.wait_for_function(f"""want => JSON.stringify({APP}.graph._nodes.map(n => `${{n.id}}:${{n.type}}`)
+                                 .sort()) === JSON.stringify(want)""", arg=want, timeout=30_000)
+    except Exception:
+        shown = pg.evaluate(f"() => {APP}.graph._nodes.map(n => `${{n.id}}:${{n.type}}`).sort()")
+        raise AssertionError(f"{name}: the canvas shows {shown}, not the template's {want}") from None
 
 
 BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
@@ -180,7 +190,7 @@ BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
 def test_bundled_template_runs_from_the_run_button_unedited(page, ui_server, name):
     open_template_browser(page)
     page.locator(f'[data-testid="template-workflow-{name}"]').click()
-    page.wait_for_function(f"{APP}.graph._nodes.length === {len(templates()[name]['nodes'])}")
+    wait_for_graph(page, templates()[name], name)
     before = set(ui_server.get("/history"))
     t0 = time.monotonic()
     page.get_by_role("button", name="Run", exact=True).first.click()

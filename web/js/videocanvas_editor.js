@@ -173,7 +173,8 @@ function addCanvasWidget(node, name, { height, key, draw }) {
   if (w.options) w.options.serialize = false;
   let last = null;
   const redraw = (force = false) => {
-    const cssW = Math.max(1, el.clientWidth), cssH = Math.max(1, el.clientHeight);
+    if (!el.isConnected || !el.clientWidth || !el.clientHeight) return; // hidden: drawn when shown
+    const cssW = el.clientWidth, cssH = el.clientHeight;
     const k = `${cssW}x${cssH}|${key()}`;
     if (!force && k === last) return;
     last = k;
