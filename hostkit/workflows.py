@@ -284,7 +284,13 @@ def _depths(graph: Graph) -> dict[int, int]:
     return depth
 
 
-_TALL = {"LoadImage": 320, "LoadImageMask": 320, "LoadVideo": 360, "PreviewImage": 260, "SaveVideo": 300}
+_TALL = {"LoadImage": 320, "LoadImageMask": 320, "LoadVideo": 360, "PreviewImage": 260, "SaveVideo": 300,
+         # the visual editor's drawing areas (web/js/videocanvas_editor.js)
+         "VideoCanvasPatchPlacer": 140, "VideoCanvasTimestampConditioner": 40}
+# Nodes that draw the layout strip: a header plus one row per node that makes conditions.
+_STRIP_NODES = {"VideoCanvasCanvas", "VideoCanvasLayoutPreview"}
+_CONDITION_MAKERS = {"VideoCanvasTimestampConditioner", "VideoCanvasInpaint", "VideoCanvasOutpaint",
+                     "VideoCanvasExtend", "VideoCanvasTransition", "VideoCanvasCameraMove", "VideoCanvasLoop"}
 
 
 def to_ui(graph: Graph, info: dict) -> dict:
@@ -344,6 +350,8 @@ def to_ui(graph: Graph, info: dict) -> dict:
                     widgets.append(UPLOAD_WIDGET_VALUE)
             rows = max(len(slots_in[node.id]), len(slots_out[node.id]))
             height = 30 + 22 * rows + 26 * len(layout) + _TALL.get(node.type, 0)
+            if node.type in _STRIP_NODES:
+                height += 30 + 30 * sum(n.type in _CONDITION_MAKERS for n in graph.nodes)
             if node.type == "CLIPTextEncode":
                 height += 120
         width = node.width or (400 if node.type in ("CLIPTextEncode", "CLIPLoader", "UNETLoader") else 320)
