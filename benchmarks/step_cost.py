@@ -70,18 +70,9 @@ TARGET_K0 = 0.01
 TARGET_K = 0.05
 
 
-@dataclass(frozen=True)
-class Setup:
-    name: str
-    wan: TinyWan
-    frames: int  # latent frames F of the video being denoised
-    height: int  # pixels
-    width: int
-    rounds: int
-    k0_pairs: int = 4  # (unpatched F, patched K=0) blocks per round
-    k_pairs: int = 1  # (unpatched F+K, patched K) blocks per round, for each K > 0
-    calibration_reps: int = 3
-    calibrate_long: bool = True  # also measure the attention share at F+16 frames (one forward)
+class VideoShape:
+    """Latent size, tokens and pixel frames of a setup's video (Wan 2.1: 8x spatial VAE stride,
+    2x2 patches, temporal stride 4)."""
 
     @property
     def latent_hw(self) -> tuple[int, int]:
@@ -94,6 +85,20 @@ class Setup:
     @property
     def pixel_frames(self) -> int:
         return STRIDE * (self.frames - 1) + 1
+
+
+@dataclass(frozen=True)
+class Setup(VideoShape):
+    name: str
+    wan: TinyWan
+    frames: int  # latent frames F of the video being denoised
+    height: int  # pixels
+    width: int
+    rounds: int
+    k0_pairs: int = 4  # (unpatched F, patched K=0) blocks per round
+    k_pairs: int = 1  # (unpatched F+K, patched K) blocks per round, for each K > 0
+    calibration_reps: int = 3
+    calibrate_long: bool = True  # also measure the attention share at F+16 frames (one forward)
 
 
 def setups(quick: bool) -> list[Setup]:
@@ -436,7 +441,7 @@ MODE_STEPS_AMORTISED = 30  # the per-step mean is also given over a run of this 
 
 
 @dataclass(frozen=True)
-class ModeSetup:
+class ModeSetup(VideoShape):
     """One model and video for the condition-mode study. Every condition is a patch in a centred box
     of `patch_fraction` of the canvas' width and height (an outpainting-like layout: sparse keeps
     the tokens under the box); 'dense' = a condition at every pixel frame."""
@@ -453,18 +458,6 @@ class ModeSetup:
     reference_reps: int = 2  # unconditioned runs per round
     dtype: str = "float32"
     warm_all: bool = True  # warm-up run of every variant (False: of the reference only)
-
-    @property
-    def latent_hw(self) -> tuple[int, int]:
-        return self.height // 8, self.width // 8
-
-    @property
-    def tokens_per_frame(self) -> int:
-        return (self.height // 16) * (self.width // 16)
-
-    @property
-    def pixel_frames(self) -> int:
-        return STRIDE * (self.frames - 1) + 1
 
     def count(self, k) -> int:
         return self.pixel_frames if k == "dense" else int(k)
