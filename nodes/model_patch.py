@@ -39,11 +39,10 @@ import comfy.patcher_extension as pe
 import torch
 
 from ..vc_core.condition_tokens import (
-    CONDITION_ATTENTION,
-    CONDITION_TOKENS,
     ConditionKVCache,
     ConditionTokenError,
     Footprint,
+    check_options,
     check_trained_attention,
     weight_fingerprint,
 )
@@ -358,12 +357,7 @@ def _require_conditions_consumed(executor, *args, **kwargs):
 
 def check_condition_options(paradigm: str, condition_tokens: str, condition_attention: str) -> None:
     """The condition-token options, and refusals where they cannot go with the paradigm."""
-    if condition_tokens not in CONDITION_TOKENS:
-        raise ValueError(f"condition_tokens must be one of {list(CONDITION_TOKENS)}; got "
-                         f"{condition_tokens!r}")
-    if condition_attention not in CONDITION_ATTENTION:
-        raise ValueError(f"condition_attention must be one of {list(CONDITION_ATTENTION)}; got "
-                         f"{condition_attention!r}")
+    check_options(condition_tokens, condition_attention)
     if paradigm == "latent_replacement" and (condition_tokens, condition_attention) != ("full",
                                                                                         "two-way"):
         raise ValueError(f"condition_tokens={condition_tokens!r}, condition_attention="
