@@ -146,3 +146,37 @@ def test_tables_built_while_comfyui_samples_in_inference_mode_still_serve_traini
     q = torch.ones(1, 2, 1, 64, 1, 2, requires_grad=True)
     (table[..., 0] * q).sum().backward()  # an inference tensor could not be saved for backward
     assert q.grad is not None
+
+
+@pytest.mark.parametrize("attention", ["two-way", "cached"])
+def test_a_training_batch_puts_each_row_at_its_own_condition_positions(wan, attention):
+    """row_frames (training): one forward over rows whose conditions sit at different frames gives
+    each row what a forward of that row alone gives (float32 reassociation only)."""
+    from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 16, 5, 4, 4, generator=g)
+    cond = torch.randn(3, 16, 2, 4, 4, generator=g)
+    t = torch.tensor([900.0, 400.0, 50.0])
+    rows = ((0, 16), (3, 6), (9, 14))
+    ctx = torch.zeros(3, 1, 4096)
+    batched = in_context_forward(wan, x, t, ctx, ConditionLatents(cond, rows[0], row_frames=rows),
+                                 condition_attention=attention)
+    for i, frames in enumerate(rows):
+        alone = in_context_forward(wan, x[i:i + 1], t[i:i + 1], ctx[:1],
+                                   ConditionLatents(cond[i:i + 1], frames), condition_attention=attention)
+        torch.testing.assert_close(batched[i:i + 1], alone, rtol=1e-5, atol=1e-5)
+    # the positions matter: the same rows all at row 0's frames give another output for rows 1, 2
+    shared = in_context_forward(wan, x, t, ctx, ConditionLatents(cond, rows[0]),
+                                condition_attention=attention)
+    assert (shared[1:] - batched[1:]).abs().max() > 1e-3
+
+
+def test_row_frames_must_give_one_tuple_per_row_starting_with_frames():
+    from vc_core.wan_forward import ConditionLatents
+
+    cond = torch.zeros(2, 16, 2, 4, 4)
+    with pytest.raises(ValueError, match="one tuple of 2 frames per batch row"):
+        ConditionLatents(cond, (0, 4), row_frames=((0, 4),))
+    with pytest.raises(ValueError, match="the first equal to frames"):
+        ConditionLatents(cond, (0, 4), row_frames=((0, 8), (0, 4)))

@@ -8,6 +8,10 @@ Per sample (all its randomness from anchors.sample_generator(seed, step, index))
   the very forward inference runs); the loss is the MSE on the video tokens only (the condition
   tokens are dropped from the output before it is taken).
 
+Samples are drawn one by one, then those of one shape (size, text length, anchor count) run as one
+forward of up to `micro_batch` rows, each row with its own anchor positions
+(ConditionLatents.row_frames): the same losses as one forward per sample, faster where memory allows.
+
 A step averages the loss over the global batch (batch_size samples per process x processes); with
 several processes (torchrun) the LoRA gradients are summed across processes by all-reduce, which is
 what DDP does (a LoRA's few MB of gradients need no bucketing). State (LoRA + Adam moments) is saved
@@ -50,6 +54,7 @@ class TrainConfig:
     shift: float | None = None  # None: the model's own sampling shift
     seed: int = 0
     gradient_checkpointing: bool = False
+    micro_batch: int = 1  # samples per forward (same shape only): speed for memory, same losses
     policy: str = "interpolate"
     stride: int = 4  # the VAE's temporal stride
     extra: dict = field(default_factory=dict)
@@ -59,6 +64,7 @@ class TrainConfig:
         d = asdict(self)
         d.pop("steps")
         d.pop("extra")
+        d.pop("micro_batch")  # how samples are grouped into forwards, not what is trained
         d["targets"] = list(d["targets"])
         return d
 
@@ -76,15 +82,17 @@ def sigma_of(u: torch.Tensor, shift: float) -> torch.Tensor:
 
 def predict(wan, x_t: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
             conditions: torch.Tensor | None, frames: Sequence[int], stride: int = 4,
-            policy: str = "interpolate") -> torch.Tensor:
+            policy: str = "interpolate", row_frames: Sequence[Sequence[int]] = ()) -> torch.Tensor:
     """The model's velocity for the video tokens: the in-context forward inference runs, with the
-    conditions [1, C, K, h, w] (latent format applied) clean at the given pixel frames; without
-    conditions, the same forward with none appended. Wan's timestep is sigma x 1000."""
+    conditions [1 or B, C, K, h, w] (latent format applied) clean at the given pixel frames (or, per
+    batch row, at row_frames); without conditions, the same forward with none appended. Wan's
+    timestep is sigma x 1000."""
     wf = vc("wan_forward")
     if conditions is None or not len(frames):
         conditions = x_t.new_zeros(x_t.shape[0], x_t.shape[1], 0, *x_t.shape[3:])
-        frames = ()
-    cond = wf.ConditionLatents(conditions, tuple(int(f) for f in frames), stride=stride)
+        frames, row_frames = (), ()
+    rows = tuple(tuple(int(f) for f in r) for r in row_frames) if len(row_frames) > 1 else ()
+    cond = wf.ConditionLatents(conditions, tuple(int(f) for f in frames), stride=stride, row_frames=rows)
     return wf.in_context_forward(wan, x_t, sigma * 1000.0, context, cond, policy)
 
 
@@ -177,27 +185,53 @@ class Trainer:
         perm = torch.randperm(n, generator=sample_generator(self.config.seed, g // n, 0, "epoch"))
         return int(perm[g % n])
 
-    def sample_loss(self, step: int, j: int, clip_index: int | None = None,
-                    stream: str = "sample") -> torch.Tensor:
+    def draw(self, step: int, j: int, clip_index: int | None = None, stream: str = "sample") -> dict:
+        """Everything random about sample j of `step` (noise level, noise, anchors), from its own
+        generator, and the clip's cached latent and text."""
         cfg = self.config
         clip = self.clips[self.clip_index(step, j) if clip_index is None else clip_index]
         gen = sample_generator(cfg.seed, step, j, stream)
         z = clip.latent.to(self.device, torch.float32).unsqueeze(0)
-        u = torch.rand(1, generator=gen)
-        sigma = sigma_of(u, self.shift).to(self.device)
+        sigma = sigma_of(torch.rand(1, generator=gen), self.shift).to(self.device)
         eps = torch.randn(z.shape, generator=gen).to(self.device)
         t, h, w, _ = clip.pixels.shape
         anchors = draw_anchors(gen, t, h, w, cfg.max_anchors, cfg.min_anchors, cfg.min_crop, cfg.max_crop)
+        return {"z": z, "sigma": sigma, "eps": eps, "anchors": anchors, "pixels": clip.pixels,
+                "context": clip.context.to(self.device).unsqueeze(0)}
+
+    def losses_of(self, draws: list[dict]) -> torch.Tensor:
+        """[n] per-sample losses of samples of one shape (latent, text length, anchor count), as one
+        forward: each row's canvases encoded on its own as one image, each row at its own positions."""
+        cfg = self.config
+        z = torch.cat([d["z"] for d in draws])
+        sigma = torch.cat([d["sigma"] for d in draws])
+        eps = torch.cat([d["eps"] for d in draws])
+        frames = [[a.frame for a in d["anchors"]] for d in draws]
         conditions = None
-        if anchors:
-            conditions = self.encode_anchors(render_canvases(clip.pixels, anchors)).to(self.device)
+        if frames[0]:
+            canvases = torch.cat([render_canvases(d["pixels"], d["anchors"]) for d in draws])
+            conditions = self.encode_anchors(canvases).to(self.device)  # [1, C, n*K, h, w]
+            conditions = torch.cat(conditions.split(len(frames[0]), dim=2))  # [n, C, K, h, w]
         x_t = (1 - sigma.view(-1, 1, 1, 1, 1)) * z + sigma.view(-1, 1, 1, 1, 1) * eps
-        context = clip.context.to(self.device).unsqueeze(0)
+        context = torch.cat([d["context"] for d in draws])
         with self._autocast():
             v = predict(self.wan, x_t.to(self.dtype), sigma, context.to(self.dtype),
                         None if conditions is None else conditions.to(self.dtype),
-                        [a.frame for a in anchors], cfg.stride, cfg.policy)
-        return torch.nn.functional.mse_loss(v.float(), eps - z)
+                        frames[0], cfg.stride, cfg.policy, row_frames=frames)
+        return ((v.float() - (eps - z)) ** 2).flatten(1).mean(dim=1)
+
+    def sample_loss(self, step: int, j: int, clip_index: int | None = None,
+                    stream: str = "sample") -> torch.Tensor:
+        return self.losses_of([self.draw(step, j, clip_index, stream)])[0]
+
+    def micro_batches(self, draws: list[dict]) -> list[list[dict]]:
+        """Samples grouped by shape, in drawing order, at most micro_batch per group."""
+        groups: dict[tuple, list[dict]] = {}
+        for d in draws:
+            key = (tuple(d["z"].shape), tuple(d["context"].shape), len(d["anchors"]))
+            groups.setdefault(key, []).append(d)
+        size = max(1, self.config.micro_batch)
+        return [g[i:i + size] for g in groups.values() for i in range(0, len(g), size)]
 
     @torch.no_grad()
     def eval_loss(self, draws: int = 4) -> float:
@@ -230,11 +264,11 @@ class Trainer:
         # on the device: NCCL reduces device tensors only, and no host sync per sample
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         with checkpointed_blocks(self.wan, cfg.gradient_checkpointing):
-            for i in range(cfg.batch_size):
-                j = self.dist.rank * cfg.batch_size + i
-                loss = self.sample_loss(step, j)
-                (loss / global_batch).backward()
-                total += loss.detach().double()
+            draws = [self.draw(step, self.dist.rank * cfg.batch_size + i) for i in range(cfg.batch_size)]
+            for group in self.micro_batches(draws):
+                losses = self.losses_of(group)
+                (losses.sum() / global_batch).backward()
+                total += losses.detach().sum().double()
         self.dist.sum_([p.grad for p in self.params if p.grad is not None] + [total])
         if cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)

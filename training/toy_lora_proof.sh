@@ -25,7 +25,7 @@ RUN=train_runs/toy_lora_r$LORA_RANK
     --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
     --data train_runs/toy_clips --out "$RUN" --sizes 64x64 --length 17 \
     --rank "$LORA_RANK" --steps "$STEPS" --batch-size 16 --lr 1e-3 --warmup 100 \
-    --min-anchors 0 --max-anchors 4 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
+    --min-anchors 0 --max-anchors 4 --micro-batch 16 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
 "$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors \
     --lora "$RUN/videocanvas_lora.safetensors" --out "$RUN/merged.safetensors"
 "$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged.safetensors" --steps "$EVAL_STEPS" \

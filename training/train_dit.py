@@ -136,8 +136,10 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     """One step's loss over the samples `idx`. Every sample draws its own anchor set (0..max_anchors
     anchors: 0 keeps plain T2V alive) and, from the clip's pixels, a new crop of 20-100 % of each
     anchor frame (trainer.anchors, the product trainer's drawing), encoded by `encode` (see
-    condition_encoder). Data without pixels may carry pre-encoded per-frame crops ("conditions",
-    [N, FRAMES, 16, h, w]: synthetic latents in tests). Returns (loss, anchors of the first sample)."""
+    condition_encoder; all of a step's canvases in one call). Data without pixels may carry
+    pre-encoded per-frame crops ("conditions", [N, FRAMES, 16, h, w]: synthetic latents in tests).
+    Samples with the same number of anchors share one forward (ConditionLatents.row_frames: each row
+    at its own positions). Returns (loss, anchors of the first sample)."""
     from trainer.anchors import draw_anchors, render_canvases
 
     draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, max_anchors, min_anchors=0) for _ in idx]
@@ -147,45 +149,55 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     eps = torch.randn(z.shape, generator=gen).to(device)
     zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
     target = eps - z
-    context = torch.zeros(1, 1, 4096, device=device)
+    conds = [None] * b
+    if "pixels" in data:
+        canvases = [render_canvases(data["pixels"][c], a)
+                    for c, a in zip(idx.tolist(), draws, strict=True) if a]
+        if canvases:
+            encoded = encode(torch.cat(canvases)).to(device).split([len(a) for a in draws if a], dim=2)
+            rows = iter(encoded)
+            conds = [next(rows) if a else None for a in draws]
+    else:
+        conds = [data["conditions"][c][[a.frame for a in anchors]].permute(1, 0, 2, 3).unsqueeze(0).to(device)
+                 if anchors else None for c, anchors in zip(idx.tolist(), draws, strict=True)]
     loss = 0.0
-    for i, (clip, anchors) in enumerate(zip(idx.tolist(), draws, strict=True)):
-        frames = [a.frame for a in anchors]
-        if not anchors:
-            cond = None
-        elif "pixels" in data:
-            cond = encode(render_canvases(data["pixels"][clip], anchors)).to(device)
-        else:
-            cond = data["conditions"][clip][frames].permute(1, 0, 2, 3).unsqueeze(0).to(device)
-        out, weight = sample_forward(model, variant, zt[i:i + 1], t[i:i + 1], context, cond, frames, device)
-        err = ((out.float() - target[i:i + 1]) ** 2) * weight
-        loss = loss + err.sum() / (weight.sum() * z[:1, :, :1].numel())
+    for k in sorted({len(a) for a in draws}):
+        rows = [i for i, a in enumerate(draws) if len(a) == k]
+        cond = torch.cat([conds[i] for i in rows]) if k else None
+        frames = [tuple(a.frame for a in draws[i]) for i in rows]
+        out, weight = sample_forward(model, variant, zt[rows], t[rows], cond, frames, device)
+        err = ((out.float() - target[rows]) ** 2) * weight  # weight [n, 1, F, 1, 1]
+        per_sample = err.sum(dim=(1, 2, 3, 4)) / (weight.sum(dim=(1, 2, 3, 4)) * z[:1, :, :1].numel())
+        loss = loss + per_sample.sum()
     return loss / b, len(draws[0])
 
 
-def sample_forward(model, variant, zt, t, context, cond, frames, device):
-    """The model's output for one sample and the loss weight per latent frame (0 where a condition
-    replaced the slot)."""
+def sample_forward(model, variant, zt, t, cond, frames, device):
+    """The model's output for n samples with the same number of anchors (frames: one tuple per row)
+    and the loss weight per sample and latent frame (0 where a condition replaced the slot)."""
     from vc_core.timing import causal_latent_slot
     from vc_core.wan_forward import ConditionLatents, in_context_forward
 
-    weight = torch.ones(1, 1, LATENT_FRAMES, 1, 1, device=device)
+    n = zt.shape[0]
+    weight = torch.ones(n, 1, LATENT_FRAMES, 1, 1, device=device)
+    context = torch.zeros(n, 1, 4096, device=device)  # the null prompt
     if cond is None:
         return model.forward_orig(zt, t * 1000, context, freqs=rope_video(model, device)), weight
     if variant == "replace":
-        slots = [causal_latent_slot(f, STRIDE) for f in frames]
         zt = zt.clone()
         t_frames = (t * 1000).view(-1, 1).repeat(1, LATENT_FRAMES)
-        for i, s in enumerate(slots):
-            zt[:, :, s] = cond[:, :, i]
-            t_frames[:, s] = 0
-            weight[:, :, s] = 0  # a replaced slot is a condition: no loss on it
+        for r, row in enumerate(frames):
+            for i, f in enumerate(row):
+                s = causal_latent_slot(f, STRIDE)
+                zt[r, :, s] = cond[r, :, i]
+                t_frames[r, s] = 0
+                weight[r, :, s] = 0  # a replaced slot is a condition: no loss on it
         return model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device)), weight
     policy = "nearest" if variant == "nearest" else "interpolate"
     attention = "cached" if variant == "cached" else "two-way"  # the mask, never a cache here
     out = in_context_forward(model, zt, t * 1000, context,
-                             ConditionLatents(cond, tuple(frames), stride=STRIDE), policy,
-                             condition_attention=attention)
+                             ConditionLatents(cond, frames[0], stride=STRIDE, row_frames=tuple(frames)),
+                             policy, condition_attention=attention)
     return out, weight
 
 
@@ -218,6 +230,9 @@ def main() -> None:
                     help="save and stop at this step, keeping the --steps schedule (to change it later)")
     ap.add_argument("--data-only", action="store_true", help="build the training set and stop")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1, ... (default: cuda if present)")
+    ap.add_argument("--name", default=None,
+                    help="a run of the variant under another name: train_runs/dit_<name>, weights "
+                         "train_runs/toy_t2v_<name>.safetensors (the shipped files stay as they are)")
     args = ap.parse_args()
 
     started = time.monotonic()
@@ -228,7 +243,8 @@ def main() -> None:
     encode = condition_encoder(load_vae(device), device)
     if args.variant == "plain":
         args.max_anchors = 0
-    run = RunDir(ROOT / "train_runs" / f"dit_{args.variant}")
+    run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")
+    out = ROOT / "train_runs" / f"toy_t2v_{args.name}.safetensors" if args.name else DIT_FILES[args.variant]
     torch.manual_seed(0)
     model = build_dit(seed=0).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
@@ -258,8 +274,8 @@ def main() -> None:
             run.log(event="time budget reached", step=done)
             break
     run.save_state(model, opt, {"step": done, "variant": args.variant})
-    export_weights(model, DIT_FILES[args.variant], dtype=torch.float16)
-    run.log(event="exported", path=str(DIT_FILES[args.variant]), step=done)
+    export_weights(model, out, dtype=torch.float16)
+    run.log(event="exported", path=str(out), step=done)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ class ConditionLatents:
     # Where each canvas holds patch pixels (condition_tokens.Footprint): what `sparse` keeps; None
     # (conditions made without the plan's masks) keeps every token.
     footprint: Footprint | None = None
+    # Training batches: one frames tuple per batch row (each row its own anchors, K each), so a batch
+    # of differently placed conditions runs as one forward; `frames` is then row 0's. Sampling never
+    # sets it: every row of a sampling call shares one plan.
+    row_frames: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self):
         if not self.strengths:
@@ -64,6 +68,12 @@ class ConditionLatents:
         if len(self.frames) != self.latents.shape[2] or len(self.strengths) != len(self.frames):
             raise ValueError(f"{self.latents.shape[2]} condition latents, {len(self.frames)} frames "
                              f"and {len(self.strengths)} strengths must agree")
+        if self.row_frames:
+            rows = self.row_frames
+            if (len(rows) != self.latents.shape[0] or tuple(rows[0]) != tuple(self.frames)
+                    or any(len(r) != len(self.frames) for r in rows)):
+                raise ValueError(f"row_frames: one tuple of {len(self.frames)} frames per batch row "
+                                 f"({self.latents.shape[0]}), the first equal to frames")
 
 
 def _check_grid(wan, x: torch.Tensor) -> tuple[int, int]:
@@ -122,8 +132,13 @@ def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: to
     transformer_options = {} if transformer_options is None else transformer_options
     b, _, f, _, _ = x.shape
     grid = _check_grid(wan, x)
-    freqs = plan_rope_table(wan, f, grid, conditions.frames, conditions.stride, policy,
-                            transformer_options.get("rope_options"), x.device)
+    rows = conditions.row_frames or (conditions.frames,)
+    if len(rows) > 1 and (kv_cache is not None or condition_tokens != "full"):
+        raise ValueError("row_frames (a training batch) runs full condition tokens without a kv cache")
+    # one table per row where rows differ: [B, L, ...] broadcasts in the attention like [1, L, ...]
+    tables = [plan_rope_table(wan, f, grid, r, conditions.stride, policy,
+                              transformer_options.get("rope_options"), x.device) for r in rows]
+    freqs = tables[0] if len(tables) == 1 else torch.cat(tables)
     strengths = torch.tensor(conditions.strengths, dtype=torch.float32)
     t_video = torch.as_tensor(timestep).reshape(b, -1).float()
     t_cond = condition_noise_levels(t_video, strengths)
