@@ -9,6 +9,7 @@ from typing_extensions import override
 from .canvas import VideoCanvasCanvas
 from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
 from .example_inputs import copy_example_inputs
+from .long_video import VideoCanvasLongVideo
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
@@ -35,6 +36,7 @@ NODES: list[type[io.ComfyNode]] = [
     VideoCanvasLoop,
     VideoCanvasRoPEInterpolator,
     VideoCanvasSampler,
+    VideoCanvasLongVideo,
     VideoCanvasConditioning,
     VideoCanvasNullPrompt,
     VideoCanvasDecode,

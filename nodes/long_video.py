@@ -1,0 +1,204 @@
+"""VideoCanvas Long Video: a video of any length as overlapping windows, in one node.
+
+The window plan (which frames each window carries from the one before, which user conditions it
+gets, at which window-relative frames) is vc_core.windows; here each window runs the VideoCanvas
+Sampler's path (sampling.prepare checks model and VAE, encode_plan encodes, _with_plan attaches,
+ComfyUI's own sampler samples), is decoded at once and kept as 8-bit pixels (or streamed into a
+video file), so neither latents nor float frames pile up with the length.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from fractions import Fraction
+
+import comfy.model_management
+import comfy.sample
+import comfy.samplers
+import comfy.utils
+import folder_paths
+import latent_preview
+import torch
+from comfy_api.latest import InputImpl, Types, io
+
+import nodes as comfy_nodes
+
+from ..vc_core.in_context import require_full_strength
+from ..vc_core.plan import PlanError, build_plan
+from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
+from .encode import encode_plan, video_vae_geometry
+from .memory import check_condition_memory, check_render_memory, check_token_cap
+from .model_patch import is_patched, paradigm_of, patch_model
+from .patches import NODE_HIDDEN, node_origin
+from .sampling import _with_plan, check_count, prepare
+from .types import CATEGORY, VCConditions, canvas_input
+
+DISPLAY_NAME = "VideoCanvas Long Video"
+OUTPUT_MODES = ("images", "stream to file")
+
+
+class _VideoFile:
+    """Frames appended window by window to an H.264 MP4 in ComfyUI's temp folder (PyAV), so memory
+    does not grow with the length; SaveVideo copies its stream without re-encoding."""
+
+    def __init__(self, width: int, height: int, fps: float):
+        import av
+
+        os.makedirs(folder_paths.get_temp_directory(), exist_ok=True)
+        self.path = os.path.join(folder_paths.get_temp_directory(),
+                                 f"videocanvas_long_{uuid.uuid4().hex[:12]}.mp4")
+        self._container = av.open(self.path, mode="w")
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        self._stream.width, self._stream.height, self._stream.pix_fmt = width, height, "yuv420p"
+        self._stream.options = {"crf": "12"}  # near-lossless: the file is the output, not a preview
+        self._av = av
+
+    def write(self, frames: torch.Tensor) -> None:  # uint8 [F, H, W, 3]
+        for frame in frames.numpy():
+            self._container.mux(self._stream.encode(self._av.VideoFrame.from_ndarray(frame, format="rgb24")))
+
+    def close(self) -> None:
+        self._container.mux(self._stream.encode())
+        self._container.close()
+
+
+def _to_uint8(images: torch.Tensor) -> torch.Tensor:
+    return images[..., :3].clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+
+
+class VideoCanvasLongVideo(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasLongVideo",
+            display_name=DISPLAY_NAME,
+            category=CATEGORY,
+            description=(
+                "A video of any length (the canvas's length, e.g. 1001 frames) in overlapping windows "
+                "of window_length frames. Each window continues the one before: that window's last "
+                "`overlap` frames enter it as in-context conditions at its first frames. Every "
+                "condition (given on the whole video's timeline, as for the VideoCanvas Sampler) "
+                "conditions the window that generates its frame, at the frame's place in that window. "
+                "Each window is decoded at once and kept as 8-bit pixels (or streamed to a video file), "
+                "so memory does not grow with the number of windows. One progress bar over all "
+                "windows; Cancel stops between and inside windows."),
+            inputs=[
+                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model (patched or not)."),
+                io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
+                                      "Null Prompt for a model trained without text. Every window gets it."),
+                io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
+                io.Vae.Input("vae", tooltip="The model's video VAE: it encodes the conditions and "
+                             "decodes every window."),
+                canvas_input(tooltip="From VideoCanvas Canvas: width, height, fps and the WHOLE video's "
+                             "length (e.g. 1001); conditions are placed on this timeline."),
+                io.Int.Input("window_length", default=81, min=5, max=1025, step=4,
+                             tooltip="Frames of one window, one sampling run: 4k+1, what the model "
+                             "samples well (Wan 2.1: 81; the bundled toy model: 17)."),
+                io.Int.Input("overlap", default=9, min=1, max=1024,
+                             tooltip="How many of a window's last frames the next window continues "
+                             "from (as in-context conditions; each costs a latent frame of tokens). "
+                             "Shorter than window_length; each window adds window_length - overlap "
+                             f"frames, at most {MAX_WINDOWS} windows."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Noise seed of the first window; window i uses seed + i."),
+                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Denoising steps per window."),
+                io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
+                               tooltip="Classifier-free guidance scale (1 = no negative pass)."),
+                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                               tooltip="ComfyUI sampler."),
+                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
+                               tooltip="ComfyUI scheduler."),
+                io.Combo.Input("output", options=list(OUTPUT_MODES), default="images",
+                               tooltip="images: the whole video as an IMAGE batch (kept as 8-bit while "
+                               "windows run, 4 bytes per value once output) and as VIDEO. stream to "
+                               "file: each window is written to an H.264 MP4 in ComfyUI's temp "
+                               "folder as it is done (memory independent of the length); VIDEO is "
+                               "that file (SaveVideo copies it), IMAGE is only the last window's frames."),
+                VCConditions.Input("conditions", optional=True,
+                                   tooltip="From the Timestamp Conditioner or a video-task node, with "
+                                   "frames on the whole video's timeline (0 .. canvas length - 1). "
+                                   "Empty: text-to-video, each window continuing the one before."),
+            ],
+            outputs=[io.Image.Output(display_name="images", tooltip="The video (output 'images'), or its "
+                                     "last window's frames (output 'stream to file')."),
+                     io.Video.Output(display_name="video", tooltip="The whole video at the canvas's "
+                                     "fps, for SaveVideo.")],
+            hidden=NODE_HIDDEN,
+        )
+
+    @classmethod
+    def execute(cls, model, positive, negative, vae, canvas, window_length, overlap, seed, steps, cfg,
+                sampler_name, scheduler, output, conditions=None) -> io.NodeOutput:
+        where = node_origin(cls) or DISPLAY_NAME
+        total, width, height = canvas.length, canvas.width, canvas.height
+        # Everything is checked before the first window runs: the model and VAE against each other
+        # and the window's size (prepare), the windows, the conditions on the whole timeline, and
+        # the busiest window against the token cap and the model's memory.
+        try:
+            temporal = video_vae_geometry(vae)[2]
+            names = {"total": "canvas length"}
+            plan_windows(total, window_length, overlap, (), temporal, names=names)  # sizes, first
+            _, _, latent = prepare(vae, None, width, height, window_length, 1, model)
+
+            def refuse_absurd(k):  # before any canvas of the whole timeline is rendered
+                check_count(k, total)
+                check_render_memory(k, width, height)
+
+            plan = build_plan(conditions or (), width, height, total, temporal, check_count=refuse_absurd)
+            windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
+            if not is_patched(model):
+                model = patch_model(model)
+            if paradigm_of(model) == "latent_replacement":
+                require_full_strength("latent_replacement", plan.strengths, plan.frames, plan.origins)
+            busiest = max(w.conditions for w in windows)
+            shape = tuple(latent["samples"].shape)
+            check_count(busiest, window_length, shape[3] * shape[4] // 4)
+            check_token_cap(shape, busiest)
+            check_condition_memory(model, shape, busiest)
+        except (PlanError, ValueError) as err:
+            raise ValueError(f"{where}: {err}") from None
+
+        pbar = comfy.utils.ProgressBar(len(windows) * steps)
+        previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
+        stream = _VideoFile(width, height, canvas.fps) if output == "stream to file" else None
+        frames = None if stream else torch.empty(total, height, width, 3, dtype=torch.uint8)
+        tail = None  # the last window's frames (uint8): what the next window carries
+        try:
+            for win in windows:
+                comfy.model_management.throw_exception_if_processing_interrupted()
+                carried = None if not win.carried else tail[-win.carried:].float().div(255)
+                wplan = window_plan(plan, win, carried)
+                latents = encode_plan(vae, wplan) if wplan.num_conditions else None
+                done = win.index * steps
+
+                def callback(step, x0, x, total_steps, done=done):
+                    comfy.model_management.throw_exception_if_processing_interrupted()
+                    preview = previewer.decode_latent_to_preview_image("JPEG", x0) if previewer else None
+                    pbar.update_absolute(done + min(step + 1, steps), len(windows) * steps, preview)
+
+                s = window_seed(seed, win.index)
+                empty = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+                samples = comfy.sample.sample(
+                    model, comfy.sample.prepare_noise(empty, s), steps, cfg, sampler_name, scheduler,
+                    _with_plan(positive, wplan, latents), _with_plan(negative, wplan, latents), empty,
+                    callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s)
+                tail = _to_uint8(comfy_nodes.VAEDecode().decode(vae, {"samples": samples})[0])
+                del samples, latents
+                new = tail[win.carried:win.carried + win.keep]
+                if stream:
+                    stream.write(new)
+                else:
+                    frames[win.new_frames.start:win.new_frames.stop] = new
+        finally:
+            if stream:
+                stream.close()
+        fps = Fraction(canvas.fps).limit_denominator(1000)
+        if stream:
+            last = windows[-1]
+            return io.NodeOutput(tail[:last.carried + last.keep].float().div(255),
+                                 InputImpl.VideoFromFile(stream.path))
+        images = frames.float().div_(255)
+        del frames
+        return io.NodeOutput(images, InputImpl.VideoFromComponents(
+            Types.VideoComponents(images=images, audio=None, frame_rate=fps)))

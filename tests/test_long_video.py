@@ -1,0 +1,193 @@
+"""VideoCanvas Long Video on the bundled toy model (64x64, 17-frame windows), inside a real ComfyUI:
+
+- a 61-frame video is 5 windows of 17 frames overlapping by 5, under one progress bar;
+- window 0 is exactly the VideoCanvas Sampler's 17-frame run (same seed, same conditions), and
+  window 1 exactly its run on seed + 1 with window 0's last 5 frames as conditions at frames 0..4:
+  the node adds no sampling of its own;
+- a condition on the whole timeline lands in its window; Cancel stops inside the next window;
+- bad input is refused naming the node and the input before any window runs;
+- 'stream to file' writes the whole video (SaveVideo copies it) and keeps only the last window.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from hostkit.inprocess import ExecutionFailed, PromptRejected
+from hostkit.workflows import TOY_UNET, TOY_VAE
+
+SIZE, WINDOW, OVERLAP, STEPS = 64, 17, 5, 2
+
+
+def long_prompt(total=61, window=WINDOW, overlap=OVERLAP, frames="40", output="images", seed=3,
+                conditions=True, save=False, conditioner_length=None) -> dict:
+    """Canvas -> red square (Patch Placer) at `frames` (Timestamp Conditioner) -> Long Video (titled
+    "Long video") -> PreviewImage (+ SaveVideo of its VIDEO). conditioner_length: the conditions are
+    timed on a second canvas of this length (made for another video)."""
+    p = {
+        "canvas": {"class_type": "VideoCanvasCanvas", "inputs": {"width": SIZE, "height": SIZE,
+                                                                 "length": total, "fps": 16.0}},
+        "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": TOY_UNET, "weight_dtype": "default"}},
+        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": TOY_VAE}},
+        "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
+        "img": {"class_type": "EmptyImage", "inputs": {"width": SIZE, "height": SIZE, "batch_size": 1,
+                                                       "color": 0xE02020}},
+        "place": {"class_type": "VideoCanvasPatchPlacer", "inputs": {
+            "image": ["img", 0], "x": 0.0, "y": 0.0, "width": 0.5, "height": 0.5, "unit": "fraction",
+            "fit": "stretch", "feather": 0.0}},
+        "when": {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
+            "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
+            "strength": 1.0}},
+        "long": {"class_type": "VideoCanvasLongVideo", "inputs": {
+            "model": ["unet", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
+            "canvas": ["canvas", 0], "window_length": window, "overlap": overlap, "seed": seed,
+            "steps": STEPS, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
+            "output": output}, "_meta": {"title": "Long video"}},
+        "show": {"class_type": "PreviewImage", "inputs": {"images": ["long", 0]}},
+    }
+    if conditions:
+        p["long"]["inputs"]["conditions"] = ["when", 0]
+    if conditioner_length:
+        p["other"] = {"class_type": "VideoCanvasCanvas", "inputs": {
+            "width": SIZE, "height": SIZE, "length": conditioner_length, "fps": 16.0}}
+        p["when"]["inputs"]["canvas"] = ["other", 0]
+    if save:
+        p["save"] = {"class_type": "SaveVideo", "inputs": {
+            "video": ["long", 1], "filename_prefix": "long/test", "format": "auto", "codec": "auto"}}
+    return p
+
+
+@pytest.fixture(scope="module")
+def toy(pack):
+    import comfy.sd
+    import folder_paths
+
+    model = comfy.sd.load_diffusion_model(folder_paths.get_full_path("diffusion_models", TOY_UNET))
+    vae_sd = comfy.utils.load_torch_file(folder_paths.get_full_path("vae", TOY_VAE))
+    return model, comfy.sd.VAE(sd=vae_sd)
+
+
+def run_node(pack, toy, total, conditions, seed=3, output="images"):
+    model, vae = toy
+    node = pack.nodes.long_video.VideoCanvasLongVideo
+    null = pack.nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.nodes.types.Canvas(SIZE, SIZE, total, 16.0)
+    return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, STEPS, 1.0, "euler",
+                        "simple", output, conditions).result
+
+
+def sampler_window(pack, toy, conditions, seed) -> torch.Tensor:
+    """The VideoCanvas Sampler's 17-frame run, decoded as ComfyUI's VAEDecode does, in 8 bits."""
+    import nodes as comfy_nodes
+
+    model, vae = toy
+    null = pack.nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.nodes.types.Canvas(SIZE, SIZE, WINDOW, 16.0)
+    latent = pack.nodes.sampling.VideoCanvasSampler.execute(
+        model, null, null, vae, canvas, 1, seed, STEPS, 1.0, "euler", "simple", 1.0, conditions).result[0]
+    images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
+    return images.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def red_square(pack, frames):
+    plan = pack.vc_core.plan
+    image = torch.zeros(1, SIZE, SIZE, 3)
+    image[..., 0] = 0.9
+    box = pack.vc_core.canvas.Box(0.0, 0.0, 0.5, 0.5, "fraction")
+    return (plan.ConditionSource(plan.Patch(image[0], placement=plan.Placement(box)), frames=frames),)
+
+
+def test_windows_are_the_samplers_runs_chained_by_their_last_frames(pack, toy):
+    """29 frames = windows at 0 and 12. Window 0: the sampler on frames 0..16 with the user's
+    condition at 8 (seed 3). Window 1: the sampler on seed 4 with window 0's frames 12..16 held at
+    frames 0..4 (full frame, strength 1) and the user's condition at 20 at frame 8."""
+    plan = pack.vc_core.plan
+    user = red_square(pack, [8, 20])
+    images, _ = run_node(pack, toy, 29, user)
+    out = images.mul(255).round().to(torch.uint8)
+    assert tuple(out.shape) == (29, SIZE, SIZE, 3)
+
+    first = sampler_window(pack, toy, red_square(pack, 8), seed=3)
+    assert torch.equal(out[:17], first)
+    carried = first[12:17].float() / 255
+    second_conditions = (plan.ConditionSource(plan.Patch(carried), frames=0),
+                         *red_square(pack, 8))
+    second = sampler_window(pack, toy, second_conditions, seed=4)
+    # frames 12..16 come from window 0; window 1 adds 17..28
+    assert torch.equal(out[17:29], second[5:17])
+    # and window 1 did hold the carried frames (they come back close to what was carried)
+    assert (second[:5].float() - first[12:17].float()).abs().mean() < 12
+
+
+def test_61_frames_run_as_5_windows_under_one_progress_bar(comfy):
+    comfy.progress.clear()
+    outputs = comfy.run(long_prompt())
+    (preview,) = outputs["show"]["images"][:1]
+    assert preview["type"] == "temp"
+    assert len(outputs["show"]["images"]) == 61
+    bar = [(v, t) for v, t in comfy.progress if t == 5 * STEPS]
+    assert [v for v, _ in bar] == list(range(1, 5 * STEPS + 1)), comfy.progress
+    assert all(t == 5 * STEPS for _, t in comfy.progress), "a second progress bar ran"
+
+
+def test_cancel_stops_inside_the_next_window(comfy):
+    from comfy import model_management as mm
+    from comfy import utils
+
+    seen = []
+
+    def hook(value, total, *args, **kwargs):
+        seen.append(value)
+        if value == STEPS + 1:  # the first step of window 1 is done: press Cancel
+            mm.interrupt_current_processing(True)
+
+    utils.set_progress_bar_global_hook(hook)
+    try:
+        with pytest.raises(ExecutionFailed):
+            comfy.run(long_prompt())
+    finally:
+        utils.set_progress_bar_global_hook(lambda value, total, *a, **k:
+                                           comfy.progress.append((value, total)))
+        mm.interrupt_current_processing(False)
+    assert max(seen) == STEPS + 1, seen  # window 1's second step and windows 2..4 never ran
+    assert any(e == "execution_interrupted" for e, _ in comfy.executor.status_messages)
+
+
+@pytest.mark.parametrize("kwargs,input_name,fragments", [
+    (dict(window=16), "window_length", ["must be 4k+1"]),
+    (dict(overlap=17), "overlap", ["overlap must be shorter than window_length", "allowed 1..16"]),
+    (dict(total=16381, overlap=16), "canvas length",
+     ["canvas length 16381 in 17-frame windows overlapping by 16 makes 16365 windows; at most 512"]),
+    (dict(frames="70", total=61, conditioner_length=81), "frames of condition #1",
+     ["'70' is out of range", "length 61"]),
+], ids=["window_not_4k_plus_1", "overlap_not_shorter", "too_many_windows", "condition_beyond_end"])
+def test_bad_input_is_refused_naming_the_node_and_input_before_any_window(comfy, kwargs, input_name,
+                                                                          fragments):
+    comfy.progress.clear()
+    with pytest.raises((ExecutionFailed, PromptRejected)) as err:
+        comfy.run(long_prompt(**kwargs))
+    message = str(err.value)
+    assert input_name in message, message
+    for fragment in fragments:
+        assert fragment in message, message
+    assert isinstance(err.value, ExecutionFailed), message
+    assert message.startswith('VideoCanvasLongVideo: "Long video" (node long): '), message
+    assert comfy.progress == [], "a window ran before the refusal"
+
+
+def test_stream_to_file_saves_the_whole_video_and_outputs_the_last_window(comfy, tmp_path):
+    import av
+    import folder_paths
+
+    outputs = comfy.run(long_prompt(total=41, output="stream to file", save=True))
+    assert len(outputs["show"]["images"]) == 17  # windows at 0, 12, 24: the last covers 24..40
+    (saved,) = outputs["save"]["images"]
+    path = Path(folder_paths.get_output_directory()) / saved["subfolder"] / saved["filename"]
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = [f for f in container.decode(video=0)]
+        assert (stream.codec_context.name, len(frames)) == ("h264", 41)
+        assert (frames[0].width, frames[0].height) == (SIZE, SIZE)
