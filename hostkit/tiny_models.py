@@ -26,6 +26,9 @@ class TinyWan:
     ffn_dim: int = 256
     num_layers: int = 2
     text_dim: int = 4096  # ComfyUI does not infer text_dim: it is always 4096
+    # "i2v" adds the CLIP-vision image embedding (img_emb) of Wan 2.1 I2V, which ComfyUI's detection
+    # reads as model_type i2v; Wan 2.2 A14B I2V is "t2v" with 36 input channels (no img_emb)
+    model_type: str = "t2v"
 
     def build(self, seed: int = 0, dtype=torch.float32) -> torch.nn.Module:
         add_comfy_to_path()
@@ -33,7 +36,7 @@ class TinyWan:
         import comfy.ops
 
         model = comfy.ldm.wan.model.WanModel(
-            model_type="t2v", patch_size=(1, 2, 2), in_dim=self.in_dim, dim=self.dim,
+            model_type=self.model_type, patch_size=(1, 2, 2), in_dim=self.in_dim, dim=self.dim,
             ffn_dim=self.ffn_dim, freq_dim=256, text_dim=self.text_dim, out_dim=self.out_dim,
             num_heads=self.dim // 128, num_layers=self.num_layers, qk_norm=True,
             cross_attn_norm=True, eps=1e-6, operations=comfy.ops.disable_weight_init, dtype=dtype)
@@ -90,6 +93,11 @@ TEST_CHECKPOINTS = {
     ("diffusion_models", "wan22_ti2v_tiny.safetensors"): lambda: TinyWan(in_dim=48, out_dim=48)
     .build(seed=2),
     ("vae", "wan21_vae_tiny.safetensors"): lambda: build_wan21_vae(dim=8, seed=3),
+    # image-to-video: 16 noise + 4 mask + 16 image-latent channels (ComfyUI: WAN21_I2V, and WAN21_T2V
+    # for the A14B I2V layout without a CLIP-vision embedding)
+    ("diffusion_models", "wan21_i2v_480p_tiny.safetensors"):
+        lambda: TinyWan(in_dim=36, model_type="i2v").build(seed=5),
+    ("diffusion_models", "wan22_a14b_i2v_tiny.safetensors"): lambda: TinyWan(in_dim=36).build(seed=6),
 }
 
 

@@ -4,6 +4,7 @@ import copy
 
 import torch
 
+from ..vc_core.channel_concat import concat_mask, from_plan
 from ..vc_core.plan import VideoCanvasPlan
 
 
@@ -33,6 +34,15 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     return latents[:, :, 0].movedim(0, 1).unsqueeze(0)
 
 
+def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    """(concat_latent_image, concat_mask) for a Wan image-to-video model (vc_core.channel_concat):
+    the conditions composited into one full-length grey pixel video, encoded in video mode (one clip,
+    as WanImageToVideo / WanFirstLastFrameToVideo encode theirs), and the per-pixel-frame mask."""
+    _, spatial, temporal = video_vae_geometry(vae)
+    layout = from_plan(plan)
+    return vae.encode(layout.video), concat_mask(layout.known, spatial, temporal)
+
+
 class DeferredEncoding:
     """The conditions of a VideoCanvas Conditioning node, encoded when a patched model is about to
     sample them (after its memory check; see model_patch._accept_conditions), once: the node has no
@@ -45,9 +55,25 @@ class DeferredEncoding:
         self.num_conditions = plan.num_conditions
         self.latent_hw = (plan.height // spatial, plan.width // spatial)
         self._latents = None
+        self._channels = None
 
     def latents(self) -> torch.Tensor:
         if self._latents is None:
+            self._require_plan()
             self._latents = encode_plan(self.vae, self._plan)
             self._plan = None
         return self._latents
+
+    def channels_for_i2v(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """encode_channels, once (both experts of Wan 2.2 A14B I2V share it); the plan is kept."""
+        if self._channels is None:
+            self._require_plan()
+            self._channels = encode_channels(self.vae, self._plan)
+        return self._channels
+
+    def _require_plan(self) -> None:
+        if self._plan is None:
+            raise ValueError("VideoCanvas Conditioning: one output of this node reached both a "
+                             "text-to-video model (conditions in context) and an image-to-video model "
+                             "(conditions as channels); give each model its own VideoCanvas "
+                             "Conditioning node")

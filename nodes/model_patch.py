@@ -146,34 +146,49 @@ class PendingLatents(comfy.conds.CONDRegular):
 
 
 def describe_model(model) -> str:
-    """'Wan 2.1 T2V (16-ch)' / 'Wan 2.2 TI2V-5B (48-ch)', or UnsupportedModel naming what it is."""
+    """'Wan 2.1/2.2 T2V (16-ch)' / 'Wan 2.2 TI2V-5B (48-ch)' / 'Wan image-to-video (36-ch: ...)', or
+    UnsupportedModel naming what it is."""
     diffusion = model.get_model_object("diffusion_model")
     cls = type(diffusion).__name__
     if not isinstance(diffusion, wan_model.WanModel):
-        raise UnsupportedModel(f"model: VideoCanvas needs a Wan text-to-video model (Wan 2.1 T2V "
-                               f"1.3B/14B, Wan 2.2 TI2V-5B or the A14B experts); got {cls} "
+        raise UnsupportedModel(f"model: VideoCanvas needs a Wan model (Wan 2.1 T2V 1.3B/14B, Wan 2.2 "
+                               f"TI2V-5B or the A14B experts, or a Wan image-to-video model); got {cls} "
                                f"({type(model.model).__name__})")
     kind_name = type(model.model).__name__
     if type(diffusion) is wan_model.WanModel and kind_name not in _SUPPORTED_MODEL_KINDS:
         raise UnsupportedModel(f"model: ComfyUI loaded this Wan model as {kind_name}, which samples "
                                f"differently from Wan T2V; VideoCanvas supports "
-                               f"{' and '.join(_SUPPORTED_MODEL_KINDS)} (Wan 2.1 T2V, Wan 2.2 TI2V-5B "
-                               f"and the A14B experts)")
+                               f"{' and '.join(_SUPPORTED_MODEL_KINDS)} (Wan 2.1 T2V, Wan 2.2 TI2V-5B, "
+                               f"the A14B experts and Wan image-to-video models)")
     if type(diffusion) is not wan_model.WanModel:
         kind = _OTHER_WAN_KINDS.get(cls, cls)
         raise UnsupportedModel(f"model: {kind} models are not supported by VideoCanvas (their "
-                               f"forward adds inputs of its own); use a Wan T2V or TI2V-5B model")
-    in_dim = diffusion.patch_embedding.weight.shape[1]
-    if diffusion.model_type == "i2v" or in_dim != diffusion.out_dim:
-        raise UnsupportedModel(f"model: Wan image-to-video models ({in_dim} input channels = noise "
-                               f"+ mask + image) are not supported: VideoCanvas conditions a T2V "
-                               f"model in context; use Wan 2.1 T2V or Wan 2.2 TI2V-5B")
+                               f"forward adds inputs of its own); use a Wan T2V, TI2V-5B or "
+                               f"image-to-video model")
+    in_dim, out_dim = diffusion.patch_embedding.weight.shape[1], diffusion.out_dim
+    if is_channel_concat_model(model):
+        return f"Wan image-to-video ({in_dim}-ch: {out_dim} noise + 4 mask + {out_dim} image)"
+    if in_dim != out_dim:
+        raise UnsupportedModel(f"model: a Wan model with {in_dim} input channels for {out_dim} latent "
+                               f"channels is not one VideoCanvas knows (Fun control and similar "
+                               f"variants); use a Wan T2V, TI2V-5B or image-to-video ({2 * out_dim + 4} "
+                               f"channels: noise + mask + image) model")
     if in_dim == 16:
         return "Wan 2.1/2.2 T2V (16-ch)"
     if in_dim == 48:
         return "Wan 2.2 TI2V-5B (48-ch)"
     raise UnsupportedModel(f"model: a Wan model with {in_dim} latent channels is not a known "
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
+
+
+def is_channel_concat_model(model) -> bool:
+    """A Wan image-to-video model: noise + 4 mask + image-latent input channels (Wan 2.1 I2V
+    480p/720p, FLF2V, Fun-InP, Wan 2.2 A14B I2V), which ComfyUI's WAN21.concat_cond feeds from the
+    conditioning's concat_latent_image / concat_mask."""
+    diffusion = model.get_model_object("diffusion_model")
+    if type(diffusion) is not wan_model.WanModel or type(model.model).__name__ != "WAN21":
+        return False
+    return diffusion.patch_embedding.weight.shape[1] == 2 * diffusion.out_dim + 4
 
 
 _UNHONOURED_BY_CLASS: dict[type, tuple[str, ...]] = {}  # a plain dict: torch.compile traces it
@@ -216,6 +231,10 @@ class _VideoCanvasForward:
         timing = kwargs.pop(COND_TIMING, None)
         if latents is None or timing is None or not timing.frames:
             return executor(*args, **kwargs)
+        if self.paradigm == CHANNEL_CONCAT:  # _to_channels turns them into channels before any step
+            raise RuntimeError("VideoCanvas: conditions reached an image-to-video model's forward "
+                               "without becoming its mask and image channels (another wrapper around "
+                               "the sampler skipped the pack's); remove that node")
         if not (hasattr(executor, "wrappers") and hasattr(executor, "idx")):
             raise RuntimeError("VideoCanvas: this ComfyUI's wrapper executor has no wrapper list and "
                                "position (comfy.patcher_extension.WrapperExecutor changed); the pack "
@@ -304,6 +323,9 @@ def _accept_conditions(executor, *args, **kwargs):
         raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
                          "Context Windows node): each window would need its own condition positions. "
                          "Remove the context windows, or sample the whole length at once")
+    if entries and paradigm == CHANNEL_CONCAT:
+        _to_channels(guider, entries, shape)
+        return executor(*args, **kwargs)
     # Every check first, for every entry, so that nothing is encoded for a run that is refused.
     for c in entries:
         timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
@@ -413,6 +435,8 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
         raise ValueError(f"paradigm must be one of {PARADIGMS}; got {paradigm!r}")
     check_condition_options(paradigm, condition_tokens, condition_attention)
     describe_model(model)
+    if is_channel_concat_model(model):
+        return _patch_channel_concat(model, policy, paradigm, condition_tokens, condition_attention)
     if check_training and paradigm == "in_context":
         try:
             check_trained_attention(trained_attention(model), condition_attention)
@@ -428,6 +452,68 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
         patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
     apply_memory_patches(patched, paradigm)
     return patched
+
+
+# The paradigm of Wan image-to-video models: conditions enter through the model's own mask and
+# image channels (ComfyUI's concat_latent_image / concat_mask), built by vc_core.channel_concat.
+CHANNEL_CONCAT = "channel_concat"
+_IN_CONTEXT_DEFAULTS = {"position_policy": "interpolate", "paradigm": "in_context",
+                        "condition_tokens": "full", "condition_attention": "two-way"}
+
+
+def _patch_channel_concat(model, policy, paradigm, condition_tokens, condition_attention):
+    """The patch for a Wan image-to-video model. Options of in-context conditioning cannot apply to a
+    model that reads conditions as channels: any one set away from its default is refused by name."""
+    given = {"position_policy": policy, "paradigm": paradigm, "condition_tokens": condition_tokens,
+             "condition_attention": condition_attention}
+    for name, value in given.items():
+        if value != _IN_CONTEXT_DEFAULTS[name]:
+            raise ValueError(f"{name}={value!r}: this is a Wan image-to-video model ("
+                             f"{describe_model(model)}), which takes VideoCanvas conditions through "
+                             f"its own mask and image channels, not in context, so the RoPE "
+                             f"Interpolator's {name} cannot apply to it. Leave position_policy, "
+                             f"paradigm, condition_tokens and condition_attention at their defaults "
+                             f"(interpolate, in_context, full, two-way), or use a Wan T2V model")
+    patched = model.clone()
+    forward = _VideoCanvasForward("interpolate", CHANNEL_CONCAT,
+                                  patched.get_model_object("latent_format"))
+    for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
+                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions)):
+        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
+        patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
+    for kind in (pe.WrappersMP.CALC_COND_BATCH, *(k for k, _ in MEMORY_WRAPPERS)):
+        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)  # a T2V patch's, if any: nothing to count
+    apply_memory_patches(patched, CHANNEL_CONCAT)
+    return patched
+
+
+def _to_channels(guider, entries, shape) -> None:
+    """Channel concatenation (OUTER_SAMPLE, before ComfyUI's process_conds): each entry's VideoCanvas
+    conditions become ComfyUI's own concat_latent_image / concat_mask, as WanImageToVideo sets them,
+    so ComfyUI's WAN21.concat_cond builds the model's mask and image channels; the VideoCanvas
+    model_conds are removed, and the diffusion model runs unwrapped."""
+    for c in entries:
+        for key in ("concat_latent_image", "concat_mask"):
+            if c.get(key) is not None:
+                raise ValueError(f"VideoCanvas conditions cannot be combined with a conditioning that "
+                                 f"already carries {key} (set by WanImageToVideo, "
+                                 f"WanFirstLastFrameToVideo or a similar node): both would fill the "
+                                 f"image-to-video model's mask and image channels. Give the start/end "
+                                 f"frames as VideoCanvas conditions (frames 0 and -1) instead")
+        timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
+        if not isinstance(latents, DeferredEncoding):
+            raise ValueError("VideoCanvas conditions already encoded as single images reached a Wan "
+                             "image-to-video model, which needs them as one pixel video: use VideoCanvas "
+                             "Sampler or VideoCanvas Conditioning to attach them")
+        if len(shape) == 5 and latents.channels != shape[1]:
+            raise ValueError(f"vae: this VAE makes {latents.channels}-channel latents but the model "
+                             f"denoises {shape[1]}: encode conditions with the model's VAE")
+        check_latent_matches_plan(timing, latents.latent_hw, shape)
+    for c in entries:
+        image, mask = c["model_conds"][COND_LATENTS].cond.channels_for_i2v()
+        c["model_conds"] = {k: v for k, v in c["model_conds"].items()
+                            if k not in (COND_LATENTS, COND_TIMING)}
+        c["concat_latent_image"], c["concat_mask"] = image, mask
 
 
 def is_patched(model) -> bool:

@@ -2,6 +2,7 @@
 
 import comfy.model_management
 import comfy.samplers
+import node_helpers
 import torch
 from comfy_api.latest import io
 
@@ -12,7 +13,14 @@ from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_patch import attach_conditions, describe_model, is_patched, paradigm_of, patch_model
+from .model_patch import (
+    attach_conditions,
+    describe_model,
+    is_channel_concat_model,
+    is_patched,
+    paradigm_of,
+    patch_model,
+)
 from .types import CATEGORY, VCConditions, canvas_input
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
@@ -36,6 +44,29 @@ def _size_inputs():
     ]
 
 
+def _clip_vision_input():
+    return io.ClipVisionOutput.Input(
+        "clip_vision_output", optional=True,
+        tooltip="For Wan 2.1 image-to-video models (480p/720p, FLF2V, Fun-InP): CLIP Vision Encode "
+        "(clip_vision_h) of the start image, set on both prompts as ComfyUI's WanImageToVideo sets "
+        "it. Models without an image embedding (text-to-video, Wan 2.2 A14B I2V) do not read it.")
+
+
+def with_clip_vision(conditioning, clip_vision_output):
+    if clip_vision_output is None:
+        return conditioning
+    return node_helpers.conditioning_set_values(conditioning, {"clip_vision_output": clip_vision_output})
+
+
+def check_clip_vision(model, clip_vision_output) -> None:
+    """Refuse CLIP vision for a model that would ignore it (no image embedding)."""
+    if clip_vision_output is not None and getattr(model.get_model_object("diffusion_model"), "img_emb",
+                                                  None) is None:
+        raise ValueError(f"clip_vision_output: this model ({describe_model(model)}) has no image "
+                         f"embedding and would ignore it; only Wan 2.1 image-to-video models read "
+                         f"CLIP vision. Disconnect clip_vision_output")
+
+
 def _conditions_input():
     return VCConditions.Input("conditions", optional=True,
                               tooltip="From the Timestamp Conditioner or a video-task node. Empty: "
@@ -47,6 +78,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     defer: return a DeferredEncoding instead, which the patched model encodes after its memory
     check (for the Conditioning node, which has no model to check against)."""
     channels, spatial, temporal = video_vae_geometry(vae)
+    # Wan image-to-video models take the conditions as channels (no tokens): the patched model
+    # encodes them as one pixel video when sampling starts (model_patch._to_channels).
+    channel_concat = model is not None and is_channel_concat_model(model)
+    defer = defer or channel_concat
     if model is not None:
         describe_model(model)
         want = model.get_model_object("latent_format").latent_channels
@@ -60,8 +95,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         def refuse_absurd(k):
             # Runs once the count is known, before any canvas is rendered or encoded: cheap.
             check_count(k, length, shape[3] * shape[4] // 4)
-            check_token_cap(shape, k)
             check_render_memory(k, width, height, shape)
+            if channel_concat:
+                return
+            check_token_cap(shape, k)
             if model is not None:
                 check_condition_memory(model, shape, k)
 
@@ -96,9 +133,15 @@ class VideoCanvasSampler(io.ComfyNode):
                 "Generates a video that holds the given patches at their places and times. Each "
                 "condition canvas is VAE-encoded on its own as a single image (one batched call) and "
                 "joins the video as clean in-context tokens at its fractional frame position. The "
-                "model is patched with the paper's settings unless a RoPE Interpolator already did."),
+                "model is patched with the paper's settings unless a RoPE Interpolator already did. "
+                "On a Wan image-to-video model (36 channels: Wan 2.1 I2V, FLF2V, Fun-InP, Wan 2.2 A14B I2V) "
+                "the conditions instead fill the model's own mask and image channels (one grey pixel video "
+                "encoded in video mode, a mask per pixel frame): a full first frame, or first and last "
+                "frames, give exactly what WanImageToVideo / WanFirstLastFrameToVideo give; other frames "
+                "and partial patches are zero-shot on the public weights."),
             inputs=[
-                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model (patched or not)."),
+                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model, or a Wan image-to-video "
+                               "(36-channel) model (patched or not)."),
                 io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
                                       "Null Prompt for a model trained without text."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
@@ -117,6 +160,7 @@ class VideoCanvasSampler(io.ComfyNode):
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="1 = generate from noise."),
                 _conditions_input(),
+                _clip_vision_input(),
             ],
             outputs=[io.Latent.Output(display_name="latent"),
                      io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions.")],
@@ -124,9 +168,12 @@ class VideoCanvasSampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, vae, canvas, batch_size, seed, steps,
-                cfg, sampler_name, scheduler, denoise, conditions=None) -> io.NodeOutput:
+                cfg, sampler_name, scheduler, denoise, conditions=None,
+                clip_vision_output=None) -> io.NodeOutput:
         plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
                                         batch_size, model)
+        check_clip_vision(model, clip_vision_output)
+        positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if not is_patched(model):
             model = patch_model(model)
         out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
@@ -148,13 +195,19 @@ class VideoCanvasConditioning(io.ComfyNode):
                 "latent. Each condition is encoded on its own as a single image when the sampler "
                 "starts, after the model's memory check (so an oversize request is refused before "
                 "any encoding). The model must go through VideoCanvas RoPE Interpolator (both "
-                "experts for Wan 2.2 A14B); a sampler whose model was not patched stops with an error."),
+                "experts for Wan 2.2 A14B); a sampler whose model was not patched stops with an error. "
+                "On a Wan image-to-video model (36 channels: Wan 2.1 I2V, FLF2V, Fun-InP, Wan 2.2 A14B I2V) "
+                "the conditions instead fill the model's own mask and image channels (one grey pixel video "
+                "encoded in video mode, a mask per pixel frame): a full first frame, or first and last "
+                "frames, give exactly what WanImageToVideo / WanFirstLastFrameToVideo give; other frames "
+                "and partial patches are zero-shot on the public weights."),
             inputs=[
                 io.Conditioning.Input("positive", tooltip="Text prompt conditioning."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt conditioning."),
                 io.Vae.Input("vae", tooltip="The model's video VAE."),
                 *_size_inputs(),
                 _conditions_input(),
+                _clip_vision_input(),
             ],
             outputs=[io.Conditioning.Output(display_name="positive"),
                      io.Conditioning.Output(display_name="negative"),
@@ -163,9 +216,11 @@ class VideoCanvasConditioning(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, positive, negative, vae, canvas, batch_size, conditions=None) -> io.NodeOutput:
+    def execute(cls, positive, negative, vae, canvas, batch_size, conditions=None,
+                clip_vision_output=None) -> io.NodeOutput:
         plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
                                         batch_size, defer=True)
+        positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         return io.NodeOutput(_with_plan(positive, plan, latents), _with_plan(negative, plan, latents),
                              latent, strip)

@@ -15,8 +15,6 @@ import time
 import pytest
 
 from hostkit.server import PromptFailed
-from hostkit.setup import comfy_dir
-from hostkit.tiny_models import TEST_SUBDIR, TinyWan, save
 
 W, H, LENGTH = 48, 32, 9
 _seeds = itertools.count(1000)
@@ -88,16 +86,6 @@ def refusal(err: PromptFailed) -> tuple[str, str]:
         blamed = {e["class_type"] for e in err.payload.get("node_errors", {}).values()}
         return ",".join(sorted(blamed)), json.dumps(err.payload)
     return err.payload.get("node_type", ""), err.payload.get("exception_message", "")
-
-
-@pytest.fixture(scope="module")
-def i2v_checkpoint(checkpoints) -> str:
-    """A tiny Wan image-to-video model (36 input channels = noise + mask + image latents)."""
-    name = "wan21_i2v_tiny.safetensors"
-    path = comfy_dir() / "models" / "diffusion_models" / TEST_SUBDIR / name
-    if not path.exists():
-        save(TinyWan(in_dim=36, out_dim=16).build(seed=4), path)
-    return f"{TEST_SUBDIR}/{name}"
 
 
 def serves_next_good_prompt(server, checkpoints) -> None:
@@ -209,12 +197,17 @@ def test_frames_syntax_error_blames_only_frames(server, checkpoints):
     assert [e["extra_info"]["input_name"] for e in errors] == ["frames"]
 
 
-def test_image_to_video_model_is_refused(server, checkpoints, i2v_checkpoint):
+def test_image_to_video_model_with_in_context_options_is_refused(server, checkpoints):
+    """A Wan image-to-video model takes conditions as channels (tests/test_i2v.py): the RoPE
+    Interpolator's in-context options cannot apply to it, and are refused by name."""
+    prompt = graph(checkpoints, unet="wan21_i2v_480p_tiny")
+    prompt["rope"]["inputs"]["position_policy"] = "nearest"
     with pytest.raises(PromptFailed) as err:
-        server.run(graph(checkpoints, unet=i2v_checkpoint), timeout=120)
+        server.run(prompt, timeout=120)
     blamed, message = refusal(err.value)
     assert blamed == "VideoCanvasRoPEInterpolator", message
-    for fragment in ("model:", "image-to-video", "36 input channels", "Wan 2.1 T2V"):
+    for fragment in ("position_policy='nearest'", "Wan image-to-video model", "36-ch",
+                     "mask and image channels, not in context"):
         assert fragment in message
     serves_next_good_prompt(server, checkpoints)
 

@@ -67,13 +67,16 @@ def test_describe_model_names_the_supported_kinds(mp, t2v, checkpoints):
     assert mp.describe_model(load(checkpoints["wan22_ti2v_tiny"])) == "Wan 2.2 TI2V-5B (48-ch)"
 
 
-def test_image_to_video_wan_is_refused_by_name(mp, tmp_path):
+def test_other_wan_channel_layouts_are_refused_by_name(mp, tmp_path):
+    """36 input channels (noise + mask + image) is Wan image-to-video, driven through its channels
+    (tests/test_i2v.py); any other layout for 16 latent channels is refused, naming the counts."""
     import comfy.sd
 
-    path = save(TinyWan(in_dim=36, out_dim=16).build(seed=4), tmp_path / "i2v.safetensors")
-    i2v = comfy.sd.load_diffusion_model(str(path))
-    with pytest.raises(mp.UnsupportedModel, match="image-to-video models \\(36 input channels"):
-        mp.patch_model(i2v)
+    path = save(TinyWan(in_dim=32, out_dim=16).build(seed=4), tmp_path / "wan_32ch.safetensors")
+    other = comfy.sd.load_diffusion_model(str(path))
+    with pytest.raises(mp.UnsupportedModel, match="a Wan model with 32 input channels for 16 latent "
+                       "channels is not one VideoCanvas knows"):
+        mp.patch_model(other)
 
 
 def test_bad_settings_are_refused(mp, t2v):

@@ -1,0 +1,353 @@
+"""Wan image-to-video models (36 input channels: 16 noise + 4 mask + 16 image latent) driven by
+VideoCanvas conditions through their own mask and image channels (vc_core.channel_concat), inside a
+real (in-process) ComfyUI on tiny random checkpoints in ComfyUI's own format.
+
+The specification: for a full first frame, and for full first + last frames, everything that reaches
+the diffusion model at every step (its input x, which holds ComfyUI's c_concat channels after the
+noise, the timestep, the text context, the CLIP-vision features) and the sampled latent are bit for
+bit what ComfyUI's own WanImageToVideo / WanFirstLastFrameToVideo give. Middle frames and partial
+patches use the same channels zero-shot: frame-precise through the per-pixel-frame mask channels,
+partial through the mask's spatial extent, as known as their strength says.
+"""
+
+import pytest
+import torch
+
+from vc_core.channel_concat import (
+    CHANNEL_STRENGTH_DEFINITION,
+    ChannelConcatError,
+    concat_mask,
+    latent_frame_slots,
+    pixel_video,
+)
+
+W, H, LENGTH = 48, 32, 9  # 3 latent frames of 6x4 latent cells; not square (catches a swap)
+F, h, w = 3, H // 8, W // 8
+I2V_MODELS = ["wan21_i2v_480p_tiny", "wan22_a14b_i2v_tiny"]  # with / without the CLIP-vision embedding
+
+
+# ------------------------------------------------------------------ the layout (pure maths)
+
+
+def test_pixel_frames_map_to_mask_channels_as_first_last_frame_lays_them_out():
+    # frame 0 fills latent frame 0's four channels (a causal VAE's first latent holds one frame);
+    # frame p >= 1 is channel (p + 3) % 4 of latent frame (p + 3) // 4
+    assert latent_frame_slots(9) == [[0, 0, 0, 0], [1, 2, 3, 4], [5, 6, 7, 8]]
+    assert latent_frame_slots(81)[-1] == [77, 78, 79, 80] and len(latent_frame_slots(81)) == 21
+    with pytest.raises(ChannelConcatError, match="length must be 4k\\+1; got 10"):
+        latent_frame_slots(10)
+
+
+def test_a_middle_frame_is_known_in_exactly_its_own_channel():
+    known = torch.zeros(LENGTH, H, W)
+    known[6] = 1.0
+    mask = concat_mask(known, 8)
+    assert mask.shape == (1, 4, F, h, w) and mask.dtype == torch.float32
+    expected = torch.ones(1, 4, F, h, w)
+    expected[0, 1, 2] = 0.0  # frame 6 = latent frame 2, channel 1 (0 = known, ComfyUI's convention)
+    assert torch.equal(mask, expected)
+
+
+def test_a_partial_patch_marks_the_cells_it_covers_by_the_share_it_covers():
+    known = torch.zeros(LENGTH, H, W)
+    known[0, 8:16, 12:24] = 1.0  # latent row 1: cell 1 half covered (x 12-15), cell 2 fully (16-23)
+    mask = concat_mask(known, 8)
+    assert mask[0, :, 0, 1, 1].tolist() == [0.5] * 4 and mask[0, :, 0, 1, 2].tolist() == [0.0] * 4
+    assert int((mask < 1).sum()) == 8  # those two cells, in latent frame 0's four channels
+
+
+def test_strength_is_how_known_the_mask_marks_a_condition():
+    """CHANNEL_STRENGTH_DEFINITION: a covered cell reads strength x covered share as known."""
+    assert "strength s" in CHANNEL_STRENGTH_DEFINITION
+    canvases = torch.full((2, H, W, 3), 0.5)
+    canvases[0, :, : W // 2] = 0.9
+    masks = torch.zeros(2, H, W)
+    masks[0, :, : W // 2] = 1.0
+    masks[1] = 1.0
+    layout = pixel_video(canvases, masks, [4, 8], [0.6, 0.25], LENGTH)
+    mask = concat_mask(layout.known, 8)
+    assert torch.allclose(1 - mask[0, 3, 1, :, : w // 2], torch.tensor(0.6))  # frame 4: latent 1, ch 3
+    assert torch.equal(mask[0, 3, 1, :, w // 2:], torch.ones(h, w // 2))
+    assert torch.allclose(1 - mask[0, 3, 2], torch.tensor(0.25))  # frame 8: the last channel
+    # the pixels go into the image channels whatever the strength
+    assert torch.equal(layout.video[4, :, : W // 2], torch.full((H, W // 2, 3), 0.9))
+
+
+def test_the_pixel_video_is_grey_except_where_conditions_put_pixels_and_later_ones_win():
+    canvases = torch.full((2, H, W, 3), 0.5)
+    canvases[0] = 0.2
+    canvases[1, :, : W // 2] = 0.8
+    masks = torch.zeros(2, H, W)
+    masks[0] = 1.0
+    masks[1, :, : W // 2] = 1.0
+    layout = pixel_video(canvases, masks, [3, 3], [1.0, 0.5], LENGTH)
+    assert torch.equal(layout.video[3, :, : W // 2], torch.full((H, W // 2, 3), 0.8))
+    assert torch.equal(layout.video[3, :, W // 2:], torch.full((H, W // 2, 3), 0.2))
+    assert torch.equal(layout.known[3, :, : W // 2], torch.full((H, W // 2), 0.5))
+    assert torch.equal(layout.known[3, :, W // 2:], torch.ones(H, W // 2))
+    others = [f for f in range(LENGTH) if f != 3]
+    assert torch.equal(layout.video[others], torch.full((LENGTH - 1, H, W, 3), 0.5))
+    assert not layout.known[others].any()
+
+
+# --------------------------------------------------------------- through a real ComfyUI
+
+
+@pytest.fixture(scope="module")
+def n(pack):
+    return pack.nodes
+
+
+@pytest.fixture(scope="module")
+def vae(comfy, checkpoints):
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    return comfy.sd.VAE(sd=comfy.utils.load_torch_file(
+        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
+
+
+def load_unet(checkpoints, name):
+    import comfy.sd
+    import folder_paths
+
+    # float32 weights: exact comparisons; on the CPU it is ComfyUI's default anyway
+    return comfy.sd.load_diffusion_model(
+        folder_paths.get_full_path_or_raise("diffusion_models", checkpoints[name]),
+        model_options={"dtype": torch.float32})
+
+
+@pytest.fixture(scope="module", params=I2V_MODELS)
+def i2v(request, comfy, checkpoints):
+    return load_unet(checkpoints, request.param)
+
+
+class Recorder:
+    """Records every call of the diffusion model (ComfyUI's DIFFUSION_MODEL wrapper): its input x
+    (noise channels, then the c_concat channels ComfyUI appended), timestep, context and the other
+    keyword inputs; a clone of the model carries it."""
+
+    def __init__(self, model):
+        import comfy.patcher_extension as pe
+
+        self.calls = []
+        self.model = model.clone()
+        self.model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-recorder", self)
+
+    def __call__(self, executor, x, timestep, context, *args, **kwargs):
+        # positional: clip_fea, time_dim_concat, transformer_options (its wrappers and uuids differ
+        # between runs by design; which rows are cond/uncond and the step's sigma are compared)
+        names = ("clip_fea", "time_dim_concat", "transformer_options")[:len(args)]
+        named = dict(zip(names, args, strict=True)) | kwargs
+        call = {"x": x, "timestep": timestep, "context": context}
+        for key, value in named.items():
+            if key == "transformer_options":
+                call["cond_or_uncond"] = list(value.get("cond_or_uncond", []))
+                call["sigmas"] = value.get("sigmas")
+            else:
+                call[key] = value
+        self.calls.append({k: v.detach().clone() if isinstance(v, torch.Tensor) else v
+                           for k, v in call.items()})
+        return executor(x, timestep, context, *args, **kwargs)
+
+
+def assert_same_calls(ours, native):
+    assert len(ours) == len(native) > 0
+    for a, b in zip(ours, native, strict=True):
+        assert set(a) == set(b)
+        for key in a:
+            if isinstance(a[key], torch.Tensor):
+                assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
+            else:
+                assert a[key] == b[key], key
+
+
+def image(seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(1, H, W, 3, generator=g)
+
+
+def prompt(seed):
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(1, 5, 4096, generator=g), {}]]
+
+
+def clip_vision(model, seed=7):
+    """A CLIP Vision Encode output (what clip_vision_h gives: 257 tokens of 1280) for a model that
+    reads one; None for the A14B layout, which has no image embedding."""
+    import comfy.clip_vision
+
+    if model.get_model_object("diffusion_model").img_emb is None:
+        return None
+    out = comfy.clip_vision.Output()
+    out.penultimate_hidden_states = torch.randn(1, 257, 1280, generator=torch.Generator().manual_seed(seed))
+    return out
+
+
+def canvas(n, length=LENGTH):
+    return n.canvas.VideoCanvasCanvas.execute(W, H, length, 16.0)[0]
+
+
+def full_frame_conditions(n, frames_and_images):
+    out = None
+    for frames, img in frames_and_images:
+        patch = n.patches.VideoCanvasPatchPlacer.execute(img, 0.0, 0.0, 1.0, 1.0, "fraction", "cover",
+                                                         0.0)[0]
+        out = n.patches.VideoCanvasTimestampConditioner.execute(patch, frames, "frames", canvas(n),
+                                                                1.0, out)[0]
+    return out
+
+
+SEED, STEPS, CFG = 11, 2, 3.0  # cfg > 1: the negative prompt runs too
+
+
+def native_run(model, positive, negative, latent):
+    import nodes as comfy_nodes
+
+    rec = Recorder(model)
+    out = comfy_nodes.common_ksampler(rec.model, SEED, STEPS, CFG, "euler", "simple", positive, negative,
+                                      latent)[0]
+    return out["samples"], rec.calls
+
+
+def ours_with_ksampler(n, model, vae, conds, cvo):
+    """VideoCanvas Conditioning -> ComfyUI's KSampler, the model through the RoPE Interpolator."""
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(model, "interpolate",
+                                                                      "in_context")[0]
+    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
+                                                                     1, conds, cvo)
+    return native_run(patched, pos, neg, latent)
+
+
+def ours_with_sampler(n, model, vae, conds, cvo):
+    rec = Recorder(model)
+    latent, _ = n.sampling.VideoCanvasSampler.execute(rec.model, prompt(1), prompt(2), vae, canvas(n), 1,
+                                                      SEED, STEPS, CFG, "euler", "simple", 1.0, conds, cvo)
+    return latent["samples"], rec.calls
+
+
+def test_first_frame_equals_wan_image_to_video(n, i2v, vae):
+    from comfy_extras.nodes_wan import WanImageToVideo
+
+    start, cvo = image(3), clip_vision(i2v)
+    pos, neg, latent = WanImageToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
+                                               start_image=start, clip_vision_output=cvo)
+    native, native_calls = native_run(i2v, pos, neg, latent)
+    # every call: x = 16 noise channels + ComfyUI's c_concat (4 mask + 16 image latent)
+    assert native_calls[0]["x"].shape == (2, 36, F, h, w)
+    conds = full_frame_conditions(n, [("0", start)])
+
+    latent_k, calls_k = ours_with_ksampler(n, i2v, vae, conds, cvo)
+    assert torch.equal(latent_k, native)
+    assert_same_calls(calls_k, native_calls)
+
+    latent_s, calls_s = ours_with_sampler(n, i2v, vae, conds, cvo)
+    assert torch.equal(latent_s, native)
+    assert_same_calls(calls_s, native_calls)
+    # what the model reads (ComfyUI hands it 1 - concat_mask): frame 0 known, everything else not
+    mask_channels = native_calls[0]["x"][:, 16:20]
+    assert torch.equal(mask_channels[:, :, 0], torch.ones(2, 4, h, w))
+    assert not mask_channels[:, :, 1:].any()
+
+
+def test_first_and_last_frames_equal_wan_first_last_frame_to_video(n, i2v, vae):
+    from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
+
+    first, last, cvo = image(4), image(5), clip_vision(i2v)
+    pos, neg, latent = WanFirstLastFrameToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
+                                                        start_image=first, end_image=last,
+                                                        clip_vision_start_image=cvo)
+    native, native_calls = native_run(i2v, pos, neg, latent)
+    mask_channels = native_calls[0]["x"][:, 16:20]
+    assert torch.equal(mask_channels[:, :, 0], torch.ones(2, 4, h, w))
+    assert torch.equal(mask_channels[:, 3, 2], torch.ones(2, h, w))  # frame 8: latent 2, channel 3
+    assert int(mask_channels.sum()) == 2 * 5 * h * w
+    conds = full_frame_conditions(n, [("0", first), ("-1", last)])
+
+    latent_k, calls_k = ours_with_ksampler(n, i2v, vae, conds, cvo)
+    assert torch.equal(latent_k, native)
+    assert_same_calls(calls_k, native_calls)
+    latent_s, calls_s = ours_with_sampler(n, i2v, vae, conds, cvo)
+    assert torch.equal(latent_s, native)
+    assert_same_calls(calls_s, native_calls)
+
+
+def test_the_conditioning_values_are_the_native_nodes_own(n, vae):
+    """Before any sampling: the concat_latent_image and concat_mask the patched model sets are the
+    very values WanFirstLastFrameToVideo puts on the conditioning."""
+    from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
+
+    first, last = image(4), image(5)
+    pos, _, _ = WanFirstLastFrameToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
+                                                 start_image=first, end_image=last)
+    conds = full_frame_conditions(n, [("0", first), ("-1", last)])
+    ours, _, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
+                                                               conds)
+    deferred = ours[0][1]["model_conds"][n.types.COND_LATENTS].cond
+    image_latent, mask = deferred.channels_for_i2v()
+    assert torch.equal(image_latent, pos[0][1]["concat_latent_image"])
+    assert mask.dtype == pos[0][1]["concat_mask"].dtype and torch.equal(mask, pos[0][1]["concat_mask"])
+
+
+def zero_shot_run(n, model, vae, conds):
+    latent, calls = ours_with_sampler(n, model, vae, conds, clip_vision(model))
+    return latent, calls[0]["x"][:, 16:20]  # the mask channels the model reads (1 = known)
+
+
+def test_a_middle_frame_is_frame_precise_and_its_strength_is_how_known_it_reads(n, i2v, vae):
+    patch = n.patches.VideoCanvasPatchPlacer.execute(image(6), 0.0, 0.0, 1.0, 1.0, "fraction", "cover",
+                                                     0.0)[0]
+    conds = n.patches.VideoCanvasTimestampConditioner.execute(patch, "6", "frames", canvas(n), 0.6)[0]
+    _, mask = zero_shot_run(n, i2v, vae, conds)
+    expected = torch.zeros(2, 4, F, h, w)
+    expected[:, 1, 2] = 0.6  # frame 6: latent frame 2, channel 1, known by the strength
+    assert torch.allclose(mask, expected, atol=1e-7, rtol=0)
+
+
+def test_a_partial_patch_is_known_over_its_box_only(n, i2v, vae):
+    # a 24x16 px box at (24, 16): the lower right quarter, 3x2 latent cells
+    patch = n.patches.VideoCanvasPatchPlacer.execute(image(7), 24, 16, 24, 16, "px", "stretch", 0.0)[0]
+    conds = n.patches.VideoCanvasTimestampConditioner.execute(patch, "3", "frames", canvas(n), 1.0)[0]
+    _, mask = zero_shot_run(n, i2v, vae, conds)
+    expected = torch.zeros(2, 4, F, h, w)
+    expected[:, 2, 1, 2:, 3:] = 1.0  # frame 3: latent frame 1, channel 2
+    assert torch.equal(mask, expected)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_in_context_options_are_refused_by_name_on_an_i2v_model(n, i2v):
+    interp = n.rope_interpolator.VideoCanvasRoPEInterpolator
+    for args, name in ((("nearest", "in_context"), "position_policy='nearest'"),
+                       (("interpolate", "latent_replacement"), "paradigm='latent_replacement'"),
+                       (("interpolate", "in_context", "sparse"), "condition_tokens='sparse'")):
+        with pytest.raises(ValueError, match=f"{name}: this is a Wan image-to-video model .*mask and "
+                           f"image channels, not in context"):
+            interp.execute(i2v, *args)
+    assert n.model_patch.paradigm_of(interp.execute(i2v, "interpolate", "in_context")[0]) == \
+        "channel_concat"
+    assert n.model_patch.describe_model(i2v) == "Wan image-to-video (36-ch: 16 noise + 4 mask + 16 image)"
+
+
+def test_native_start_image_and_videocanvas_conditions_together_are_refused(n, i2v, vae):
+    from comfy_extras.nodes_wan import WanImageToVideo
+
+    import nodes as comfy_nodes
+
+    pos, neg, _ = WanImageToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, start_image=image(3))
+    conds = full_frame_conditions(n, [("-1", image(4))])
+    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(i2v, "interpolate", "in_context")[0]
+    with pytest.raises(ValueError, match="already carries concat_latent_image .*WanImageToVideo"):
+        comfy_nodes.common_ksampler(patched, 0, 1, 1.0, "euler", "simple", pos, neg, latent)
+
+
+def test_clip_vision_on_a_model_without_an_image_embedding_is_refused(n, comfy, checkpoints, vae):
+    t2v = load_unet(checkpoints, "wan21_t2v_tiny")
+    conds = full_frame_conditions(n, [("0", image(3))])
+    with pytest.raises(ValueError, match="clip_vision_output: this model .* has no image embedding"):
+        n.sampling.VideoCanvasSampler.execute(t2v, prompt(1), prompt(2), vae, canvas(n), 1, 0, 1, 1.0,
+                                              "euler", "simple", 1.0, conds, clip_vision(
+                                                  load_unet(checkpoints, "wan21_i2v_480p_tiny")))
