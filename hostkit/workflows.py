@@ -23,6 +23,7 @@ Everything except `object_info()` / `build_all()` is plain dict work and needs n
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 import uuid
@@ -878,6 +879,38 @@ def loop(m: Models, name: str) -> Graph:
     clip_rest = frames_from(g, clip, n, "Drop the clip's first context_frames")
     whole = g.add("ImageBatch", title="Clip + bridge", image1=clip_rest, image2=bridge)
     save_video(g, wan, whole.out, WORKFLOWS[name].key)
+    return g
+
+
+# The long-video template's canvas: the toy model's size and fps, 61 frames (5 windows of 17).
+TOY_LONG = dataclasses.replace(TOY, length=61)
+
+
+@workflow(12, "12_long_video", "Long video", "A video longer than one window: overlapping windows, each "
+          "continuing the one before, keyframes on the whole timeline.", models=(TOY_LONG,))
+def long_video(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "VideoCanvas Long Video samples the Canvas's whole length in windows of window_length frames "
+         "(the toy model's 17); each window holds the last `overlap` frames of the one before in "
+         "context, and every keyframe holds in the window that generates its frame (frames on the "
+         "whole video's timeline). Raise the Canvas's length for a longer video (e.g. 1001); "
+         "output 'stream to file' keeps memory flat however long it gets.")
+    wan = models(g, m, "")
+    conditions = None
+    for filename, frames, label in (("videocanvas_key_start.png", "0", "Start"),
+                                    ("videocanvas_key_middle.png", str(m.frame(0.5)), "Middle"),
+                                    ("videocanvas_key_end.png", "-1", "End")):
+        image = load_image(g, filename, f"{label} keyframe")
+        conditions = at_frames(g, wan, full_frame(g, wan, image.out), frames, conditions,
+                               title=f"When the {label.lower()} keyframe holds")
+    layout_preview(g, wan, conditions)
+    long = g.add("VideoCanvasLongVideo", model=wan.model, positive=wan.positive, negative=wan.negative,
+                 vae=wan.vae, canvas=wan.canvas.out, window_length=17, overlap=5, seed=m.seed,
+                 steps=m.steps, cfg=m.cfg, sampler_name="euler", scheduler="simple", output="images",
+                 conditions=conditions)
+    g.add("SaveVideo", video=long[1], filename_prefix=f"video/videocanvas_{WORKFLOWS[name].key}",
+          format="auto", codec="auto")
     return g
 
 
