@@ -141,7 +141,7 @@ def main() -> int:
                            "size": list(frames.shape[1:3]), "seconds": round(seconds, 1)})
             if args.thumbnails:
                 for twin, w in WORKFLOWS.items():
-                    if w.key == key:
+                    if w.thumbnail_key == key:
                         thumbnail(frames, WORKFLOWS_DIR / f"{twin}.jpg")
             print(json.dumps(report[-1]), flush=True)
     contact_sheet(rows, out / "contact_sheet.png")

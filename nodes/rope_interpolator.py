@@ -21,10 +21,14 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                 "clean (timestep 0), with a temporal RoPE position of pixel frame / 4. Without "
                 "conditions the patched model computes exactly what the original does. Needed before "
                 "any sampler (KSampler, KSamplerAdvanced, SamplerCustomAdvanced or VideoCanvas "
-                "Sampler) that gets VideoCanvas conditioning; patch both experts of Wan 2.2 A14B."),
+                "Sampler) that gets VideoCanvas conditioning; patch both experts of Wan 2.2 A14B. A "
+                "Wan image-to-video model (36 channels) is patched to take the conditions through its "
+                "own mask and image channels instead (first / first+last frame exactly as ComfyUI's "
+                "native nodes, anything else zero-shot); leave the other inputs at their defaults."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan 2.1 T2V (1.3B/14B), Wan 2.2 TI2V-5B or Wan "
-                               "2.2 A14B T2V expert model."),
+                               "2.2 A14B T2V expert model; or a Wan image-to-video (36-channel) "
+                               "model, the other inputs at their defaults."),
                 io.Combo.Input("position_policy", options=list(POSITION_POLICIES),
                                default="interpolate",
                                tooltip="interpolate: frame t sits at t/4 (the paper). nearest: at "

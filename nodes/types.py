@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from comfy_api.latest import io
 
+from ..vc_core.channel_concat import CHANNEL_STRENGTH_DEFINITION
+
 CATEGORY = "VideoCanvas"
 
 # A patch placed on the (not yet sized) output canvas: vc_core.plan.Patch
@@ -48,7 +50,7 @@ def strength_input():
                           "the sampler's seed, the condition's index and the step (the same for every "
                           "batch row, cond or uncond), so 1 is the paper's clean condition and lower "
                           "values loosen how closely the video follows it. Latent replacement accepts "
-                          "only 1.")
+                          "only 1. " + CHANNEL_STRENGTH_DEFINITION)
 
 
 # The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):

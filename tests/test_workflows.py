@@ -24,7 +24,9 @@ from hostkit.setup import PACK_LINK_NAME, comfy_dir
 
 NAMES = sorted(p.stem for p in wf.WORKFLOWS_DIR.glob("*.json"))
 TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
-WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled]
+# Templates for a Wan image-to-video (36-channel) model: no toy twin (the toy model is text-to-video)
+I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
+WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V]
 SIZE = (48, 32)  # not square: catches a width/height swap
 LENGTH = 9
 STEPS = 2
@@ -79,7 +81,7 @@ TOY_ONLY = {"12_long_video"}
 
 
 def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
-    keys = {w.key for w in wf.WORKFLOWS.values()}
+    keys = {w.key for w in wf.WORKFLOWS.values() if w.models.unet not in wf.I2V_UNETS}
     assert len(keys) == 12
     for key in keys:
         twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key)
@@ -143,6 +145,43 @@ def test_real_wan_template_runs_on_tiny_models(name, server, checkpoints, object
                       vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
     require_registered((n["class_type"] for n in prompt.values()), object_info)
     run_and_check_video(server, name, prompt, SIZE)
+
+
+@pytest.mark.parametrize("name", I2V)
+def test_i2v_model_template_runs_on_the_tiny_i2v_model(name, server, checkpoints, object_info):
+    """The Wan 2.1 I2V 480p template on a tiny 36-channel Wan I2V checkpoint (ComfyUI's WAN21_I2V),
+    its CLIP-vision path dropped (no tiny CLIP vision can exist), over the HTTP API."""
+    prompt = wf.adapt(wf.load_api(name), unet=checkpoints["wan21_i2v_480p_tiny"],
+                      vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
+    kinds = {n["class_type"] for n in prompt.values()}
+    assert not kinds & {"CLIPVisionLoader", "CLIPVisionEncode"}
+    (sampler,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasSampler"]
+    assert "clip_vision_output" not in sampler
+    require_registered(kinds, object_info)
+    run_and_check_video(server, name, prompt, SIZE)
+
+
+def test_i2v_model_template_names_the_real_files():
+    """ComfyUI's repackaged Wan 2.1 I2V 480p files, CLIP vision of the first frame into the sampler
+    as in ComfyUI's own I2V template, and no RoPE Interpolator (the sampler patches the model)."""
+    assert I2V == ["13 First and last frame on a Wan I2V model (Wan 2.1 I2V 480p)"]
+    api = wf.load_api(I2V[0])
+    by_kind = {}
+    for node_id, node in api.items():
+        by_kind.setdefault(node["class_type"], []).append((node_id, node["inputs"]))
+    assert [i["unet_name"] for _, i in by_kind["UNETLoader"]] == ["wan2.1_i2v_480p_14B_fp16.safetensors"]
+    assert [i["vae_name"] for _, i in by_kind["VAELoader"]] == ["wan_2.1_vae.safetensors"]
+    assert [i["clip_name"] for _, i in by_kind["CLIPVisionLoader"]] == ["clip_vision_h.safetensors"]
+    assert [i["clip_name"] for _, i in by_kind["CLIPLoader"]] == ["umt5_xxl_fp8_e4m3fn_scaled.safetensors"]
+    ((encode_id, encode),) = by_kind["CLIPVisionEncode"]
+    ((_, sampler),) = by_kind["VideoCanvasSampler"]
+    assert sampler["clip_vision_output"] == [encode_id, 0] and encode["crop"] == "none"
+    assert (sampler["steps"], sampler["cfg"]) == (30, 5.0)
+    assert sampler["model"] == [by_kind["UNETLoader"][0][0], 0]
+    assert "VideoCanvasRoPEInterpolator" not in by_kind
+    assert wf.canvas(api) == (832, 480, 81)
+    frames = [i["frames"] for _, i in by_kind["VideoCanvasTimestampConditioner"]]
+    assert sorted(frames) == ["-1", "0"]
 
 
 # ------------------------------------------------------------------------------- the formats
