@@ -44,6 +44,7 @@ MEDIA_UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload", "
 UPLOAD_WIDGET_VALUE = "image"  # what the frontend's upload button serializes (see ComfyUI's templates)
 # Combos whose options are the files installed on a machine: any name is valid in a shared workflow.
 FILE_COMBOS = {("UNETLoader", "unet_name"), ("VAELoader", "vae_name"), ("CLIPLoader", "clip_name"),
+               ("CLIPVisionLoader", "clip_name"),
                ("LoadImage", "image"), ("LoadImageMask", "image"), ("LoadVideo", "file")}
 
 # ComfyUI's repackaged Wan files (what its own templates use), with where they come from.
@@ -56,6 +57,8 @@ MODEL_FILES = {
     "wan_2.1_vae.safetensors": ("vae", _WAN21),
     "wan2.2_vae.safetensors": ("vae", _WAN22),
     "umt5_xxl_fp8_e4m3fn_scaled.safetensors": ("text_encoders", _WAN21),
+    "wan2.1_i2v_480p_14B_fp16.safetensors": ("diffusion_models", _WAN21),
+    "clip_vision_h.safetensors": ("clip_vision", _WAN21),
 }
 
 # Wan's usual negative prompt (as in ComfyUI's own Wan templates)
@@ -460,6 +463,11 @@ WAN21 = Models("Wan 2.1 1.3B", "wan2.1_t2v_1.3B_fp16.safetensors", "wan_2.1_vae.
                832, 480, 81, 16.0, 30, 5.0, text=True)
 WAN22 = Models("Wan 2.2 5B", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safetensors",
                1280, 704, 121, 24.0, 30, 5.0, text=True)
+# Wan 2.1 image-to-video 480p (36 channels: noise + mask + image latent), as ComfyUI's own I2V
+# template runs it; no toy twin (the bundled toy model is text-to-video)
+WAN21_I2V = Models("Wan 2.1 I2V 480p", "wan2.1_i2v_480p_14B_fp16.safetensors", "wan_2.1_vae.safetensors",
+                   832, 480, 81, 16.0, 30, 5.0, text=True)
+I2V_UNETS = {WAN21_I2V.unet}
 
 
 @dataclass(frozen=True)
@@ -472,6 +480,7 @@ class Workflow:
     build: Callable[[], Graph]
     # frames of the saved video, from the API prompt and the frame count of the input clips
     output_frames: Callable[[dict, int], int]
+    thumbnail_key: str = ""  # the task whose toy video makes this card's thumbnail (default: key)
 
     @property
     def bundled(self) -> bool:
@@ -506,13 +515,14 @@ def template_name(number: int, title: str, models: Models) -> str:
 
 
 def workflow(number: int, key: str, title: str, description: str, models=(TOY, WAN21),
-             output_frames=_frames_length):
+             output_frames=_frames_length, thumbnail_key: str = ""):
     """Register one task: a template per model (the bundled toy model first, then real Wan)."""
     def register(build: Callable[[Models, str], Graph]) -> Callable[[Models, str], Graph]:
         for m in models:
             name = template_name(number, title, m)
             WORKFLOWS[name] = Workflow(name, key, title, description, m,
-                                       lambda m=m, name=name: build(m, name), output_frames)
+                                       lambda m=m, name=name: build(m, name), output_frames,
+                                       thumbnail_key or key)
         return build
     return register
 
@@ -914,6 +924,60 @@ def long_video(m: Models, name: str) -> Graph:
     return g
 
 
+@workflow(13, "13_i2v_model_channels", "First and last frame on a Wan I2V model",
+          "A Wan image-to-video model (36 channels) driven by VideoCanvas conditions through its own "
+          "mask and image channels.", models=(WAN21_I2V,), thumbnail_key="02_first_last_frame")
+def i2v_model_channels(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    g.note(f"{WORKFLOWS[name].description}\n\n"
+           "The conditions are composited into one grey pixel video, encoded in video mode, with a "
+           "mask per pixel frame: the model's own inputs, built by ComfyUI's Wan code (no RoPE "
+           "Interpolator: VideoCanvas Sampler patches the model for its channels itself).\n"
+           "- EXACT: the first frame at strength 1 gives the model bit for bit what ComfyUI's "
+           "WanImageToVideo gives; first + last frame what WanFirstLastFrameToVideo gives.\n"
+           "- ZERO-SHOT: this 480p model was trained with a first frame only; the last frame (trained "
+           "on by the FLF2V model, wan2.1_flf2v_720p_14B_fp16.safetensors, same graph), middle "
+           "frames and partial patches use the same channels untrained: expect loose adherence. "
+           "Strength then says how known the mask marks a condition (1 = known, 0 = left to the "
+           "model).\n\n"
+           "Models (ComfyUI's repackaged Wan files; links in the loaders' properties):\n"
+           f"- diffusion_models/{m.unet} (or the 720p file, e.g. 1280x720)\n"
+           f"- vae/{m.vae}\n"
+           "- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors\n"
+           "- clip_vision/clip_vision_h.safetensors (CLIP Vision Encode of the first frame, as "
+           "ComfyUI's own I2V template; Wan 2.2 A14B I2V has no image embedding: disconnect it).\n"
+           "Size, length and fps are set once, in the VideoCanvas Canvas node.")
+    unet = g.add("UNETLoader", title="Load diffusion model", unet_name=m.unet, weight_dtype="default")
+    vae = g.add("VAELoader", title="Load VAE", vae_name=m.vae).out
+    clip = g.add("CLIPLoader", title="Load umt5 text encoder",
+                 clip_name="umt5_xxl_fp8_e4m3fn_scaled.safetensors", type="wan", device="default")
+    pos = g.add("CLIPTextEncode", title="Positive prompt", ui_color=POSITIVE_COLOR,
+                text="a paper boat drifting down a rain-soaked street, the camera slowly following it",
+                clip=clip.out).out
+    neg = g.add("CLIPTextEncode", title="Negative prompt", ui_color=NEGATIVE_COLOR, text=NEGATIVE_PROMPT,
+                clip=clip.out).out
+    size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
+                 height=m.height, length=m.length, fps=float(m.fps))
+    wan = Wan(unet.out, vae, pos, neg, size)
+    first = load_image(g, "videocanvas_first.png", "First frame")
+    last = load_image(g, "videocanvas_last.png", "Last frame")
+    vision = g.add("CLIPVisionLoader", title="Load CLIP vision", clip_name="clip_vision_h.safetensors")
+    seen = g.add("CLIPVisionEncode", title="CLIP vision of the first frame", clip_vision=vision.out,
+                 image=first.out, crop="none")
+    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title="First frame (exact)")
+    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions,
+                           title="Last frame (zero-shot on the 480p model)")
+    layout_preview(g, wan, conditions)
+    sampler = g.add("VideoCanvasSampler", model=wan.model, positive=pos, negative=neg, vae=vae,
+                    canvas=size.out, batch_size=1, seed=m.seed, steps=m.steps, cfg=m.cfg,
+                    sampler_name="uni_pc", scheduler="simple", denoise=1.0, conditions=conditions,
+                    clip_vision_output=seen.out)
+    decode = g.add("VideoCanvasDecode", vae=vae, latent=sampler[0], tile_size=0, paste_back=False,
+                   feather=4.0, conditions=conditions)
+    save_video(g, wan, decode.out, WORKFLOWS[name].key)
+    return g
+
+
 # --------------------------------------------------------------------------------- build, load
 
 
@@ -1015,12 +1079,22 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
     - size=(w, h): the VideoCanvas Canvas's size (every node needing it is linked to the Canvas);
     - length: the Canvas's length, with every frame index/count of FRAME_INPUTS moved along in time
       (frame 40 of 81 -> 4 of 9; -1 stays the last frame);
+    - the CLIP-vision path (CLIPVisionLoader -> CLIPVisionEncode) is dropped with the optional inputs
+      it feeds (no tiny CLIP vision can exist: ComfyUI builds ViT-H from the layer count);
     - steps, cfg, seed: the samplers' settings;
     - inputs={old file name: new file name}: what LoadImage / LoadImageMask / LoadVideo load.
     """
     prompt = copy.deepcopy(api_prompt)
     old_length = canvas(prompt)[2]
     new_length = length or old_length
+    vision_nodes = {i for i, n in prompt.items() if n["class_type"] in ("CLIPVisionLoader",
+                                                                          "CLIPVisionEncode")}
+    for i in vision_nodes:
+        del prompt[i]
+    for node in prompt.values():
+        for name, value in list(node["inputs"].items()):
+            if isinstance(value, list) and value and value[0] in vision_nodes:
+                del node["inputs"][name]
     text_nodes = {i for i, n in prompt.items() if n["class_type"] in ("CLIPLoader", "CLIPTextEncode")}
     null_id = None
     if text_nodes:
