@@ -56,9 +56,13 @@ def test_a_partial_patch_marks_the_cells_it_covers_by_the_share_it_covers():
     assert int((mask < 1).sum()) == 8  # those two cells, in latent frame 0's four channels
 
 
+def test_strength_on_i2v_models_is_one_sentence_in_the_strength_tooltip(pack):
+    assert CHANNEL_STRENGTH_DEFINITION.count(". ") == 0 and CHANNEL_STRENGTH_DEFINITION.endswith(".")
+    assert CHANNEL_STRENGTH_DEFINITION in pack.nodes.types.strength_input().tooltip
+
+
 def test_strength_is_how_known_the_mask_marks_a_condition():
     """CHANNEL_STRENGTH_DEFINITION: a covered cell reads strength x covered share as known."""
-    assert "strength s" in CHANNEL_STRENGTH_DEFINITION
     canvases = torch.full((2, H, W, 3), 0.5)
     canvases[0, :, : W // 2] = 0.9
     masks = torch.zeros(2, H, W)
