@@ -20,10 +20,11 @@ RUN=train_runs/toy_lora_r$LORA_RANK
 "$PY" -m training.train_dit --data-only --clips "$CLIPS" --device "$DEVICE"
 [[ -f train_runs/toy_t2v_plain.safetensors ]] ||
     "$PY" -m training.train_dit --variant plain --clips "$CLIPS" --minutes "$MINUTES" --device "$DEVICE"
-"$PY" -m training.export_clips --clips "$CLIPS" --out train_runs/toy_clips
+# the trainer's cache is keyed on the files, so existing clips are not written again
+[[ -d train_runs/toy_clips ]] || "$PY" -m training.export_clips --clips "$CLIPS" --out train_runs/toy_clips
 "$PY" -m trainer --comfyui "$COMFY" --device "$DEVICE" \
     --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
-    --data train_runs/toy_clips --out "$RUN" --sizes 64x64 --length 17 \
+    --data train_runs/toy_clips --out "$RUN" --cache train_runs/toy_lora_cache --sizes 64x64 --length 17 \
     --rank "$LORA_RANK" --steps "$STEPS" --batch-size 16 --lr 1e-3 --warmup 100 \
     --min-anchors 0 --max-anchors 4 --micro-batch 16 --save-every 500 $([[ -f $RUN/state.json ]] && echo --resume)
 "$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors \
