@@ -499,33 +499,113 @@ def test_cli_errors_name_the_file(tmp_path, files, videos, capsys):
         run_cli(*cli_args({**files, "model": tmp_path / "missing.safetensors"}, videos, tmp_path / "c"))
 
 
-def test_torchrun_two_processes_train_what_one_process_trains(tmp_path, files, videos):
-    """2 CPU processes (gloo) x 1 sample each = 1 process x 2 samples: the same global batch, the
-    same draws per sample; only the order of the gradient sums differs (all-reduce): 1e-6."""
+def one_thread_env() -> dict:
+    """torchrun runs each process with one thread: so does a single run compared with it, or its
+    matmuls would sum in another order (and Adam magnifies last-bit differences of near-zero
+    gradients)."""
     import os
 
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def run_module(out: Path, files, videos, *extra, processes: int = 1) -> subprocess.CompletedProcess:
+    """python -m trainer, or under torchrun with `processes` processes, on the tiny model."""
     from hostkit.server import free_port
 
-    common = ["--steps", "3"]
-    # torchrun runs each process with one thread: so does the single run, or its matmuls would sum
-    # in another order (and Adam magnifies last-bit differences of near-zero gradients)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, "-m", "trainer",
-                             *cli_args(files, videos, tmp_path / "one", *common, "--batch-size", "2")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-    assert single.returncode == 0, single.stderr[-3000:]
-    double = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", str(free_port()), "-m", "trainer",
-                             *cli_args(files, videos, tmp_path / "two", *common, "--batch-size", "1")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
-    assert double.returncode == 0, double.stderr[-3000:]
+    launch = [sys.executable]
+    if processes > 1:
+        launch += ["-m", "torch.distributed.run", "--nproc_per_node", str(processes),
+                   "--master_port", str(free_port())]
+    done = subprocess.run([*launch, "-m", "trainer", *cli_args(files, videos, out, *extra)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=one_thread_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def one_process_run(tmp_path_factory, files, videos) -> Path:
+    """1 process x 2 samples x 3 steps: what the 2-process runs below must match."""
+    out = tmp_path_factory.mktemp("one-process") / "run"
+    run_module(out, files, videos, "--steps", "3", "--batch-size", "2")
+    return out
+
+
+def test_torchrun_two_processes_train_what_one_process_trains(tmp_path, files, videos, one_process_run):
+    """2 CPU processes (gloo) x 1 sample each = 1 process x 2 samples: the same global batch, the
+    same draws per sample; only the order of the gradient sums differs (all-reduce): 1e-6."""
+    double = run_module(tmp_path / "two", files, videos, "--steps", "3", "--batch-size", "1", processes=2)
     assert "2 process(es)" in double.stdout
-    a = load_file(str(tmp_path / "one" / "videocanvas_lora.safetensors"))
+    a = load_file(str(one_process_run / "videocanvas_lora.safetensors"))
     b = load_file(str(tmp_path / "two" / "videocanvas_lora.safetensors"))
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
     assert any(a[k].abs().max() > 0 for k in a if "lora_up" in k)  # it did train
+
+
+def test_torchrun_two_processes_with_a_sharded_base_train_what_one_process_trains(tmp_path, files, videos,
+                                                                                 one_process_run):
+    """--shard-base: 2 CPU processes (gloo) with the base split between them by FSDP2 (and gradient
+    checkpointing recomputing each block inside its gathered weights) x 1 sample each = 1 process x
+    2 samples with the whole base. Gathered weights are the base's exact values, so as for data
+    parallel only the order of the gradient sums differs (all-reduce): 1e-6. Each process held half
+    of the base's parameter elements, give or take those whose first dimension is 1 (Wan's
+    modulation tables, [1, 6, dim]: all on the first process)."""
+    sharded = run_module(tmp_path / "two", files, videos, "--steps", "3", "--batch-size", "1",
+                         "--shard-base", "--gradient-checkpointing", processes=2)
+    shards = json.loads((tmp_path / "two" / "shards.json").read_text())
+    whole = sum(t.numel() for t in load_file(str(files["model"])).values())
+    assert shards["processes"] == 2 and shards["base_elements"] == whole
+    assert sum(shards["local_elements"]) == whole  # every element on exactly one process
+    for local in shards["local_elements"]:
+        assert abs(local - whole / 2) < 0.01 * whole, shards
+    assert f"base sharded over 2 processes: {min(shards['local_elements']):,}-" in sharded.stdout
+    a = load_file(str(one_process_run / "videocanvas_lora.safetensors"))
+    b = load_file(str(tmp_path / "two" / "videocanvas_lora.safetensors"))
+    assert a.keys() == b.keys()  # the same file format: the same keys, shapes and dtypes
+    for k in a:
+        assert a[k].dtype == b[k].dtype
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
+    assert any(a[k].abs().max() > 0 for k in a if "lora_up" in k)  # it did train
+
+
+def test_a_sharded_base_with_micro_batches_keeps_the_processes_in_step(tmp_path, files, videos, clips, vae,
+                                                                       base):
+    """Sharded blocks are gathered by all processes together, so each runs as many forwards; with
+    --micro-batch the groups per process depend on its samples' anchor counts. Seed 2, step 0:
+    the first process's two samples share one shape (one forward), the second's do not (two), so
+    the first repeats a forward at weight 0. 2 processes x 2 samples in groups of up to 2 = 1 process
+    x 4 samples one by one, to float32 reassociation as in the micro-batch test (losses 1e-5, LoRA
+    1e-4)."""
+    args = ("--steps", "2", "--seed", "2")
+    plan = trainer_for(base, vae, clips, seed=2, max_anchors=3, batch_size=2, micro_batch=2)
+    groups = [len(plan.micro_batches([plan.draw(0, j) for j in (2 * rank, 2 * rank + 1)])) for rank in (0, 1)]
+    assert groups == [1, 2]
+    run_module(tmp_path / "one", files, videos, *args, "--batch-size", "4")
+    run_module(tmp_path / "two", files, videos, *args, "--batch-size", "2", "--micro-batch", "2",
+               "--shard-base", processes=2)
+
+    def losses(out):
+        return torch.tensor([json.loads(r)["loss"] for r in (out / "loss.jsonl").read_text().splitlines()])
+
+    torch.testing.assert_close(losses(tmp_path / "two"), losses(tmp_path / "one"), rtol=1e-5, atol=0)
+    a = load_file(str(tmp_path / "one" / "videocanvas_lora.safetensors"))
+    b = load_file(str(tmp_path / "two" / "videocanvas_lora.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=1e-4, msg=lambda m, k=k: f"{k}: {m}")
+
+
+def test_shard_base_needs_several_processes(tmp_path, files, videos):
+    with pytest.raises(SystemExit, match="--shard-base: splits the base across the processes of a "
+                                         r"distributed launch \(torchrun --nproc_per_node N"):
+        run_cli(*cli_args(files, videos, tmp_path / "one", "--steps", "1", "--shard-base"))
+    assert not (tmp_path / "one").exists()  # refused before anything was loaded or written
+    # gloo fails on fp8 tensors ("Invalid scalar type" in FSDP's all-gather): said before it starts
+    with pytest.raises(SystemExit, match="--shard-base with --weight-dtype fp8_e4m3fn: on the CPU the "
+                                         "processes talk through gloo, which cannot gather fp8"):
+        run_cli(*cli_args(files, videos, tmp_path / "one", "--steps", "1", "--shard-base",
+                          "--weight-dtype", "fp8_e4m3fn"))
 
 
 def test_a_stray_rank_variable_is_no_launcher(monkeypatch):

@@ -7,7 +7,8 @@ Run from the pack's folder (ComfyUI/custom_nodes/<pack>) with ComfyUI's Python:
       --text-encoder ../../models/text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors \\
       --data my_videos/ --out runs/my_lora --sizes 832x480,480x832 --length 33 --steps 2000
 
-Several GPUs (data parallel): torchrun --nproc_per_node 8 -m trainer ... (same arguments).
+Several GPUs (data parallel): torchrun --nproc_per_node 8 -m trainer ... (same arguments); add
+--shard-base to split the frozen base across them too (FSDP: each GPU holds ~1/8 of it).
 Interrupted? Run the same command with --resume: it continues to the same result.
 The LoRA lands in OUT/<name>.safetensors; put it in ComfyUI/models/loras and load it with
 LoraLoaderModelOnly before 'VideoCanvas RoPE Interpolator'.
@@ -72,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--micro-batch", type=int, default=1,
                     help="samples of one shape run as one forward (faster, more activation memory; "
                          "the same losses)")
+    tr.add_argument("--shard-base", action="store_true",
+                    help="under torchrun: split the frozen base's weights across the processes (FSDP2, "
+                         "per transformer block), each holding ~1/N of it and gathering a block only "
+                         "while it runs; the same LoRA as without")
     tr.add_argument("--init-lora", help="start from this LoRA (ComfyUI format)")
     tr.add_argument("--save-every", type=int, default=250, help="state and a LoRA every n steps")
     tr.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -93,7 +98,15 @@ def main(argv=None) -> int:
     from .loop import Distributed, Trainer
     from .lora import LoRASet
 
+    if args.shard_base and device_type == "cpu" and args.weight_dtype.startswith("fp8"):
+        raise SystemExit(f"--shard-base with --weight-dtype {args.weight_dtype}: on the CPU the processes "
+                         f"talk through gloo, which cannot gather fp8 tensors; shard bf16/fp16/fp32 "
+                         f"weights there (NCCL on GPUs gathers fp8)")
     dist = Distributed(device_type)
+    if args.shard_base and dist.world < 2:
+        raise SystemExit("--shard-base: splits the base across the processes of a distributed launch "
+                         "(torchrun --nproc_per_node N -m trainer ... --shard-base); this run is one "
+                         "process, which holds the whole base anyway")
     device = torch.device(f"cuda:{dist.local_rank}" if device_type == "cuda" else "cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -161,7 +174,11 @@ def main(argv=None) -> int:
             max_anchors=args.max_anchors, min_crop=args.min_crop, max_crop=args.max_crop,
             shift=args.shift, seed=args.seed, gradient_checkpointing=args.gradient_checkpointing,
             micro_batch=args.micro_batch)
-        wan = base.wan.to(device)
+        if args.shard_base:
+            _shard(base.wan, dist, device, out, log)
+            wan = base.wan
+        else:
+            wan = base.wan.to(device)
         if lora is not None:
             config.rank, config.alpha = lora.rank, lora.alpha
         trainer = Trainer(wan, Clips(), lambda canvases: models.encode_images(vae, canvases,
@@ -186,6 +203,20 @@ def main(argv=None) -> int:
     finally:
         dist.close()
     return 0
+
+
+def _shard(wan, dist, device, out: Path, log) -> None:
+    """shard_base, and every process's share of the base written to OUT/shards.json."""
+    from .loop import shard_base
+
+    mine = shard_base(wan, dist, device)
+    local = dist.gather(mine["local_elements"])
+    if dist.main:
+        total = mine["base_elements"]
+        (out / "shards.json").write_text(json.dumps({"processes": dist.world, "base_elements": total,
+                                                     "local_elements": local}))
+        log(f"base sharded over {dist.world} processes: {min(local):,}-{max(local):,} of its "
+            f"{total:,} parameter elements on each")
 
 
 def _save_lora(trainer, path: Path, args) -> Path:

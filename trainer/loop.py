@@ -14,8 +14,11 @@ forward of up to `micro_batch` rows, each row with its own anchor positions
 
 A step averages the loss over the global batch (batch_size samples per process x processes); with
 several processes (torchrun) the LoRA gradients are summed across processes by all-reduce, which is
-what DDP does (a LoRA's few MB of gradients need no bucketing). State (LoRA + Adam moments) is saved
-as safetensors + JSON, never pickle; a resumed run continues to the same result.
+what DDP does (a LoRA's few MB of gradients need no bucketing). With shard_base (FSDP2) the frozen
+base is split across those processes as well, each holding ~1/N of it and gathering a block's
+weights only while the block runs; the LoRA stays whole on every process and is reduced as above.
+State (LoRA + Adam moments) is saved as safetensors + JSON, never pickle; a resumed run continues
+to the same result.
 """
 
 from __future__ import annotations
@@ -120,6 +123,49 @@ def checkpointed_blocks(wan, enabled: bool):
                 block.forward = own
 
 
+def shard_base(wan, dist: Distributed, device: torch.device) -> dict:
+    """Shard the frozen base across the processes with FSDP2: every transformer block on its own
+    (gathered for its forward and again for its backward, freed after), then the root (embeddings,
+    head, ...). Parameters are split along their first dimension onto `device`, so each process keeps
+    ~1/N of the base. Returns {"processes", "base_elements", "local_elements"} of this process."""
+    if dist.world < 2:
+        raise ValueError("shard_base: shards the base across the processes of a distributed launch "
+                         "(torchrun --nproc_per_node N -m trainer ... --shard-base); this is one process")
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    fp8 = sorted({str(p.dtype) for p in wan.parameters() if p.dtype.itemsize == 1 and p.is_floating_point()})
+    if fp8 and torch.distributed.get_backend() == "gloo":
+        raise ValueError(f"shard_base: the base holds {', '.join(fp8)} weights, which gloo (the CPU "
+                         f"backend) cannot gather; shard bf16/fp16/fp32 weights there")
+    total = sum(p.numel() for p in wan.parameters())
+    mesh = init_device_mesh(device.type, (dist.world,))
+    for block in wan.blocks:
+        fully_shard(block, mesh=mesh)
+    fully_shard(wan, mesh=mesh)
+    local = sum(p.to_local().numel() for p in wan.parameters())
+    return {"processes": dist.world, "base_elements": total, "local_elements": local}
+
+
+def is_sharded(wan) -> bool:
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(wan, FSDPModule)
+
+
+@contextlib.contextmanager
+def through_root(wan):
+    """While a sharded base runs: the in-context forward calls wan.forward_orig, not wan(...), so
+    FSDP's root hooks (gather the root's weights, set up the backward) would never run; route that
+    call through Module.__call__ with forward_orig as the forward."""
+    wan.forward = type(wan).forward_orig.__get__(wan)
+    wan.forward_orig = lambda *args, **kwargs: wan(*args, **kwargs)
+    try:
+        yield
+    finally:
+        del wan.forward_orig, wan.forward  # the class's methods show again
+
+
 class Distributed:
     """torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK); one process without it."""
 
@@ -145,6 +191,21 @@ class Distributed:
             for t in tensors:
                 torch.distributed.all_reduce(t)
 
+    def max_(self, value: int, device: torch.device) -> int:
+        if self.world == 1:
+            return value
+        t = torch.tensor(value, device=device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return int(t)
+
+    def gather(self, obj) -> list:
+        """obj of every process, in rank order (on every process)."""
+        if self.world == 1:
+            return [obj]
+        out = [None] * self.world
+        torch.distributed.all_gather_object(out, obj)
+        return out
+
     def close(self):
         if self.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -165,6 +226,7 @@ class Trainer:
         self.config, self.device, self.dtype = config, torch.device(device), compute_dtype
         self.shift = float(config.shift if config.shift is not None else shift)
         self.dist = dist or Distributed(self.device.type)
+        self.sharded = is_sharded(wan)
         if not len(clips):
             raise ValueError("training needs at least one clip")
         wan.requires_grad_(False)
@@ -214,7 +276,7 @@ class Trainer:
             conditions = torch.cat(conditions.split(len(frames[0]), dim=2))  # [n, C, K, h, w]
         x_t = (1 - sigma.view(-1, 1, 1, 1, 1)) * z + sigma.view(-1, 1, 1, 1, 1) * eps
         context = torch.cat([d["context"] for d in draws])
-        with self._autocast():
+        with self._autocast(), (through_root(self.wan) if self.sharded else contextlib.nullcontext()):
             v = predict(self.wan, x_t.to(self.dtype), sigma, context.to(self.dtype),
                         None if conditions is None else conditions.to(self.dtype),
                         frames[0], cfg.stride, cfg.policy, row_frames=frames)
@@ -265,10 +327,17 @@ class Trainer:
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         with checkpointed_blocks(self.wan, cfg.gradient_checkpointing):
             draws = [self.draw(step, self.dist.rank * cfg.batch_size + i) for i in range(cfg.batch_size)]
-            for group in self.micro_batches(draws):
-                losses = self.losses_of(group)
-                (losses.sum() / global_batch).backward()
-                total += losses.detach().sum().double()
+            groups = self.micro_batches(draws)
+            if self.sharded:
+                # a sharded block's weights are gathered by all processes together: every process runs
+                # as many forwards; one with fewer groups (other anchor counts) repeats its first at
+                # weight 0, which adds exact zeros to the gradients
+                groups += [None] * (self.dist.max_(len(groups), self.device) - len(groups))
+            for group in groups:
+                losses = self.losses_of(group if group is not None else groups[0])
+                weight = 1.0 if group is not None else 0.0
+                (weight * losses.sum() / global_batch).backward()
+                total += weight * losses.detach().sum().double()
         self.dist.sum_([p.grad for p in self.params if p.grad is not None] + [total])
         if cfg.max_grad_norm:
             torch.nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm)
