@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     if args.shard_base and device_type == "cpu" and args.weight_dtype.startswith("fp8"):
         raise SystemExit(f"--shard-base with --weight-dtype {args.weight_dtype}: on the CPU the processes "
                          f"talk through gloo, which cannot gather fp8 tensors; shard bf16/fp16/fp32 "
-                         f"weights there (NCCL on GPUs gathers fp8)")
+                         f"weights there")
     dist = Distributed(device_type)
     if args.shard_base and dist.world < 2:
         raise SystemExit("--shard-base: splits the base across the processes of a distributed launch "
