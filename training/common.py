@@ -34,7 +34,10 @@ def comfy_modules():
 def pick_device() -> torch.device:
     if torch.cuda.is_available():
         return torch.device("cuda")
-    torch.set_num_threads(max(1, int(os.environ.get("VC_THREADS", os.cpu_count() or 1))))
+    # every core by default; VC_THREADS or OMP_NUM_THREADS (several runs side by side) win: two
+    # runs of 2 threads each on 2 cores spin against each other and ran 5x slower per step
+    threads = os.environ.get("VC_THREADS") or os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1
+    torch.set_num_threads(max(1, int(threads)))
     return torch.device("cpu")
 
 
