@@ -33,3 +33,21 @@ RUN=train_runs/toy_lora_r$LORA_RANK
     --out "bench_out/toy_lora_r$LORA_RANK"
 [[ -f bench_out/toy_full/results.md ]] ||
     "$PY" -m benchmarks.evaluate --variants icc --steps "$EVAL_STEPS" --out bench_out/toy_full
+[[ -f bench_out/toy_plain/results.md ]] ||
+    "$PY" -m benchmarks.evaluate --variants icc --weights icc=train_runs/toy_t2v_plain.safetensors \
+        --steps "$EVAL_STEPS" --out bench_out/toy_plain
+# the LoRAs saved on the way (--save-every): how close it gets after how many steps
+rows=("plain base, no LoRA=bench_out/toy_plain")
+for lora in "$RUN"/videocanvas_lora_step*.safetensors; do
+    [[ -e $lora ]] || continue
+    step=${lora##*_step}; step=${step%.safetensors}
+    out=bench_out/toy_lora_r${LORA_RANK}_step$step
+    if [[ ! -f $out/results.md ]]; then
+        "$PY" -m trainer.merge --model train_runs/toy_t2v_plain.safetensors --lora "$lora" --out "$RUN/merged_$step.safetensors"
+        "$PY" -m benchmarks.evaluate --variants icc --weights "icc=$RUN/merged_$step.safetensors" \
+            --steps "$EVAL_STEPS" --out "$out"
+    fi
+    rows+=("base + LoRA r$LORA_RANK, $((10#$step)) steps=$out")
+done
+rows+=("base + LoRA r$LORA_RANK, $STEPS steps=bench_out/toy_lora_r$LORA_RANK" "fully trained toy=bench_out/toy_full")
+"$PY" -m benchmarks.summarize "${rows[@]}" | tee "bench_out/toy_lora_r$LORA_RANK/summary.md"
