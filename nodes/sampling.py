@@ -95,11 +95,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         def refuse_absurd(k):
             # Runs once the count is known, before any canvas is rendered or encoded: cheap.
             check_count(k, length, shape[3] * shape[4] // 4)
+            if not channel_concat:  # channels add no tokens
+                check_token_cap(shape, k)
             check_render_memory(k, width, height, shape)
-            if channel_concat:
-                return
-            check_token_cap(shape, k)
-            if model is not None:
+            if model is not None and not channel_concat:
                 check_condition_memory(model, shape, k)
 
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
