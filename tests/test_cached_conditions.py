@@ -285,6 +285,18 @@ def test_the_bundled_two_way_model_refuses_cached_attention_by_name(mp):
     mp.patch_model(toy, condition_attention="cached", check_training=False)  # the benchmark's way
 
 
+def test_the_shipped_cached_model_runs_cached_and_refuses_two_way_by_name(mp):
+    import comfy.sd
+
+    path = mp.MODELS_DIR / "ablations" / "videocanvas_toy_t2v_cached.safetensors"
+    cached = comfy.sd.load_diffusion_model(str(path))
+    assert mp.trained_attention(cached) == ("videocanvas_toy_t2v_cached.safetensors", "cached")
+    mp.patch_model(cached, condition_attention="cached", condition_tokens="sparse")
+    with pytest.raises(ValueError, match="the model videocanvas_toy_t2v_cached.safetensors was trained "
+                                         "with cached condition attention .* use 'cached'"):
+        mp.patch_model(cached)  # the default, two-way
+
+
 def test_a_model_trained_cached_refuses_two_way_and_unknown_models_are_not_checked(mp, t2v, tmp_path):
     import comfy.sd
 

@@ -66,8 +66,8 @@ def weight_fingerprint(weight: torch.Tensor) -> str:
 
 # Measured on the bundled toy model (trained two-way) run cached: benchmarks/results/
 # condition_fidelity.md. Said in the refusal, so the user knows what the option would cost.
-TWO_WAY_RUN_CACHED = ("loses 2.3 dB of condition PSNR on average (up to 4.2 dB) on the toy "
-                      "benchmark")
+TWO_WAY_RUN_CACHED = ("loses 1.0-2.3 dB of condition PSNR on average (up to 4.2 dB) on the toy "
+                      "benchmark, where a model trained cached loses nothing")
 
 
 def check_trained_attention(trained: tuple[str, str] | None, condition_attention: str) -> None:
