@@ -684,13 +684,8 @@ def first_last_frame(m: Models, name: str) -> Graph:
     return g
 
 
-@workflow(3, "03_keyframes", "Keyframes", "Three keyframes: the first, the middle and the last frame.")
-def keyframes(m: Models, name: str) -> Graph:
-    g = Graph(name)
-    note(g, m, WORKFLOWS[name].description,
-         "Chain one Timestamp Conditioner per keyframe to add more; any frame works, not only "
-         "multiples of 4 (frame 41 sits at temporal position 10.25).")
-    wan = models(g, m, "a hot air balloon rising over a valley at sunrise, drifting across the frame")
+def three_keyframes(g: Graph, m: Models, wan):
+    """The start, middle and end keyframe images, each held at its frame (first, middle, last)."""
     conditions = None
     for filename, frames, label in (("videocanvas_key_start.png", "0", "Start"),
                                     ("videocanvas_key_middle.png", str(m.frame(0.5)), "Middle"),
@@ -698,6 +693,17 @@ def keyframes(m: Models, name: str) -> Graph:
         image = load_image(g, filename, f"{label} keyframe")
         conditions = at_frames(g, wan, full_frame(g, wan, image.out), frames, conditions,
                                title=f"When the {label.lower()} keyframe holds")
+    return conditions
+
+
+@workflow(3, "03_keyframes", "Keyframes", "Three keyframes: the first, the middle and the last frame.")
+def keyframes(m: Models, name: str) -> Graph:
+    g = Graph(name)
+    note(g, m, WORKFLOWS[name].description,
+         "Chain one Timestamp Conditioner per keyframe to add more; any frame works, not only "
+         "multiples of 4 (frame 41 sits at temporal position 10.25).")
+    wan = models(g, m, "a hot air balloon rising over a valley at sunrise, drifting across the frame")
+    conditions = three_keyframes(g, m, wan)
     save_video(g, wan, sample_decode(g, wan, m, conditions), WORKFLOWS[name].key)
     return g
 
@@ -907,13 +913,7 @@ def long_video(m: Models, name: str) -> Graph:
          "whole video's timeline). Raise the Canvas's length for a longer video (e.g. 1001); "
          "output 'stream to file' keeps memory flat however long it gets.")
     wan = models(g, m, "")
-    conditions = None
-    for filename, frames, label in (("videocanvas_key_start.png", "0", "Start"),
-                                    ("videocanvas_key_middle.png", str(m.frame(0.5)), "Middle"),
-                                    ("videocanvas_key_end.png", "-1", "End")):
-        image = load_image(g, filename, f"{label} keyframe")
-        conditions = at_frames(g, wan, full_frame(g, wan, image.out), frames, conditions,
-                               title=f"When the {label.lower()} keyframe holds")
+    conditions = three_keyframes(g, m, wan)
     layout_preview(g, wan, conditions)
     long = g.add("VideoCanvasLongVideo", model=wan.model, positive=wan.positive, negative=wan.negative,
                  vae=wan.vae, canvas=wan.canvas.out, window_length=17, overlap=5, seed=m.seed,
