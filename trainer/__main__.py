@@ -200,6 +200,9 @@ def main(argv=None) -> int:
         if dist.main and trainer.step >= args.steps:
             path = _save_lora(trainer, out / f"{args.name}.safetensors", args)
             log(f"LoRA: {path}")
+        # every process waits for the main one's saving before any tears its group down (a rank
+        # leaving early aborted in gloo's threads at exit); not on an error, where it would hang
+        dist.barrier()
     finally:
         dist.close()
     return 0
