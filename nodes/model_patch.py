@@ -445,13 +445,23 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
     patched = model.clone()
     forward = _VideoCanvasForward(policy, paradigm, patched.get_model_object("latent_format"),
                                   condition_tokens, condition_attention)
-    for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
-                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions),
-                     (pe.WrappersMP.CALC_COND_BATCH, _require_conditions_consumed), *MEMORY_WRAPPERS):
-        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
-        patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
+    _install_wrappers(patched, ((pe.WrappersMP.DIFFUSION_MODEL, forward),
+                                (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions),
+                                (pe.WrappersMP.CALC_COND_BATCH, _require_conditions_consumed),
+                                *MEMORY_WRAPPERS))
     apply_memory_patches(patched, paradigm)
     return patched
+
+
+def _install_wrappers(patched, wrappers) -> None:
+    """The pack's wrappers on a clone: these (kind, function) pairs, and none left of an earlier
+    patch's (re-patching replaces the settings, and a model re-patched for another paradigm keeps
+    no wrapper of the old one)."""
+    for kind in (pe.WrappersMP.DIFFUSION_MODEL, pe.WrappersMP.OUTER_SAMPLE,
+                 pe.WrappersMP.CALC_COND_BATCH, *(k for k, _ in MEMORY_WRAPPERS)):
+        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
+    for kind, fn in wrappers:
+        patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
 
 
 # The paradigm of Wan image-to-video models: conditions enter through the model's own mask and
@@ -477,12 +487,9 @@ def _patch_channel_concat(model, policy, paradigm, condition_tokens, condition_a
     patched = model.clone()
     forward = _VideoCanvasForward("interpolate", CHANNEL_CONCAT,
                                   patched.get_model_object("latent_format"))
-    for kind, fn in ((pe.WrappersMP.DIFFUSION_MODEL, forward),
-                     (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions)):
-        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)
-        patched.add_wrapper_with_key(kind, WRAPPER_KEY, fn)
-    for kind in (pe.WrappersMP.CALC_COND_BATCH, *(k for k, _ in MEMORY_WRAPPERS)):
-        patched.remove_wrappers_with_key(kind, WRAPPER_KEY)  # a T2V patch's, if any: nothing to count
+    # no CALC_COND_BATCH or memory wrappers: the conditions become channels, no tokens to count
+    _install_wrappers(patched, ((pe.WrappersMP.DIFFUSION_MODEL, forward),
+                                (pe.WrappersMP.OUTER_SAMPLE, _accept_conditions)))
     apply_memory_patches(patched, CHANNEL_CONCAT)
     return patched
 
