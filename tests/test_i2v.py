@@ -231,6 +231,15 @@ def ours_with_sampler(n, model, vae, conds, cvo):
     return latent["samples"], rec.calls
 
 
+def assert_both_paths_equal_native(n, model, vae, conds, cvo, native, native_calls):
+    """Through KSampler (VideoCanvas Conditioning) and through VideoCanvas Sampler, the sampled
+    latent and every call's model inputs are bit for bit the native node's."""
+    for ours in (ours_with_ksampler, ours_with_sampler):
+        latent, calls = ours(n, model, vae, conds, cvo)
+        assert torch.equal(latent, native), ours.__name__
+        assert_same_calls(calls, native_calls)
+
+
 def test_first_frame_equals_wan_image_to_video(n, i2v, vae):
     from comfy_extras.nodes_wan import WanImageToVideo
 
@@ -242,13 +251,7 @@ def test_first_frame_equals_wan_image_to_video(n, i2v, vae):
     assert native_calls[0]["x"].shape == (2, 36, F, h, w)
     conds = full_frame_conditions(n, [("0", start)])
 
-    latent_k, calls_k = ours_with_ksampler(n, i2v, vae, conds, cvo)
-    assert torch.equal(latent_k, native)
-    assert_same_calls(calls_k, native_calls)
-
-    latent_s, calls_s = ours_with_sampler(n, i2v, vae, conds, cvo)
-    assert torch.equal(latent_s, native)
-    assert_same_calls(calls_s, native_calls)
+    assert_both_paths_equal_native(n, i2v, vae, conds, cvo, native, native_calls)
     # what the model reads (ComfyUI hands it 1 - concat_mask): frame 0 known, everything else not
     mask_channels = native_calls[0]["x"][:, 16:20]
     assert torch.equal(mask_channels[:, :, 0], torch.ones(2, 4, h, w))
@@ -269,12 +272,7 @@ def test_first_and_last_frames_equal_wan_first_last_frame_to_video(n, i2v, vae):
     assert int(mask_channels.sum()) == 2 * 5 * h * w
     conds = full_frame_conditions(n, [("0", first), ("-1", last)])
 
-    latent_k, calls_k = ours_with_ksampler(n, i2v, vae, conds, cvo)
-    assert torch.equal(latent_k, native)
-    assert_same_calls(calls_k, native_calls)
-    latent_s, calls_s = ours_with_sampler(n, i2v, vae, conds, cvo)
-    assert torch.equal(latent_s, native)
-    assert_same_calls(calls_s, native_calls)
+    assert_both_paths_equal_native(n, i2v, vae, conds, cvo, native, native_calls)
 
 
 def test_the_conditioning_values_are_the_native_nodes_own(n, vae):
