@@ -165,7 +165,7 @@ class Runner:
         null = [[torch.zeros(1, 1, 4096), {}]]
         plan, latents, latent = sampling.prepare(self.vae, tuple(sources), self.size, self.size,
                                                  self.frames, 1, model)
-        pos = sampling._with_plan(null, plan, latents)
+        pos = sampling.with_plan(null, plan, latents)
         out = comfy_nodes.common_ksampler(model, seed, self.steps, 1.0, "euler", "simple", pos, pos,
                                           latent)[0]
         video = comfy_nodes.VAEDecode().decode(self.vae, out)[0]

@@ -2,7 +2,7 @@
 
 The window plan (which frames each window carries from the one before, which user conditions it
 gets, at which window-relative frames) is vc_core.windows; here each window runs the VideoCanvas
-Sampler's path (sampling.prepare checks model and VAE, encode_plan encodes, _with_plan attaches,
+Sampler's path (sampling.prepare checks model and VAE, encode_plan encodes, with_plan attaches,
 ComfyUI's own sampler samples), is decoded at once and kept as 8-bit pixels (or streamed into a
 video file), so neither latents nor float frames pile up with the length.
 """
@@ -31,7 +31,7 @@ from .encode import encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import is_patched, paradigm_of, patch_model
 from .patches import NODE_HIDDEN, node_origin
-from .sampling import _with_plan, check_count, prepare
+from .sampling import check_count, prepare, with_plan
 from .types import CATEGORY, VCConditions, canvas_input
 
 DISPLAY_NAME = "VideoCanvas Long Video"
@@ -181,7 +181,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 empty = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
                 samples = comfy.sample.sample(
                     model, comfy.sample.prepare_noise(empty, s), steps, cfg, sampler_name, scheduler,
-                    _with_plan(positive, wplan, latents), _with_plan(negative, wplan, latents), empty,
+                    with_plan(positive, wplan, latents), with_plan(negative, wplan, latents), empty,
                     callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s)
                 tail = _to_uint8(comfy_nodes.VAEDecode().decode(vae, {"samples": samples})[0])
                 del samples, latents

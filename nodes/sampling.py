@@ -114,7 +114,7 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     return plan, latents, {"samples": empty}
 
 
-def _with_plan(conditioning, plan, latents):
+def with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
     return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
@@ -176,8 +176,8 @@ class VideoCanvasSampler(io.ComfyNode):
         if not is_patched(model):
             model = patch_model(model)
         out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
-                                          _with_plan(positive, plan, latents),
-                                          _with_plan(negative, plan, latents), latent, denoise=denoise)[0]
+                                          with_plan(positive, plan, latents),
+                                          with_plan(negative, plan, latents), latent, denoise=denoise)[0]
         return io.NodeOutput(out, layout_strip(plan))
 
 
@@ -221,7 +221,7 @@ class VideoCanvasConditioning(io.ComfyNode):
                                         batch_size, defer=True)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
-        return io.NodeOutput(_with_plan(positive, plan, latents), _with_plan(negative, plan, latents),
+        return io.NodeOutput(with_plan(positive, plan, latents), with_plan(negative, plan, latents),
                              latent, strip)
 
 

@@ -102,7 +102,7 @@ def wan_latents(latents):
 
 
 def test_sparse_keeps_exactly_the_tokens_under_the_patch_in_a_comfyui_sampling_run(pack, checkpoints):
-    """Through the pack's own plan, encode and attach (sampling.prepare/_with_plan) and ComfyUI's
+    """Through the pack's own plan, encode and attach (sampling.prepare/with_plan) and ComfyUI's
     sampler: the self-attention ComfyUI runs sees the video tokens plus one condition token."""
     import comfy.sample
     import comfy.sd
@@ -127,7 +127,7 @@ def test_sparse_keeps_exactly_the_tokens_under_the_patch_in_a_comfyui_sampling_r
         return func(*args, **kwargs)
 
     null = [[torch.zeros(1, 5, 4096), {}]]
-    pos = sampling._with_plan(null, plan, latents)
+    pos = sampling.with_plan(null, plan, latents)
     for tokens, expected in (("sparse", 3 * 6 + 1), ("full", 3 * 6 + 6)):
         keys.clear()
         patched = mp.patch_model(model, condition_tokens=tokens)
