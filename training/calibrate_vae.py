@@ -21,7 +21,7 @@ import json
 import torch
 from safetensors.torch import load_file, save_file
 
-from .common import BUNDLED, comfy_modules
+from .common import BUNDLED, comfy_modules, pick_device
 from .procedural import ClipSpec, generate_clip
 from .train_dit import FRAMES, SIZE, load_vae
 
@@ -64,10 +64,13 @@ def main() -> None:
     args = ap.parse_args()
     fmt = comfy_modules().latent_formats.Wan21()
     mean_w, std_w = fmt.latents_mean.reshape(16), fmt.latents_std.reshape(16)
-    vae = load_vae("cpu")
+    device = pick_device()
+    # full float32 on a GPU too: the drift check below compares two float32 paths to 1e-3
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    vae = load_vae(device)
     pixels = torch.stack([generate_clip(s, ClipSpec(FRAMES, SIZE, SIZE)) for s in range(args.clips)])
-    x = pixels.permute(0, 4, 1, 2, 3) * 2 - 1
-    mu = torch.cat([vae.encode(x[i:i + 16]) for i in range(0, args.clips, 16)])
+    x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
+    mu = torch.cat([vae.encode(x[i:i + 16]) for i in range(0, args.clips, 16)]).cpu()
     a, b = latent_affine(mu, mean_w, std_w)
     sd = load_file(args.vae)
     new_sd = fold_affine(sd, a, b)

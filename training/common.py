@@ -91,6 +91,34 @@ def export_weights(model: torch.nn.Module, path: Path, dtype=torch.float32) -> P
     return path
 
 
+class StepBudget:
+    """`--steps 0`: as many steps as fit the time budget, fixed after a short timed start (the cosine
+    schedule needs its length up front). The chosen count is logged; pass it as --steps to repeat a
+    run exactly."""
+
+    def __init__(self, steps: int, deadline: float, probe: int = 60, margin: float = 0.92):
+        self.steps, self.deadline, self.probe, self.margin = steps, deadline, probe, margin
+        self.auto = steps <= 0
+        self.t_probe = None
+        if self.auto:
+            self.steps = 10 ** 9  # until fixed; the warm-up does not depend on it
+
+    def after(self, step: int, run: RunDir, start: int = 0) -> None:
+        """Call after each step; at `probe` steps into the run the total is fixed."""
+        if not self.auto:
+            return
+        done = step + 1 - start
+        if done == 10:  # the first steps include kernel selection and allocator warm-up
+            self.t_probe = time.monotonic()
+        elif done == self.probe and self.t_probe is not None:
+            per_step = (time.monotonic() - self.t_probe) / (self.probe - 10)
+            left = max(0.0, self.deadline - time.monotonic()) * self.margin
+            self.steps = step + 1 + int(left / per_step)
+            self.auto = False
+            run.log(event="steps fixed to fit the time budget", steps=self.steps,
+                    seconds_per_step=round(per_step, 4))
+
+
 def cosine_lr(step: int, total: int, peak: float, warmup: int = 100) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup

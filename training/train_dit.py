@@ -8,6 +8,9 @@
               cached (icc with condition tokens attending only to condition tokens, so a sampler
                       can cache their keys/values: vc_core.condition_tokens; issue 16)
               plain (a plain T2V model, no conditions: the base a VideoCanvas LoRA is trained on)
+              concat (channel concatenation, the paper's baseline: a widened patch embedding reads
+                      16 noise + 4 mask + 16 image-latent channels, Wan's image-to-video format,
+                      built by vc_core.channel_concat exactly as the pack builds them at sampling)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
 predict e - z, MSE on video tokens only; per sample and step, anew, 0..K (4) anchors at random pixel
@@ -30,7 +33,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .common import BUNDLED, ROOT, RunDir, comfy_modules, cosine_lr, export_weights, pick_device
+from .common import BUNDLED, ROOT, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
 from .procedural import ClipSpec, generate_clip
 
 SIZE, FRAMES, STRIDE = 64, 17, 4
@@ -43,7 +46,10 @@ DIT_FILES = {
     "cached": BUNDLED / "ablations" / "videocanvas_toy_t2v_cached.safetensors",
     # no conditions at all: the base of the LoRA route (training/toy_lora_proof.sh); not shipped
     "plain": ROOT / "train_runs" / "toy_t2v_plain.safetensors",
+    # Wan's 36-channel image-to-video format, registered: the toy image-to-video model
+    "concat": BUNDLED / "diffusion_models" / "videocanvas_toy_i2v.safetensors",
 }
+IN_DIM = {"concat": 36}  # 16 noise + 4 mask + 16 image latent; every other variant reads 16
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
@@ -119,11 +125,11 @@ def dataset_path(clips: int) -> Path:
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
 
-def build_dit(seed: int = 0):
+def build_dit(seed: int = 0, variant: str = "icc"):
     comfy_modules()
     from hostkit.tiny_models import TinyWan
 
-    return TinyWan(**ARCH).build(seed=seed)
+    return TinyWan(**ARCH, in_dim=IN_DIM.get(variant, 16)).build(seed=seed)
 
 
 def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -132,7 +138,47 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted)
 
 
-def training_step(model, variant, data, idx, gen, max_anchors, device, encode=None):
+def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch.Tensor:
+    """The 20 condition channels per sample, [n, 4 + 16, F, h, w], as ComfyUI hands them to a Wan
+    image-to-video model: 1 - concat_mask, then the image latent through the latent format. Built by
+    vc_core.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
+    a sample without anchors gets zeros, what ComfyUI passes when no concat inputs are set."""
+    from trainer.anchors import render_canvases
+    from vc_core.channel_concat import concat_mask, pixel_video
+
+    n = len(draws)
+    h, w = SIZE // 8, SIZE // 8
+    out = torch.zeros(n, 20, LATENT_FRAMES, h, w, device=device)
+    rows = [i for i, a in enumerate(draws) if a]
+    if not rows:
+        return out
+    videos = []
+    for i in rows:
+        anchors = draws[i]
+        boxes = torch.zeros(len(anchors), SIZE, SIZE)
+        for k, a in enumerate(anchors):
+            boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+        cc = pixel_video(render_canvases(pixels[i], anchors), boxes, [a.frame for a in anchors],
+                         [1.0] * len(anchors), FRAMES)
+        out[i, :4] = 1.0 - concat_mask(cc.known, 8)[0].to(device)
+        videos.append(cc.video)
+    out[rows, 4:] = video_encoder(torch.stack(videos)).to(device)
+    return out
+
+
+def video_encoder(vae, device):
+    """pixel videos [n, L, H, W, 3] in 0..1 -> [n, 16, F, h, w], video mode, latent format applied."""
+    fmt = comfy_modules().latent_formats.Wan21()
+
+    @torch.no_grad()
+    def encode(videos: torch.Tensor) -> torch.Tensor:
+        return fmt.process_in(vae.encode(videos.permute(0, 4, 1, 2, 3).to(device) * 2 - 1))
+
+    return encode
+
+
+def training_step(model, variant, data, idx, gen, max_anchors, device, encode=None, encode_video=None,
+                  count_per_step=False):
     """One step's loss over the samples `idx`. Every sample draws its own anchor set (0..max_anchors
     anchors: 0 keeps plain T2V alive) and, from the clip's pixels, a new crop of 20-100 % of each
     anchor frame (trainer.anchors, the product trainer's drawing), encoded by `encode` (see
@@ -142,7 +188,13 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     at its own positions). Returns (loss, anchors of the first sample)."""
     from trainer.anchors import draw_anchors, render_canvases
 
-    draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, max_anchors, min_anchors=0) for _ in idx]
+    lo = hi = max_anchors
+    if count_per_step:  # one anchor count for the whole step (frames and crops still per sample):
+        # one forward instead of one per count, for a GPU, where a toy's step is launch-bound
+        lo = hi = int(torch.randint(0, max_anchors + 1, (), generator=gen))
+    else:
+        lo = 0
+    draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, hi, min_anchors=lo) for _ in idx]
     z = data["video"][idx].to(device)
     b = z.shape[0]
     t = sample_t(b, gen).to(device)
@@ -150,6 +202,12 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
     target = eps - z
     conds = [None] * b
+    if variant == "concat":
+        channels = concat_channels(data["pixels"][idx], draws, encode_video, device)
+        context = torch.zeros(b, 1, 4096, device=device)  # the null prompt
+        out = model.forward_orig(torch.cat([zt, channels], dim=1), t * 1000, context,
+                                 freqs=rope_video(model, device))
+        return ((out.float() - target) ** 2).mean(), len(draws[0])
     if "pixels" in data:
         canvases = [render_canvases(data["pixels"][c], a)
                     for c, a in zip(idx.tolist(), draws, strict=True) if a]
@@ -220,11 +278,13 @@ def main() -> None:
     ap.add_argument("--variant", choices=sorted(DIT_FILES), default="icc")
     ap.add_argument("--minutes", type=float, default=44.0,
                     help="wall-clock budget from process start, data loading included")
-    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=5000, help="0: as many as fit --minutes")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--clips", type=int, default=1024)
     ap.add_argument("--max-anchors", type=int, default=4)
+    ap.add_argument("--count-per-step", action="store_true",
+                    help="draw the anchor count once per step, not per sample (one forward a step)")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="save and stop at this step, keeping the --steps schedule (to change it later)")
@@ -240,25 +300,29 @@ def main() -> None:
     data = build_dataset(dataset_path(args.clips), args.clips, device)
     if args.data_only:
         return
-    encode = condition_encoder(load_vae(device), device)
+    vae = load_vae(device)
+    encode, encode_video = condition_encoder(vae, device), video_encoder(vae, device)
     if args.variant == "plain":
         args.max_anchors = 0
     run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")
     out = ROOT / "train_runs" / f"toy_t2v_{args.name}.safetensors" if args.name else DIT_FILES[args.variant]
     torch.manual_seed(0)
-    model = build_dit(seed=0).to(device).train()
+    model = build_dit(seed=0, variant=args.variant).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     start = 0
     if args.resume and (meta := run.load_state(model, opt)):
-        start = meta["step"]
+        start, args.steps = meta["step"], meta.get("steps", args.steps)
     gen = torch.Generator().manual_seed(10_000 + start)
     deadline = started + args.minutes * 60
+    budget = StepBudget(args.steps, deadline)
     done, ema = start, None
-    for step in range(start, min(args.steps, args.stop_after or args.steps)):
+    step = start
+    while step < min(budget.steps, args.stop_after or budget.steps):
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, args.steps, args.lr, warmup=200)
+            g["lr"] = cosine_lr(step, budget.steps, args.lr, warmup=200)
         idx = torch.randint(0, data["video"].shape[0], (args.batch,), generator=gen)
-        loss, k = training_step(model, args.variant, data, idx, gen, args.max_anchors, device, encode)
+        loss, k = training_step(model, args.variant, data, idx, gen, args.max_anchors, device, encode,
+                                encode_video, args.count_per_step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -268,12 +332,14 @@ def main() -> None:
         if step % 50 == 0:
             run.log(step=step, loss=round(loss.item(), 4), ema=round(ema, 4), k=k,
                     lr=round(opt.param_groups[0]["lr"], 6))
+        budget.after(step, run, start)
         if step % 500 == 499:
-            run.save_state(model, opt, {"step": done, "variant": args.variant})
+            run.save_state(model, opt, {"step": done, "variant": args.variant, "steps": budget.steps})
         if time.monotonic() > deadline:
             run.log(event="time budget reached", step=done)
             break
-    run.save_state(model, opt, {"step": done, "variant": args.variant})
+        step += 1
+    run.save_state(model, opt, {"step": done, "variant": args.variant, "steps": budget.steps})
     export_weights(model, out, dtype=torch.float16)
     run.log(event="exported", path=str(out), step=done)
 

@@ -1,6 +1,7 @@
 """Train the toy Wan 2.1-format VAE (ComfyUI's own WanVAE class, small base dim) on procedural clips.
 
     python -m training.train_vae [--minutes 44] [--steps 1400] [--dim 8] [--resume]
+    python -m training.train_vae --dim 16 --crop 64 --batch 16 --steps 0 --minutes 3 --workers 8  (GPU)
 
 The architecture is Wan 2.1's causal video VAE (z_dim 16, dim_mult [1,2,4,4], temporal stride 4), so
 ComfyUI's VAELoader detects it and encodes/decodes it exactly as the real one; only the base width is
@@ -20,12 +21,13 @@ having only relative (RoPE) positions, cannot predict: its samples came out as t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
 import torch
 
-from .common import BUNDLED, ROOT, RunDir, comfy_modules, cosine_lr, export_weights, pick_device
+from .common import BUNDLED, ROOT, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
 from .procedural import ClipSpec, generate_clip
 
 VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
@@ -60,22 +62,40 @@ def batch(step: int, size: int, frames: int, crop: int, gen: torch.Generator) ->
     spec = ClipSpec(frames=frames, height=64, width=64)
     clips = []
     for i in range(size):
-        clip = generate_clip(step * size + i, spec)  # training seeds 0 .. < 1e6
+        clip = generate_clip((step * size + i) % 1_000_000, spec)  # training seeds 0 .. < 1e6
         y, x = (int(v) for v in torch.randint(0, 64 - crop + 1, (2,), generator=gen))
         clips.append(clip[:, y:y + crop, x:x + crop])
     return torch.stack(clips).permute(0, 4, 1, 2, 3) * 2 - 1
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Step `start`, `start + 1`, ... 's batch, each from its own generator (seeded by the step), so
+    worker processes can draw them ahead of a GPU without changing what a step sees."""
+
+    def __init__(self, start: int, size: int, frames: int, crop: int):
+        self.start, self.size, self.frames, self.crop = start, size, frames, crop
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        workers, me = (info.num_workers, info.id) if info else (1, 0)
+        step = self.start + me
+        while True:
+            yield batch(step, self.size, self.frames, self.crop, torch.Generator().manual_seed(step))
+            step += workers
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--run", default=str(ROOT / "train_runs" / "vae"))
     ap.add_argument("--dim", type=int, default=8)
-    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--steps", type=int, default=1400, help="0: as many as fit --minutes")
     ap.add_argument("--minutes", type=float, default=44.0, help="stop (and export) after this long")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--frames", type=int, default=17)
     ap.add_argument("--crop", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--workers", type=int, default=0, help="processes drawing clips ahead (GPU runs)")
+    ap.add_argument("--fp32", action="store_true", help="on a GPU: no bfloat16 autocast")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--out", default=str(VAE_FILE))
     args = ap.parse_args()
@@ -87,17 +107,27 @@ def main() -> None:
     opt = torch.optim.Adam(vae.parameters(), lr=args.lr)
     start = 0
     if args.resume and (meta := run.load_state(vae, opt)):
-        start = meta["step"]
+        start, args.steps = meta["step"], meta.get("steps", args.steps)
     mean_t, std_t = (t.to(device) for t in latent_stats_target())
-    gen = torch.Generator().manual_seed(start)
     deadline = run.t0 + args.minutes * 60
+    budget = StepBudget(args.steps, deadline)
+    # workers interleave steps (worker i draws steps start + i, start + i + n, ...) and the loader
+    # takes them round-robin, so the order is the same for any number of workers
+    batches = iter(torch.utils.data.DataLoader(Batches(start, args.batch, args.frames, args.crop),
+                                               batch_size=None, num_workers=args.workers,
+                                               prefetch_factor=4 if args.workers else None))
+    gpu_amp = device.type == "cuda" and not args.fp32
+    amp = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if gpu_amp else contextlib.nullcontext
     done = start
-    for step in range(start, args.steps):
+    step = start
+    while step < budget.steps:
         for g in opt.param_groups:
-            g["lr"] = cosine_lr(step, args.steps, args.lr)
-        x = batch(step, args.batch, args.frames, args.crop, gen).to(device)
-        mu = vae.encode(x)
-        rec = vae.decode(mu)
+            g["lr"] = cosine_lr(step, budget.steps, args.lr)
+        x = next(batches).to(device, non_blocking=True)
+        with amp():  # on a GPU bfloat16 convolutions run on tensor cores; weights and loss stay float32
+            mu = vae.encode(x)
+            rec = vae.decode(mu)
+        mu, rec = mu.float(), rec.float()
         l1 = (rec - x).abs().mean()
         mse = ((rec - x) ** 2).mean()
         stats = latent_regulariser(mu, mean_t, std_t)
@@ -111,12 +141,14 @@ def main() -> None:
             psnr = (10 * torch.log10(4.0 / mse.detach())).item()  # range [-1, 1]: peak-to-peak 2
             run.log(step=step, loss=round(loss.item(), 5), l1=round(l1.item(), 5), psnr=round(psnr, 2),
                     stats=round(stats.item(), 4), lr=opt.param_groups[0]["lr"])
+        budget.after(step, run, start)
         if step % 100 == 99:
-            run.save_state(vae, opt, {"step": done, "dim": args.dim})
+            run.save_state(vae, opt, {"step": done, "dim": args.dim, "steps": budget.steps})
         if time.monotonic() > deadline:
             run.log(event="time budget reached", step=done)
             break
-    run.save_state(vae, opt, {"step": done, "dim": args.dim})
+        step += 1
+    run.save_state(vae, opt, {"step": done, "dim": args.dim, "steps": budget.steps})
     export_weights(vae, Path(args.out))
     run.log(event="exported", path=args.out, step=done)
 
