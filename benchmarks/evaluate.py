@@ -1,7 +1,7 @@
 """Fidelity benchmark of the toy VideoCanvas models: the paper's ablations at toy scale.
 
     python -m benchmarks.evaluate [--cases benchmarks/cases/default.json] [--out bench_out/eval]
-                                  [--variants icc,nearest,replace] [--steps 20]
+                                  [--variants icc,nearest,replace,concat] [--steps 20] [--clips 32]
                                   [--weights nearest=path/to/file.safetensors,...]
 
 Every case runs through the pack's own node path inside a real (in-process) ComfyUI: conditions
@@ -12,15 +12,24 @@ pretrained network (VIDEOCANVAS.md, "VideoCanvasBench"):
 - per-frame PSNR (output frame vs the source clip's frame, whole frame) and the distance of its
   peak from the nearest conditioned frame (homologous cases only: the conditions come from the
   source clip);
-- motion: mean absolute difference of consecutive output frames (a dynamic-degree proxy).
+- motion: mean absolute difference of consecutive output frames (a dynamic-degree proxy);
+  motion_ratio: the output's motion over the source clip's, per clip;
+- vae_cond_psnr: cond_psnr of the toy VAE's own reconstruction of each condition canvas (encoded as
+  a single image, as the sampler encodes it, and decoded): the ceiling cond_psnr is measured against.
 
 A cases file (JSON) lists cases; each has a `name`, a `source` ({"seed": N} for a procedural clip,
 held-out seeds are >= 1,000,000; or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
 `conditions` ([{"frame": 6, "box": [x, y, w, h] fractions of the frame, default the whole frame,
 "source_frame": defaults to "frame"}]) and optionally `seeds` (a list of source seeds to repeat the
-case over) and `metrics` (a subset of METRICS; default all). Results: <out>/results.md,
-<out>/results.json, <out>/psnr_<case>.png. Each case also reports the source clip's own motion, the
-reference for the generated videos' motion.
+case over) and `metrics` (a subset of METRICS; default all). `--clips N` runs every procedural case
+over the held-out seeds 1,000,000 .. 1,000,000 + N - 1 instead of its `seeds`. Results:
+<out>/results.md, <out>/results.json (with every clip's values), <out>/psnr_<case>.png. Each case also
+reports the source clip's own motion, the reference for the generated videos' motion.
+
+Statistics (benchmarks/stats.py): 95 % percentile-bootstrap intervals (2000 resamples, fixed seed) of
+cond_psnr, exact_peak_rate and motion_ratio per case and per group, and of the paired difference icc
+minus each other variant. Groups split the cases by where their conditions fall, and their clips by
+the source clip's motion (below / at or above the median over every evaluated clip).
 """
 
 from __future__ import annotations
@@ -38,14 +47,21 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
+from benchmarks import stats  # noqa: E402
+
 VARIANTS = {  # name -> (model file, position policy, paradigm)
     "icc": ("videocanvas_toy_t2v.safetensors", "interpolate", "in_context"),
     "nearest": ("videocanvas_toy_t2v_nearest.safetensors", "nearest", "in_context"),
     "replace": ("videocanvas_toy_t2v_replace.safetensors", "interpolate", "latent_replacement"),
+    # a 36-channel Wan image-to-video toy model: model_patch sees its channels and patches it for
+    # channel concatenation (the position policy and paradigm given are the only ones it accepts)
+    "concat": ("videocanvas_toy_i2v.safetensors", "interpolate", "in_context"),
 }
 
 
-METRICS = ("cond_psnr", "cond_ssim", "peak_distance", "exact_peak_rate", "motion")
+METRICS = ("cond_psnr", "cond_ssim", "peak_distance", "exact_peak_rate", "motion", "motion_ratio",
+           "vae_cond_psnr")
+HELD_OUT_SEED = 1_000_000  # procedural training clips use seeds below it
 
 
 def case_metrics(case: dict) -> tuple[str, ...]:
@@ -54,6 +70,14 @@ def case_metrics(case: dict) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"case {case.get('name')!r}: unknown metrics {unknown}; allowed: {list(METRICS)}")
     return wanted
+
+
+def clip_seeds(case: dict, clips: int | None) -> list[int]:
+    """The source seeds a case runs over: its own, or with `clips`, that many held-out ones (a case
+    whose source is a file keeps its own)."""
+    if clips and "seed" in case["source"]:
+        return list(range(HELD_OUT_SEED, HELD_OUT_SEED + clips))
+    return case.get("seeds", [case["source"].get("seed", 0)])
 
 
 def parse_weights(spec: str) -> dict[str, str]:
@@ -171,51 +195,64 @@ class Runner:
         video = comfy_nodes.VAEDecode().decode(self.vae, out)[0]
         return video, plan
 
+    @torch.inference_mode()
+    def reconstruct(self, plan) -> torch.Tensor:
+        """The VAE's own round trip of each condition canvas: encoded as a single image, as the
+        sampler encodes it (encode_plan), and decoded alone. [K, H, W, 3]."""
+        latents = self.pack.nodes.encode.encode_plan(self.vae, plan)  # [1, C, K, h, w]
+        return self.vae.decode(latents[0].movedim(1, 0).unsqueeze(2))[:, 0]  # K one-frame clips
+
 
 def evaluate_case(runner: Runner, variant: str, case: dict, seed: int) -> dict:
     source = dict(case["source"], **({"seed": seed} if "seed" in case["source"] else {}))
     clip = load_source(source, runner.size, runner.frames)
     video, plan = runner.generate(variant, clip, case["conditions"], seed=0)
-    cond = [(psnr(video[f], plan.canvases[k], plan.masks[k]), ssim(video[f], plan.canvases[k], plan.masks[k]))
-            for k, f in enumerate(plan.frames)]
+    own = runner.reconstruct(plan)
+    cond = [(psnr(video[f], plan.canvases[k], plan.masks[k]), ssim(video[f], plan.canvases[k], plan.masks[k]),
+             psnr(own[k], plan.canvases[k], plan.masks[k])) for k, f in enumerate(plan.frames)]
     curve = [psnr(video[i], clip[i]) for i in range(runner.frames)]
     peak = max(range(len(curve)), key=curve.__getitem__)
-    motion = motion_energy(video)
+    motion, source_motion = motion_energy(video), motion_energy(clip)
     return {"cond_psnr": sum(c[0] for c in cond) / len(cond),
             "cond_ssim": sum(c[1] for c in cond) / len(cond), "curve": curve, "peak_frame": peak,
             "peak_distance": min(abs(peak - f) for f in plan.frames),
-            "motion": motion, "source_motion": motion_energy(clip), "video": video}
+            "vae_cond_psnr": sum(c[2] for c in cond) / len(cond),
+            "motion": motion, "source_motion": source_motion,
+            # a still source has no motion to keep: no ratio, rather than an infinite one
+            "motion_ratio": motion / source_motion if source_motion > 0 else None, "video": video}
 
 
-def cell(metrics: dict, key: str, fmt: str) -> str:
-    return format(metrics[key], fmt) if key in metrics else "-"
+def clip_value(row: dict, metric: str) -> float | None:
+    """One clip's value of a metric; its exact-peak rate is 1 or 0."""
+    return float(row["peak_distance"] == 0) if metric == "exact_peak_rate" else row[metric]
+
+
+def case_summary(rows: list[dict], wanted: tuple[str, ...]) -> dict:
+    """A case's variant: the mean of each wanted metric over its clips, an interval where it has
+    several, and the clips' own values (under "clips", for the group statistics)."""
+    clips = {k: [clip_value(r, k) for r in rows] for k in wanted}
+    summary = {k: stats.mean(v for v in clips[k] if v is not None) for k in wanted
+               if any(v is not None for v in clips[k])}
+    for k in stats.INTERVAL_METRICS:
+        values = [v for v in clips.get(k, []) if v is not None]
+        if len(values) > 1:
+            summary[f"{k}_ci"] = stats.bootstrap_interval(values)
+    summary["curve"] = [stats.mean(r["curve"][i] for r in rows) for i in range(len(rows[0]["curve"]))]
+    summary["clips"] = clips
+    return summary
+
+
+def cell(metrics: dict, key: str, fmt: str, ci_fmt: str | None = None) -> str:
+    """`17.48 [17.1, 17.9]`: the value and, where there is one, its interval."""
+    if key not in metrics:
+        return "-"
+    ci = metrics.get(f"{key}_ci")
+    interval = f" [{ci[0]:{ci_fmt or fmt}}, {ci[1]:{ci_fmt or fmt}}]" if ci else ""
+    return format(metrics[key], fmt) + interval
 
 
 def summary_line(metrics: dict) -> str:
-    return " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k != "curve")
-
-
-GROUPS = (  # the paper's question: does interpolation help most where a frame falls between slots?
-    ("one frame on a latent slot (tau % 4 == 0)", lambda f: len(f) == 1 and f[0] % 4 == 0),
-    ("one frame between slots (tau % 4 != 0)", lambda f: len(f) == 1 and f[0] % 4 != 0),
-    ("several anchors", lambda f: len(f) > 1),
-    ("all cases", lambda f: True),
-)
-
-
-def group_summary(results: list[dict]) -> list[dict]:
-    """Per group of cases and variant, the unweighted mean of each metric over the group's cases
-    (only metrics every case in it reports)."""
-    rows = []
-    for label, member in GROUPS:
-        cases = [r for r in results if member(r["frames"])]
-        variants = list(dict.fromkeys(v for r in cases for v in r["variants"]))
-        for v in variants:
-            have = [r["variants"][v] for r in cases if v in r["variants"]]
-            keys = [k for k in METRICS if all(k in m for m in have)]
-            rows.append({"group": label, "variant": v, "cases": len(have),
-                         **{k: sum(m[k] for m in have) / len(have) for k in keys}})
-    return [r for r in rows if r["cases"]]
+    return " ".join(f"{k}={v:.3f}" for k, v in metrics.items() if k in METRICS)
 
 
 def plot_curves(path: Path, curves: dict[str, list[float]], frames: list[int]) -> None:
@@ -246,6 +283,58 @@ def plot_curves(path: Path, curves: dict[str, list[float]], frames: list[int]) -
     img.save(path)
 
 
+COLUMNS = (  # key, format, format of its interval
+    ("cond_psnr", ".2f", ".1f"), ("vae_cond_psnr", ".2f", None), ("cond_ssim", ".3f", None),
+    ("peak_distance", ".2f", None), ("exact_peak_rate", ".2f", ".2f"), ("motion", ".4f", None),
+    ("motion_ratio", ".2f", ".2f"))
+HEADER = "cond PSNR | VAE's own PSNR | cond SSIM | peak dist | exact peak | {motion} | motion ratio"
+
+
+def cells(metrics: dict, source_motion: float | None = None) -> str:
+    """The COLUMNS of a row; the source clips' motion beside the output's, where given."""
+    out = [cell(metrics, key, fmt, ci) for key, fmt, ci in COLUMNS]
+    if source_motion is not None:
+        out[[c[0] for c in COLUMNS].index("motion")] += f" ({source_motion:.4f})"
+    return " | ".join(out)
+
+
+def report(meta: dict, groups: list[dict], paired: list[dict], gaps: list[dict], results: list[dict]
+           ) -> list[str]:
+    """results.md: the groups, the paired differences, the VAE reference per conditioned frame, the
+    cases."""
+    threshold = "-" if meta["motion_threshold"] is None else f"{meta['motion_threshold']:.4f}"
+    clips = meta["clips"] or "each case's own seeds"
+    lines = [f"`{meta['command']}`: {meta['steps']} Euler steps, {meta['size']}x{meta['size']}, "
+             f"{meta['frames']} frames; clips per case: {clips}; 95 % percentile-bootstrap intervals "
+             f"in brackets (2000 resamples, seed 0; a group's intervals resample each case's clips on "
+             f"their own); median source motion over every clip: {threshold}", "",
+             f"| group | clips | variant | cases | n | {HEADER.format(motion='motion')} |",
+             "|---|---|---|---|---|" + "---|" * 7]
+    lines += [f"| {g['group']} | {g['split']} | {g['variant']} | {g['cases']} | {g['clip_count']} | "
+              f"{cells(g)} |" for g in groups]
+    if paired:
+        lines += ["", "Paired differences on the same clips:", "",
+                  "| group | clips | difference | cases | cond PSNR (dB) | exact peak |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {d['group']} | {d['split']} | {d['variant']} | {d['cases']} | "
+                  f"{cell(d, 'cond_psnr', '+.2f', '.2f')} | {cell(d, 'exact_peak_rate', '+.2f', '.2f')} |"
+                  for d in paired]
+    if gaps:
+        lines += ["", "cond PSNR against the VAE's own reconstruction of the condition, per conditioned "
+                  "frame (single-condition cases):", "",
+                  "| conditioned frame | variant | cases | cond PSNR | VAE's own PSNR | gap (cond - VAE) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {g['frame']} | {g['variant']} | {g['cases']} | {g['cond_psnr']:.2f} | "
+                  f"{g['vae_cond_psnr']:.2f} | {cell(g, 'gap', '+.2f', '.2f')} |" for g in gaps]
+    lines += ["", f"| case | frames | variant | n | {HEADER.format(motion='motion (source)')} |",
+              "|---|---|---|---|" + "---|" * 7]
+    for r in results:
+        for v, m in r["variants"].items():
+            lines.append(f"| {r['case']} | {r['frames']} | {v} | {len(r['seeds'])} | "
+                         f"{cells(m, r['source_motion'])} |")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--cases", default=str(ROOT / "benchmarks" / "cases" / "default.json"))
@@ -253,51 +342,44 @@ def main() -> None:
     ap.add_argument("--variants", default="icc,nearest,replace")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--weights", default="", help="VARIANT=FILE,...: evaluate these files instead")
+    ap.add_argument("--clips", type=int, default=None,
+                    help=f"run every procedural case over N held-out clips (seeds {HELD_OUT_SEED} ..) "
+                         f"instead of its own seeds; the issue's statistics want >= 32")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--frames", type=int, default=17)
     args = ap.parse_args()
     cases = json.loads(Path(args.cases).read_text())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(args.size, args.frames, args.steps, parse_weights(args.weights))
     variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"--variants: unknown {unknown}; known: {list(VARIANTS)}")
+    runner = Runner(args.size, args.frames, args.steps, parse_weights(args.weights))
     wanted = {case["name"]: case_metrics(case) for case in cases}  # fail before any sampling
     results, t0 = [], time.monotonic()
     for case in cases:
-        seeds = case.get("seeds", [case["source"].get("seed", 0)])
-        per_variant, source_motion = {}, 0.0
+        seeds = clip_seeds(case, args.clips)
+        per_variant, motions = {}, []
         for variant in variants:
             rows = [evaluate_case(runner, variant, case, s) for s in seeds]
-            source_motion = sum(r["source_motion"] for r in rows) / len(rows)
-            summary = {key: sum(r[key] for r in rows) / len(rows)
-                       for key in ("cond_psnr", "cond_ssim", "peak_distance", "motion")}
-            summary["exact_peak_rate"] = sum(r["peak_distance"] == 0 for r in rows) / len(rows)
-            per_variant[variant] = {k: summary[k] for k in wanted[case["name"]]}
-            per_variant[variant]["curve"] = [sum(r["curve"][i] for r in rows) / len(rows)
-                                             for i in range(args.frames)]
+            motions = [r["source_motion"] for r in rows]  # the same clips for every variant
+            per_variant[variant] = case_summary(rows, wanted[case["name"]])
         frames = [int(c["frame"]) for c in case["conditions"]]
         plot_curves(out / f"psnr_{case['name']}.png", {v: per_variant[v]["curve"] for v in variants}, frames)
         results.append({"case": case["name"], "frames": frames, "seeds": seeds,
-                        "source_motion": source_motion, "variants": per_variant})
+                        "source_motion": stats.mean(motions), "clip_source_motion": motions,
+                        "variants": per_variant})
         print(f"{case['name']}: " + ", ".join(f"{v} {summary_line(per_variant[v])}" for v in variants),
               flush=True)
-    groups = group_summary(results)
-    (out / "results.json").write_text(json.dumps({"steps": args.steps, "size": args.size,
-                                                   "frames": args.frames, "summary": groups,
-                                                   "results": results}, indent=1))
-    columns = (("cond_psnr", ".2f"), ("cond_ssim", ".3f"), ("peak_distance", ".2f"),
-               ("exact_peak_rate", ".2f"), ("motion", ".4f"))
-    lines = ["| group | variant | cases | cond PSNR | cond SSIM | peak dist | exact peak | motion |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {g['group']} | {g['variant']} | {g['cases']} | "
-              + " | ".join(cell(g, key, fmt) for key, fmt in columns) + " |" for g in groups]
-    lines += ["", "| case | frames | variant | cond PSNR | cond SSIM | peak dist | exact peak | motion "
-             "(source) |", "|---|---|---|---|---|---|---|---|"]
-    for r in results:
-        for v, m in r["variants"].items():
-            cells = [cell(m, key, fmt) for key, fmt in columns]
-            cells[-1] += f" ({r['source_motion']:.4f})"
-            lines.append(f"| {r['case']} | {r['frames']} | {v} | " + " | ".join(cells) + " |")
+    threshold = stats.motion_threshold(results)
+    groups, paired = stats.group_summary(results, threshold), stats.paired_summary(results, threshold)
+    gaps = stats.vae_gap_summary(results)
+    meta = {"command": " ".join(["python -m benchmarks.evaluate", *sys.argv[1:]]), "steps": args.steps,
+            "size": args.size, "frames": args.frames, "clips": args.clips, "motion_threshold": threshold}
+    (out / "results.json").write_text(json.dumps({**meta, "summary": groups, "paired": paired,
+                                                   "vae_gap": gaps, "results": results}, indent=1))
+    lines = report(meta, groups, paired, gaps, results)
     (out / "results.md").write_text("\n".join(lines) + f"\n\n{len(cases)} cases, "
                                     f"{time.monotonic() - t0:.0f} s\n")
     print("\n".join(lines))

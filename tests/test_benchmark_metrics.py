@@ -1,9 +1,29 @@
-"""The fidelity benchmark's metrics and cases-file contract (benchmarks/evaluate.py)."""
+"""The fidelity benchmark's metrics, cases-file contract and statistics (benchmarks/evaluate.py,
+benchmarks/stats.py)."""
 
 import pytest
 import torch
 
-from benchmarks.evaluate import METRICS, case_metrics, group_summary, motion_energy, parse_weights, psnr, ssim
+from benchmarks.evaluate import (
+    METRICS,
+    case_metrics,
+    case_summary,
+    cell,
+    clip_seeds,
+    motion_energy,
+    parse_weights,
+    psnr,
+    ssim,
+)
+from benchmarks.stats import (
+    bootstrap_interval,
+    group_summary,
+    motion_threshold,
+    paired_interval,
+    paired_summary,
+    stratified_interval,
+    vae_gap_summary,
+)
 
 
 def test_psnr_of_a_uniform_0_1_error_is_20_db_and_the_mask_restricts_it():
@@ -40,7 +60,7 @@ def test_weights_override_names_a_known_variant_and_an_existing_file(tmp_path):
     f.write_bytes(b"x")
     assert parse_weights(f"nearest={f}") == {"nearest": str(f)}
     assert parse_weights("") == {}
-    with pytest.raises(ValueError, match=r"'cfg=.*'.*\['icc', 'nearest', 'replace'\]"):
+    with pytest.raises(ValueError, match=r"'cfg=.*'.*\['icc', 'nearest', 'replace', 'concat'\]"):
         parse_weights(f"cfg={f}")
     with pytest.raises(ValueError, match=r"--weights icc: no file at /nope"):
         parse_weights("icc=/nope")
@@ -60,3 +80,134 @@ def test_summary_groups_cases_by_slot_alignment_and_averages_each_variant():
     assert "motion" not in off  # not every case in the group reports it
     assert rows[("several anch", "icc")]["cond_psnr"] == 21.0
     assert rows[("all cases", "icc")]["cond_psnr"] == pytest.approx(75.0 / 4)
+
+
+def test_clips_replace_a_procedural_cases_seeds_with_held_out_ones_and_files_keep_theirs():
+    procedural = {"source": {"seed": 1000000}, "seeds": [1000000, 1000001]}
+    assert clip_seeds(procedural, None) == [1000000, 1000001]
+    assert clip_seeds(procedural, 3) == [1000000, 1000001, 1000002]
+    assert clip_seeds({"source": {"seed": 7}}, None) == [7]
+    assert clip_seeds({"source": {"frames": "dir"}}, 32) == [0]
+
+
+def test_bootstrap_interval_of_constant_values_is_that_value():
+    assert bootstrap_interval([17.5] * 8) == (17.5, 17.5)
+    assert stratified_interval([[2.0] * 3, [4.0] * 5]) == (3.0, 3.0)  # the mean of the two means
+
+
+def test_bootstrap_interval_is_reproducible_and_holds_the_mean():
+    sample = [1.0, 2.0, 3.0, 4.0, 5.0]
+    lo, hi = bootstrap_interval(sample)
+    assert bootstrap_interval(sample) == (lo, hi)  # fixed seed
+    assert 1.0 <= lo < 3.0 < hi <= 5.0
+    # of two values the resampled means are 0, 0.5 and 1 (1/4, 1/2, 1/4): the 2.5 % and 97.5 %
+    # points of 2000 of them are the extremes
+    assert bootstrap_interval([0.0, 1.0]) == (0.0, 1.0)
+
+
+def test_bootstrap_interval_width_matches_the_normal_approximation_for_a_large_sample():
+    lo, hi = bootstrap_interval([float(i % 2) for i in range(400)])  # mean 0.5, sd 0.5
+    assert (lo + hi) / 2 == pytest.approx(0.5, abs=0.01)
+    assert hi - lo == pytest.approx(2 * 1.96 * 0.5 / 400 ** 0.5, rel=0.15)
+
+
+def test_stratified_interval_resamples_each_stratum_on_its_own():
+    # the second case never varies: the group mean runs from (0 + 10) / 2 to (1 + 10) / 2
+    assert stratified_interval([[0.0, 1.0], [10.0, 10.0]]) == (5.0, 5.5)
+    with pytest.raises(ValueError, match="every stratum needs a value"):
+        stratified_interval([[1.0], []])
+
+
+def test_paired_interval_is_of_the_per_clip_difference():
+    a = [18.0, 20.0, 19.0]
+    assert paired_interval(a, a) == (0.0, 0.0)
+    # unpaired, these would overlap; paired, every clip gains exactly 2 dB
+    assert paired_interval(a, [16.0, 18.0, 17.0]) == (2.0, 2.0)
+    with pytest.raises(ValueError, match="same clips; got 3 and 2"):
+        paired_interval(a, [1.0, 2.0])
+
+
+def test_case_summary_means_clips_and_keeps_them_with_intervals():
+    def row(psnr_db, peak_distance, ratio):
+        return {"cond_psnr": psnr_db, "peak_distance": peak_distance, "motion_ratio": ratio,
+                "curve": [psnr_db, 0.0]}
+
+    s = case_summary([row(18.0, 0, 0.5), row(20.0, 2, None)],
+                     ("cond_psnr", "peak_distance", "exact_peak_rate", "motion_ratio"))
+    assert (s["cond_psnr"], s["peak_distance"], s["exact_peak_rate"]) == (19.0, 1.0, 0.5)
+    assert s["motion_ratio"] == 0.5  # the still clip has no ratio
+    assert s["clips"] == {"cond_psnr": [18.0, 20.0], "peak_distance": [0, 2],
+                          "exact_peak_rate": [1.0, 0.0], "motion_ratio": [0.5, None]}
+    assert s["cond_psnr_ci"] == (18.0, 20.0) and s["exact_peak_rate_ci"] == (0.0, 1.0)
+    assert "motion_ratio_ci" not in s  # one clip has a ratio: no interval
+    assert s["curve"] == [19.0, 0.0]
+    assert "cond_psnr_ci" not in case_summary([row(18.0, 0, 0.5)], ("cond_psnr",))
+
+
+def test_a_value_is_written_with_its_interval():
+    m = {"cond_psnr": 17.4812, "cond_psnr_ci": (17.11, 17.93), "motion": 0.01834}
+    assert cell(m, "cond_psnr", ".2f", ".1f") == "17.48 [17.1, 17.9]"
+    assert cell(m, "motion", ".4f") == "0.0183"
+    assert cell(m, "cond_ssim", ".3f") == "-"
+
+
+def clip_results():
+    """Two single-frame cases on the same four clips (source motions 0.01..0.04), icc and nearest."""
+    def case(frames, icc, nearest):
+        return {"frames": frames, "clip_source_motion": [0.01, 0.03, 0.02, 0.04],
+                "variants": {v: {"clips": {"cond_psnr": psnrs, "exact_peak_rate": peaks}}
+                             for v, (psnrs, peaks) in (("icc", icc), ("nearest", nearest))}}
+
+    return [case([3], ([10.0, 20.0, 12.0, 22.0], [0.0, 1.0, 0.0, 1.0]),
+                 ([9.0, 18.0, 11.0, 21.0], [0.0, 0.0, 0.0, 1.0])),
+            case([8], ([14.0, 24.0, 14.0, 24.0], [1.0, 1.0, 1.0, 1.0]),
+                 ([14.0, 24.0, 14.0, 24.0], [1.0, 1.0, 1.0, 1.0]))]
+
+
+def test_clips_split_at_the_median_source_motion_the_median_itself_above():
+    results = clip_results()
+    threshold = motion_threshold(results)
+    assert threshold == pytest.approx(0.025)
+    rows = {(r["group"][:12], r["split"][:15], r["variant"]): r for r in group_summary(results, threshold)}
+    low, high = "source motion <", "source motion >"
+    assert rows[("one frame be", low, "icc")]["cond_psnr"] == 11.0  # clips 0.01 and 0.02
+    assert rows[("one frame be", high, "icc")]["cond_psnr"] == 21.0  # clips 0.03 and 0.04
+    assert rows[("one frame be", "all clips", "icc")]["cond_psnr"] == 16.0
+    assert rows[("one frame be", high, "nearest")]["exact_peak_rate"] == 0.5
+    assert rows[("one frame be", low, "icc")]["clip_count"] == 2
+    assert rows[("one frame on", low, "icc")]["cond_psnr_ci"] == (14.0, 14.0)
+    assert rows[("all cases", high, "icc")]["cond_psnr"] == 22.5  # (21 + 24) / 2: cases weigh equally
+    assert motion_threshold([{"clip_source_motion": [0.01, 0.02, 0.03]}]) == 0.02
+    at = group_summary(results, 0.02)  # a clip at the threshold goes above it
+    assert {r["split"] for r in at} == {"all clips", "source motion < 0.0200 (median)",
+                                        "source motion >= 0.0200 (median)"}
+    assert next(r["cond_psnr"] for r in at if r["group"].startswith("one frame between")
+                and r["split"].startswith("source motion >=")) == 18.0  # clips 0.03, 0.02, 0.04
+
+
+def test_a_run_without_per_clip_values_has_only_the_all_clips_split():
+    rows = group_summary([{"frames": [3], "variants": {"icc": {"cond_psnr": 17.0}}}])
+    assert [(r["group"][:12], r["split"], r["cond_psnr"]) for r in rows] == [
+        ("one frame be", "all clips", 17.0), ("all cases", "all clips", 17.0)]
+    assert "cond_psnr_ci" not in rows[0]  # one value per case: nothing to resample
+
+
+def test_paired_summary_is_icc_minus_each_other_variant_on_the_same_clips():
+    rows = {(r["group"][:12], r["split"][:15]): r for r in paired_summary(clip_results(), 0.025)}
+    between = rows[("one frame be", "all clips")]
+    assert between["variant"] == "icc - nearest"
+    assert (between["cond_psnr"], between["exact_peak_rate"]) == (1.25, 0.25)  # diffs 1, 2, 1, 1
+    assert rows[("one frame be", "source motion <")]["cond_psnr_ci"] == (1.0, 1.0)
+    on_slot = rows[("one frame on", "all clips")]  # the same numbers from both variants
+    assert (on_slot["cond_psnr"], on_slot["cond_psnr_ci"]) == (0.0, (0.0, 0.0))
+
+
+def test_vae_gap_per_conditioned_frame_of_single_condition_cases():
+    def case(frames, cond, vae):
+        return {"frames": frames, "clip_source_motion": [0.01, 0.02],
+                "variants": {"icc": {"clips": {"cond_psnr": cond, "vae_cond_psnr": vae}}}}
+
+    rows = vae_gap_summary([case([3], [18.0, 20.0], [19.0, 19.0]), case([0, 8], [30.0, 30.0], [1.0, 1.0]),
+                            case([0], [17.0, 17.0], [18.0, 20.0])])
+    assert [(r["frame"], r["cond_psnr"], r["vae_cond_psnr"], r["gap"], r["gap_ci"]) for r in rows] == [
+        (0, 17.0, 19.0, -2.0, (-3.0, -1.0)), (3, 19.0, 19.0, 0.0, (-1.0, 1.0))]
