@@ -151,7 +151,8 @@ class Recorder:
                 call["sigmas"] = value.get("sigmas")
             else:
                 call[key] = value
-        self.calls.append({k: v.detach().clone() if isinstance(v, torch.Tensor) else v
+        # on the CPU: the assertions compare with CPU tensors (the suite also runs on CUDA)
+        self.calls.append({k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v
                            for k, v in call.items()})
         return executor(x, timestep, context, *args, **kwargs)
 

@@ -177,6 +177,31 @@ def video_encoder(vae, device):
     return encode
 
 
+@torch.no_grad()
+def build_concat_pool(path: Path, data: dict, draws_per_clip: int, max_anchors: int, encode_video,
+                      device) -> torch.Tensor:
+    """For the concat variant on a CPU: `draws_per_clip` anchor sets per training clip, drawn once
+    (seeded by clip and draw) and turned into their 20 condition channels, [N, D, 20, F, h, w]. A
+    step then picks one per sample: encoding a whole pixel video per sample and step costs ~0.25 s
+    on one core, 30x the rest of a step."""
+    from trainer.anchors import draw_anchors
+
+    if path.exists():
+        return load_file(str(path))["pool"]
+    n = data["pixels"].shape[0]
+    pool = torch.zeros(n, draws_per_clip, 20, LATENT_FRAMES, SIZE // 8, SIZE // 8)
+    for c in range(n):
+        gen = torch.Generator().manual_seed(20_000 + c)
+        draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, max_anchors, min_anchors=0)
+                 for _ in range(draws_per_clip)]
+        pixels = data["pixels"][c:c + 1].expand(draws_per_clip, -1, -1, -1, -1)
+        pool[c] = concat_channels(pixels, draws, encode_video, device).cpu()
+        if c % 64 == 63:
+            print(f"concat pool {c + 1}/{n}", flush=True)
+    save_file({"pool": pool.contiguous()}, str(path))
+    return pool
+
+
 def training_step(model, variant, data, idx, gen, max_anchors, device, encode=None, encode_video=None,
                   count_per_step=False):
     """One step's loss over the samples `idx`. Every sample draws its own anchor set (0..max_anchors
@@ -188,6 +213,8 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     at its own positions). Returns (loss, anchors of the first sample)."""
     from trainer.anchors import draw_anchors, render_canvases
 
+    if variant == "concat" and "concat_pool" in data:
+        return concat_pool_step(model, data, idx, gen, device)
     lo = hi = max_anchors
     if count_per_step:  # one anchor count for the whole step (frames and crops still per sample):
         # one forward instead of one per count, for a GPU, where a toy's step is launch-bound
@@ -228,6 +255,27 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
         per_sample = err.sum(dim=(1, 2, 3, 4)) / (weight.sum(dim=(1, 2, 3, 4)) * z[:1, :, :1].numel())
         loss = loss + per_sample.sum()
     return loss / b, len(draws[0])
+
+
+def noisy(z: torch.Tensor, gen: torch.Generator, device):
+    """(z_t, t, target) of rectified flow for clean latents z."""
+    t = sample_t(z.shape[0], gen).to(device)
+    eps = torch.randn(z.shape, generator=gen).to(device)
+    zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
+    return zt, t, eps - z
+
+
+def concat_pool_step(model, data, idx, gen, device):
+    """The concat variant's step from the pre-drawn pool (build_concat_pool): one of each clip's
+    condition channel sets per sample. Returns (loss, known mask slots of the first sample)."""
+    pool = data["concat_pool"]
+    choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
+    channels = pool[idx, choice].to(device)
+    zt, t, target = noisy(data["video"][idx].to(device), gen, device)
+    context = torch.zeros(len(idx), 1, 4096, device=device)  # the null prompt
+    out = model.forward_orig(torch.cat([zt, channels], dim=1), t * 1000, context,
+                             freqs=rope_video(model, device))
+    return ((out.float() - target) ** 2).mean(), int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
 
 
 def sample_forward(model, variant, zt, t, cond, frames, device):
@@ -283,6 +331,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--clips", type=int, default=1024)
     ap.add_argument("--max-anchors", type=int, default=4)
+    ap.add_argument("--concat-pool", type=int, default=0,
+                    help="concat variant: pre-draw this many anchor sets per clip (CPU; 0: anew each step)")
     ap.add_argument("--count-per-step", action="store_true",
                     help="draw the anchor count once per step, not per sample (one forward a step)")
     ap.add_argument("--resume", action="store_true")
@@ -302,6 +352,11 @@ def main() -> None:
         return
     vae = load_vae(device)
     encode, encode_video = condition_encoder(vae, device), video_encoder(vae, device)
+    if args.variant == "concat" and args.concat_pool:
+        pool_file = dataset_path(args.clips).with_name(
+            f"{dataset_path(args.clips).stem}_concat_pool{args.concat_pool}.safetensors")
+        data = {**data, "concat_pool": build_concat_pool(pool_file, data, args.concat_pool,
+                                                         args.max_anchors, encode_video, device)}
     if args.variant == "plain":
         args.max_anchors = 0
     run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")
