@@ -444,7 +444,7 @@ class Models:
 
     @property
     def bundled(self) -> bool:
-        return self.unet == TOY_UNET
+        return self.unet in TOY_UNETS
 
     def frame(self, at: float) -> int:
         """The frame at fraction `at` of the video (0 = first, 1 = last)."""
@@ -463,8 +463,13 @@ WAN21 = Models("Wan 2.1 1.3B", "wan2.1_t2v_1.3B_fp16.safetensors", "wan_2.1_vae.
                832, 480, 81, 16.0, 30, 5.0, text=True)
 WAN22 = Models("Wan 2.2 5B", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safetensors",
                1280, 704, 121, 24.0, 30, 5.0, text=True)
+# The bundled toy image-to-video model: the toy's channel-concatenation variant, in Wan's 36-channel
+# image-to-video format without an image embedding (as Wan 2.2 A14B I2V), trained on VideoCanvas
+# conditions at any frame (models/MODEL_CARD.md)
+TOY_I2V = dataclasses.replace(TOY, unet="videocanvas_toy_i2v.safetensors")
+TOY_UNETS = {TOY_UNET, TOY_I2V.unet}
 # Wan 2.1 image-to-video 480p (36 channels: noise + mask + image latent), as ComfyUI's own I2V
-# template runs it; no toy twin (the bundled toy model is text-to-video)
+# template runs it
 WAN21_I2V = Models("Wan 2.1 I2V 480p", "wan2.1_i2v_480p_14B_fp16.safetensors", "wan_2.1_vae.safetensors",
                    832, 480, 81, 16.0, 30, 5.0, text=True)
 I2V_UNETS = {WAN21_I2V.unet}
@@ -926,9 +931,11 @@ def long_video(m: Models, name: str) -> Graph:
 
 @workflow(13, "13_i2v_model_channels", "First and last frame on a Wan I2V model",
           "A Wan image-to-video model (36 channels) driven by VideoCanvas conditions through its own "
-          "mask and image channels.", models=(WAN21_I2V,), thumbnail_key="02_first_last_frame")
+          "mask and image channels.", models=(TOY_I2V, WAN21_I2V), thumbnail_key="02_first_last_frame")
 def i2v_model_channels(m: Models, name: str) -> Graph:
     g = Graph(name)
+    if m.bundled:
+        return _i2v_model_channels_toy(g, m, name)
     g.note(f"{WORKFLOWS[name].description}\n\n"
            "The conditions are composited into one grey pixel video, encoded in video mode, with a "
            "mask per pixel frame: the model's own inputs, built by ComfyUI's Wan code (no RoPE "
@@ -972,6 +979,38 @@ def i2v_model_channels(m: Models, name: str) -> Graph:
                     canvas=size.out, batch_size=1, seed=m.seed, steps=m.steps, cfg=m.cfg,
                     sampler_name="uni_pc", scheduler="simple", denoise=1.0, conditions=conditions,
                     clip_vision_output=seen.out)
+    decode = g.add("VideoCanvasDecode", vae=vae, latent=sampler[0], tile_size=0, paste_back=False,
+                   feather=4.0, conditions=conditions)
+    save_video(g, wan, decode.out, WORKFLOWS[name].key)
+    return g
+
+
+def _i2v_model_channels_toy(g: Graph, m: Models, name: str) -> Graph:
+    """The toy twin: the bundled 36-channel toy model, no text, no CLIP vision (it has no image
+    embedding, like Wan 2.2 A14B I2V); trained on conditions at any frame, so nothing is zero-shot."""
+    g.note(f"{WORKFLOWS[name].description}\n\n"
+           "Runs as shipped on the pack's bundled toy image-to-video model (models/: the toy's "
+           "channel-concatenation variant, 36 input channels like Wan's I2V models, 64x64, 17 frames, "
+           "no text: VideoCanvas Null Prompt stands in for the prompts): press Run. The conditions are "
+           "composited into one grey pixel video, encoded in video mode, with a mask per pixel frame: "
+           "the model's own inputs, built by ComfyUI's Wan code (no RoPE Interpolator: VideoCanvas "
+           "Sampler patches the model for its channels itself). Unlike the public Wan I2V weights, "
+           "this toy was trained with conditions at any frame and partial patches. The Wan twin of "
+           "this template runs Wan 2.1 I2V 480p.")
+    unet = g.add("UNETLoader", title="Load diffusion model", unet_name=m.unet, weight_dtype="default")
+    vae = g.add("VAELoader", title="Load VAE", vae_name=m.vae).out
+    null = g.add("VideoCanvasNullPrompt", title="Null prompt (the toy model has no text)").out
+    size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
+                 height=m.height, length=m.length, fps=float(m.fps))
+    wan = Wan(unet.out, vae, null, null, size)
+    first = load_image(g, "videocanvas_first.png", "First frame")
+    last = load_image(g, "videocanvas_last.png", "Last frame")
+    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title="First frame")
+    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions, title="Last frame")
+    layout_preview(g, wan, conditions)
+    sampler = g.add("VideoCanvasSampler", model=wan.model, positive=null, negative=null, vae=vae,
+                    canvas=size.out, batch_size=1, seed=m.seed, steps=m.steps, cfg=m.cfg,
+                    sampler_name="euler", scheduler="simple", denoise=1.0, conditions=conditions)
     decode = g.add("VideoCanvasDecode", vae=vae, latent=sampler[0], tile_size=0, paste_back=False,
                    feather=4.0, conditions=conditions)
     save_video(g, wan, decode.out, WORKFLOWS[name].key)

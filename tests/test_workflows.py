@@ -24,7 +24,7 @@ from hostkit.setup import PACK_LINK_NAME, comfy_dir
 
 NAMES = sorted(p.stem for p in wf.WORKFLOWS_DIR.glob("*.json"))
 TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
-# Templates for a Wan image-to-video (36-channel) model: no toy twin (the toy model is text-to-video)
+# Templates for Wan 2.1 I2V 480p (36 channels): run on a tiny I2V checkpoint, CLIP vision dropped
 I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
 WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V]
 SIZE = (48, 32)  # not square: catches a width/height swap
@@ -81,12 +81,12 @@ TOY_ONLY = {"12_long_video"}
 
 
 def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
-    keys = {w.key for w in wf.WORKFLOWS.values() if w.models.unet not in wf.I2V_UNETS}
-    assert len(keys) == 12
+    keys = {w.key for w in wf.WORKFLOWS.values()}
+    assert len(keys) == 13
     for key in keys:
         twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key)
         assert [b for b, _ in twins] == ([True] if key in TOY_ONLY else [False, True]), key
-    assert (len(TOY), len(WAN)) == (12, 11)
+    assert (len(TOY), len(WAN), len(I2V)) == (13, 11, 1)
 
 
 def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
@@ -311,7 +311,10 @@ def test_real_model_names_and_defaults():
 def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
     for name in TOY:
         kinds = {n["class_type"]: n["inputs"] for n in wf.load_api(name).values()}
-        assert kinds["UNETLoader"]["unet_name"] == "videocanvas_toy_t2v.safetensors"
+        # the image-to-video template runs the toy's 36-channel (channel-concatenation) variant
+        assert kinds["UNETLoader"]["unet_name"] == ("videocanvas_toy_i2v.safetensors"
+                                                    if wf.WORKFLOWS[name].key == "13_i2v_model_channels"
+                                                    else "videocanvas_toy_t2v.safetensors")
         assert kinds["VAELoader"]["vae_name"] == "videocanvas_toy_vae.safetensors"
         assert "CLIPLoader" not in kinds and "VideoCanvasNullPrompt" in kinds
         # one window of the toy model, or (long video) 61 frames in its 17-frame windows
