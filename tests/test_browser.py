@@ -41,7 +41,8 @@ APP = "window.comfyAPI.app.app"
 # Settings of a fresh profile: no first-run templates dialog; Wan templates name model files a test
 # machine lacks, and the missing-models dialog would cover the page (missing *nodes* still show).
 SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False}
-BUNDLED_UNET = "videocanvas_toy_t2v.safetensors"
+# the bundled toy models: text-to-video, and its 36-channel image-to-video twin (template 13)
+BUNDLED_UNETS = ("videocanvas_toy_t2v.safetensors", "videocanvas_toy_i2v.safetensors")
 
 
 # Where ComfyUI's /workflow_templates looks in a pack, in its order (app/custom_node_manager.py): it
@@ -62,7 +63,7 @@ def templates() -> dict[str, dict]:
 
 
 def is_bundled(workflow: dict) -> bool:
-    return any(n.get("type") == "UNETLoader" and (n.get("widgets_values") or [None])[0] == BUNDLED_UNET
+    return any(n.get("type") == "UNETLoader" and (n.get("widgets_values") or [None])[0] in BUNDLED_UNETS
                for n in workflow["nodes"])
 
 

@@ -189,3 +189,37 @@ def test_the_encoded_training_set_is_keyed_by_the_vae_and_the_data_recipe(monkey
     monkeypatch.setattr(train_dit, "SCENE_CUTS", 0.0)
     assert train_dit.dataset_path(1024) != bundled  # clips without cuts must not reuse the cache
     assert train_dit.dataset_path(512).name.startswith("dit_data_512_")
+
+
+def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse_tokens():
+    """Training `sparse` masks the keys of the condition tokens the pack's sparse mode drops, batched;
+    each row's output equals the pack's sparse forward (the tokens really left out) for that row."""
+    from trainer.anchors import Anchor
+    from training.train_dit import sample_forward
+    from vc_core.condition_tokens import Footprint
+    from vc_core.wan_forward import ConditionLatents, in_context_forward
+
+    cpu = torch.device("cpu")
+    model = build_dit(seed=0).eval()
+    gen = torch.Generator().manual_seed(0)
+    zt = torch.randn(2, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen)
+    t = torch.tensor([0.3, 0.7])
+    cond = torch.randn(2, 16, 2, SIZE // 8, SIZE // 8, generator=gen)
+    # Anchor(frame, top, left, height, width): partial boxes (tokens dropped) and one full frame
+    rows = [[Anchor(3, 0, 0, 24, 40), Anchor(9, 40, 16, 24, 48)],
+            [Anchor(0, 8, 8, 16, 16), Anchor(16, 0, 0, 64, 64)]]
+    frames = [tuple(a.frame for a in r) for r in rows]
+    with torch.no_grad():
+        trained, _ = sample_forward(model, "sparse", zt, t, cond, frames, cpu, rows)
+        full, _ = sample_forward(model, "icc", zt, t, cond, frames, cpu, rows)
+        for r, anchors in enumerate(rows):
+            boxes = torch.zeros(2, SIZE, SIZE)
+            for k, a in enumerate(anchors):
+                boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+            conditions = ConditionLatents(cond[r:r + 1], frames[r], stride=4,
+                                          footprint=Footprint.from_masks(boxes, (SIZE // 8, SIZE // 8)))
+            pack = in_context_forward(model, zt[r:r + 1], t[r:r + 1] * 1000, torch.zeros(1, 1, 4096),
+                                      conditions, "interpolate", condition_tokens="sparse")
+            assert torch.allclose(trained[r:r + 1], pack, rtol=1e-5, atol=1e-5), r
+            # and dropping those tokens matters: the full forward differs
+            assert (full[r] - trained[r]).abs().max() > 1e-3, r

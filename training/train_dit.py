@@ -7,6 +7,8 @@
               replace (latent replacement: the condition overwrites its slot, kept clean)
               cached (icc with condition tokens attending only to condition tokens, so a sampler
                       can cache their keys/values: vc_core.condition_tokens; issue 16)
+              sparse (icc trained as the pack's `sparse` condition tokens run it: tokens whose
+                      canvas area holds no patch pixel are left out of the attention; issue 16)
               plain (a plain T2V model, no conditions: the base a VideoCanvas LoRA is trained on)
               concat (channel concatenation, the paper's baseline: a widened patch embedding reads
                       16 noise + 4 mask + 16 image-latent channels, Wan's image-to-video format,
@@ -44,6 +46,7 @@ DIT_FILES = {
     "nearest": BUNDLED / "ablations" / "videocanvas_toy_t2v_nearest.safetensors",
     "replace": BUNDLED / "ablations" / "videocanvas_toy_t2v_replace.safetensors",
     "cached": BUNDLED / "ablations" / "videocanvas_toy_t2v_cached.safetensors",
+    "sparse": BUNDLED / "ablations" / "videocanvas_toy_t2v_sparse.safetensors",
     # no conditions at all: the base of the LoRA route (training/toy_lora_proof.sh); not shipped
     "plain": ROOT / "train_runs" / "toy_t2v_plain.safetensors",
     # Wan's 36-channel image-to-video format, registered: the toy image-to-video model
@@ -250,7 +253,8 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
         rows = [i for i, a in enumerate(draws) if len(a) == k]
         cond = torch.cat([conds[i] for i in rows]) if k else None
         frames = [tuple(a.frame for a in draws[i]) for i in rows]
-        out, weight = sample_forward(model, variant, zt[rows], t[rows], cond, frames, device)
+        out, weight = sample_forward(model, variant, zt[rows], t[rows], cond, frames, device,
+                                     [draws[i] for i in rows])
         err = ((out.float() - target[rows]) ** 2) * weight  # weight [n, 1, F, 1, 1]
         per_sample = err.sum(dim=(1, 2, 3, 4)) / (weight.sum(dim=(1, 2, 3, 4)) * z[:1, :, :1].numel())
         loss = loss + per_sample.sum()
@@ -278,9 +282,41 @@ def concat_pool_step(model, data, idx, gen, device):
     return ((out.float() - target) ** 2).mean(), int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
 
 
-def sample_forward(model, variant, zt, t, cond, frames, device):
-    """The model's output for n samples with the same number of anchors (frames: one tuple per row)
-    and the loss weight per sample and latent frame (0 where a condition replaced the slot)."""
+def sparse_key_mask(rows, video_tokens: int) -> torch.Tensor:
+    """[n, 1, 1, L] bool, the attention keys `sparse` condition tokens keep for each row's anchors
+    (trainer.anchors.Anchor boxes): every video token, and each condition token whose canvas area
+    holds a patch pixel (vc_core.condition_tokens.token_keep, what the pack's sparse mode keeps)."""
+    from vc_core.condition_tokens import Footprint, token_keep
+
+    masks = []
+    for anchors in rows:
+        boxes = torch.zeros(len(anchors), SIZE, SIZE)
+        for k, a in enumerate(anchors):
+            boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+        keep = token_keep(Footprint.from_masks(boxes, (SIZE // 8, SIZE // 8)).tensor(), (2, 2))
+        masks.append(torch.cat([torch.ones(video_tokens, dtype=torch.bool), keep.reshape(-1)]))
+    return torch.stack(masks)[:, None, None, :]
+
+
+def key_mask_attention(mask: torch.Tensor):
+    """ComfyUI's attention override: self-attention (keys as long as the mask) reads only the kept
+    keys. A token no other token reads and whose own output is dropped is exactly a dropped token:
+    Wan's tokens meet only in self-attention, so this trains the sparse forward, batched."""
+    # additive, finite: ComfyUI's CPU kernel (sub-quadratic) adds a bool mask as 0/1 and a fully
+    # masked chunk of -inf would give NaN; exp(-1e4 + score) is exactly 0 in float32
+    additive = torch.zeros(mask.shape).masked_fill(~mask, -1e4)
+
+    def attention(func, *args, **kwargs):
+        if args[1].shape[1] == mask.shape[-1]:
+            kwargs["mask"] = additive.to(args[1])
+        return func(*args, **kwargs)
+    return attention
+
+
+def sample_forward(model, variant, zt, t, cond, frames, device, anchors=None):
+    """The model's output for n samples with the same number of anchors (frames: one tuple per row;
+    anchors: the rows' trainer.anchors.Anchor lists, for `sparse`) and the loss weight per sample and
+    latent frame (0 where a condition replaced the slot)."""
     from vc_core.timing import causal_latent_slot
     from vc_core.wan_forward import ConditionLatents, in_context_forward
 
@@ -301,9 +337,13 @@ def sample_forward(model, variant, zt, t, cond, frames, device):
         return model.forward_orig(zt, t_frames, context, freqs=rope_video(model, device)), weight
     policy = "nearest" if variant == "nearest" else "interpolate"
     attention = "cached" if variant == "cached" else "two-way"  # the mask, never a cache here
+    options = {}
+    if variant == "sparse":
+        video_tokens = LATENT_FRAMES * (SIZE // 16) ** 2
+        options["optimized_attention_override"] = key_mask_attention(sparse_key_mask(anchors, video_tokens))
     out = in_context_forward(model, zt, t * 1000, context,
                              ConditionLatents(cond, frames[0], stride=STRIDE, row_frames=tuple(frames)),
-                             policy, condition_attention=attention)
+                             policy, condition_attention=attention, transformer_options=options)
     return out, weight
 
 
