@@ -394,6 +394,7 @@ TRAINED_ATTENTION = {
     "diffusion_models/videocanvas_toy_t2v.safetensors": "two-way",
     "ablations/videocanvas_toy_t2v_nearest.safetensors": "two-way",
     "ablations/videocanvas_toy_t2v_cached.safetensors": "cached",
+    "ablations/videocanvas_toy_t2v_sparse.safetensors": "two-way",  # trained with sparse tokens
 }
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
