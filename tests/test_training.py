@@ -223,3 +223,61 @@ def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse
             assert torch.allclose(trained[r:r + 1], pack, rtol=1e-5, atol=1e-5), r
             # and dropping those tokens matters: the full forward differs
             assert (full[r] - trained[r]).abs().max() > 1e-3, r
+
+
+def test_the_concat_variant_reads_the_mask_and_image_channels_comfyui_hands_a_wan_i2v_model():
+    """A full first and a full last frame: the mask channels (1 = known, what ComfyUI hands the model
+    as 1 - concat_mask) mark latent frame 0 whole and channel 3 of the last latent frame, exactly as
+    WanFirstLastFrameToVideo lays them out; the image channels are the encoder's output for the grey
+    video holding those two frames; a sample without anchors gets zeros (no concat inputs)."""
+    from trainer.anchors import Anchor
+    from training.train_dit import concat_channels
+    from vc_core.canvas import VAE_ZERO
+
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (2, FRAMES, SIZE, SIZE, 3), dtype=torch.uint8, generator=gen)
+    seen = []
+
+    def encode(videos):  # stands in for the VAE: records its input, returns a known latent
+        seen.append(videos)
+        return torch.full((videos.shape[0], 16, LATENT_FRAMES, SIZE // 8, SIZE // 8), 7.0)
+
+    draws = [[Anchor(0, 0, 0, SIZE, SIZE), Anchor(FRAMES - 1, 0, 0, SIZE, SIZE)], []]
+    out = concat_channels(pixels, draws, encode, torch.device("cpu"))
+    assert out.shape == (2, 20, LATENT_FRAMES, SIZE // 8, SIZE // 8)
+    known = torch.zeros(4, LATENT_FRAMES)
+    known[:, 0] = 1
+    known[3, LATENT_FRAMES - 1] = 1
+    assert torch.equal(out[0, :4], known[:, :, None, None].expand(-1, -1, SIZE // 8, SIZE // 8))
+    assert torch.equal(out[0, 4:], torch.full_like(out[0, 4:], 7.0))
+    assert not out[1].any()
+    (video,) = seen[0]  # one video encoded: the sample with anchors
+    assert torch.equal(video[0], pixels[0, 0].float() / 255)
+    assert torch.equal(video[-1], pixels[0, -1].float() / 255)
+    assert torch.equal(video[1:-1], torch.full_like(video[1:-1], VAE_ZERO))
+
+
+def test_steps_zero_fits_the_step_count_to_the_time_budget(monkeypatch):
+    """--steps 0: steps 10..60 are timed (the first ones warm up), then the count is fixed so the
+    rest fits 92 % of the time left; a given count is kept as it is."""
+    import training.common as common
+
+    clock = [0.0]
+    monkeypatch.setattr(common.time, "monotonic", lambda: clock[0])
+    logged = []
+
+    class Run:
+        def log(self, **row):
+            logged.append(row)
+
+    budget = common.StepBudget(0, deadline=100.0)
+    for step in range(60):
+        clock[0] += 0.5  # every step takes 0.5 s
+        budget.after(step, Run())
+    # timed: 50 steps in 25 s; left: 70 s x 0.92 = 64.4 s, 128 steps of 0.5 s
+    assert budget.steps == 60 + 128 and not budget.auto
+    assert logged == [{"event": "steps fixed to fit the time budget", "steps": 188, "seconds_per_step": 0.5}]
+    fixed = common.StepBudget(5000, deadline=100.0)
+    for step in range(60):
+        fixed.after(step, Run())
+    assert fixed.steps == 5000 and len(logged) == 1
