@@ -150,19 +150,40 @@ def open_template_browser(pg):
     return pg.locator('[data-testid^="template-workflow-"]')
 
 
+def render_all_cards(pg, count: int):
+    """The template browser renders cards as they scroll into view (24 at first on frontend 1.32.9):
+    scroll to the last one rendered until `count` are there or no more come."""
+    cards = pg.locator('[data-testid^="template-workflow-"]')
+    cards.first.wait_for()
+    for _ in range(20):
+        shown = cards.count()
+        if shown >= count:
+            break
+        cards.nth(shown - 1).scroll_into_view_if_needed()
+        pg.wait_for_timeout(500)
+    return cards
+
+
+def template_card(pg, name: str):
+    open_template_browser(pg)
+    render_all_cards(pg, len(template_files()))
+    return pg.locator(f'[data-testid="template-workflow-{name}"]')
+
+
 def test_each_template_opens_from_the_template_browser_with_every_node_known(page):
     expected = templates()
-    cards = open_template_browser(page)
-    cards.first.wait_for()
+    open_template_browser(page)
+    cards = render_all_cards(page, len(expected))
     shot(page, "template_browser")
     names = sorted(c.get_attribute("data-testid").removeprefix("template-workflow-")
                    for c in cards.all())
     # each once: a name in two folders would be listed twice and load only one of them
     assert names == sorted(p.stem for p in template_files()) == sorted(expected)
     for name in names:
-        if not page.locator('[data-testid^="template-workflow-"]').first.is_visible():
-            open_template_browser(page)
-        page.locator(f'[data-testid="template-workflow-{name}"]').click()
+        card = page.locator(f'[data-testid="template-workflow-{name}"]')
+        if not card.count() or not card.is_visible():
+            card = template_card(page, name)
+        card.click()
         wait_for_graph(page, expected[name], name)
         loaded = page.evaluate(f"""() => {APP}.graph._nodes.map(n => [n.id, n.type,
                                    !!window.LiteGraph.registered_node_types[n.type]])""")
@@ -189,8 +210,7 @@ BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
 @pytest.mark.skipif(not BUNDLED, reason="no bundled-model templates yet")
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_template_runs_from_the_run_button_unedited(page, ui_server, name):
-    open_template_browser(page)
-    page.locator(f'[data-testid="template-workflow-{name}"]').click()
+    template_card(page, name).click()
     wait_for_graph(page, templates()[name], name)
     before = set(ui_server.get("/history"))
     t0 = time.monotonic()
