@@ -218,19 +218,14 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
 
     if variant == "concat" and "concat_pool" in data:
         return concat_pool_step(model, data, idx, gen, device)
-    lo = hi = max_anchors
+    lo, hi = 0, max_anchors
     if count_per_step:  # one anchor count for the whole step (frames and crops still per sample):
         # one forward instead of one per count, for a GPU, where a toy's step is launch-bound
         lo = hi = int(torch.randint(0, max_anchors + 1, (), generator=gen))
-    else:
-        lo = 0
     draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, hi, min_anchors=lo) for _ in idx]
     z = data["video"][idx].to(device)
     b = z.shape[0]
-    t = sample_t(b, gen).to(device)
-    eps = torch.randn(z.shape, generator=gen).to(device)
-    zt = (1 - t.view(-1, 1, 1, 1, 1)) * z + t.view(-1, 1, 1, 1, 1) * eps
-    target = eps - z
+    zt, t, target = noisy(z, gen, device)
     conds = [None] * b
     if variant == "concat":
         channels = concat_channels(data["pixels"][idx], draws, encode_video, device)
