@@ -21,6 +21,15 @@ TEMPLATE = "01 Image to video at any frame (Toy model)"
 KEYFRAME_AT = 8  # the template holds its keyframe at the middle frame of 17
 
 
+def run_video(server, prompt) -> torch.Tensor:
+    """Run an API prompt through the server; the video its SaveVideo wrote, [T, H, W, 3] uint8."""
+    entry = server.run(prompt, timeout=300)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (save_id,) = [i for i, n in prompt.items() if n["class_type"] == "SaveVideo"]
+    (saved,) = entry["outputs"][save_id]["images"]
+    return torch.from_numpy(read_video(Path(server.output_dir) / saved["subfolder"] / saved["filename"]))
+
+
 def test_loaders_list_the_bundled_model_but_not_the_ablation_weights(object_info):
     unets = object_info["UNETLoader"]["input"]["required"]["unet_name"][0]
     vaes = object_info["VAELoader"]["input"]["required"]["vae_name"][0]
@@ -32,11 +41,7 @@ def test_a_keyframe_at_frame_8_appears_at_frame_8(server):
     prompt = load_api(TEMPLATE)
     (when,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasTimestampConditioner"]
     assert when["frames"] == str(KEYFRAME_AT)
-    entry = server.run(prompt, timeout=300)
-    assert entry["status"]["status_str"] == "success", entry["status"]
-    (save_id,) = [i for i, n in prompt.items() if n["class_type"] == "SaveVideo"]
-    (saved,) = entry["outputs"][save_id]["images"]
-    video = torch.from_numpy(read_video(Path(server.output_dir) / saved["subfolder"] / saved["filename"]))
+    video = run_video(server, prompt)
 
     from training.procedural import ClipSpec, generate_clip
 
@@ -50,14 +55,6 @@ def test_a_keyframe_at_frame_8_appears_at_frame_8(server):
 
 
 I2V_TEMPLATE = "13 First and last frame on a Wan I2V model (Toy model)"
-
-
-def run_video(server, prompt) -> torch.Tensor:
-    entry = server.run(prompt, timeout=300)
-    assert entry["status"]["status_str"] == "success", entry["status"]
-    (save_id,) = [i for i, n in prompt.items() if n["class_type"] == "SaveVideo"]
-    (saved,) = entry["outputs"][save_id]["images"]
-    return torch.from_numpy(read_video(Path(server.output_dir) / saved["subfolder"] / saved["filename"]))
 
 
 def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):

@@ -194,7 +194,7 @@ def test_the_encoded_training_set_is_keyed_by_the_vae_and_the_data_recipe(monkey
 def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse_tokens():
     """Training `sparse` masks the keys of the condition tokens the pack's sparse mode drops, batched;
     each row's output equals the pack's sparse forward (the tokens really left out) for that row."""
-    from trainer.anchors import Anchor
+    from trainer.anchors import Anchor, anchor_masks
     from training.train_dit import sample_forward
     from vc_core.condition_tokens import Footprint
     from vc_core.wan_forward import ConditionLatents, in_context_forward
@@ -213,9 +213,7 @@ def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse
         trained, _ = sample_forward(model, "sparse", zt, t, cond, frames, cpu, rows)
         full, _ = sample_forward(model, "icc", zt, t, cond, frames, cpu, rows)
         for r, anchors in enumerate(rows):
-            boxes = torch.zeros(2, SIZE, SIZE)
-            for k, a in enumerate(anchors):
-                boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+            boxes = anchor_masks(anchors, SIZE, SIZE)
             conditions = ConditionLatents(cond[r:r + 1], frames[r], stride=4,
                                           footprint=Footprint.from_masks(boxes, (SIZE // 8, SIZE // 8)))
             pack = in_context_forward(model, zt[r:r + 1], t[r:r + 1] * 1000, torch.zeros(1, 1, 4096),

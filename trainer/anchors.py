@@ -70,6 +70,14 @@ def draw_anchors(gen: torch.Generator, frames: int, height: int, width: int, max
     return [Anchor(f, *draw_box(gen, height, width, min_area, max_area)) for f in chosen]
 
 
+def anchor_masks(anchors: list[Anchor], height: int, width: int) -> torch.Tensor:
+    """[K, H, W] float: 1 inside each anchor's box (where its canvas holds the clip's pixels)."""
+    masks = torch.zeros(len(anchors), height, width)
+    for i, a in enumerate(anchors):
+        masks[i, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+    return masks
+
+
 def render_canvases(pixels: torch.Tensor, anchors: list[Anchor]) -> torch.Tensor:
     """[K, H, W, C] canvases in 0..1: each anchor's box of its frame on a VAE_ZERO canvas.
     pixels: the clip, [T, H, W, C] float in 0..1 or uint8."""

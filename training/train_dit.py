@@ -146,7 +146,7 @@ def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch
     image-to-video model: 1 - concat_mask, then the image latent through the latent format. Built by
     vc_core.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
     a sample without anchors gets zeros, what ComfyUI passes when no concat inputs are set."""
-    from trainer.anchors import render_canvases
+    from trainer.anchors import anchor_masks, render_canvases
     from vc_core.channel_concat import concat_mask, pixel_video
 
     n = len(draws)
@@ -158,11 +158,8 @@ def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch
     videos = []
     for i in rows:
         anchors = draws[i]
-        boxes = torch.zeros(len(anchors), SIZE, SIZE)
-        for k, a in enumerate(anchors):
-            boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
-        cc = pixel_video(render_canvases(pixels[i], anchors), boxes, [a.frame for a in anchors],
-                         [1.0] * len(anchors), FRAMES)
+        cc = pixel_video(render_canvases(pixels[i], anchors), anchor_masks(anchors, SIZE, SIZE),
+                         [a.frame for a in anchors], [1.0] * len(anchors), FRAMES)
         out[i, :4] = 1.0 - concat_mask(cc.known, 8)[0].to(device)
         videos.append(cc.video)
     out[rows, 4:] = video_encoder(torch.stack(videos)).to(device)
@@ -229,10 +226,7 @@ def training_step(model, variant, data, idx, gen, max_anchors, device, encode=No
     conds = [None] * b
     if variant == "concat":
         channels = concat_channels(data["pixels"][idx], draws, encode_video, device)
-        context = torch.zeros(b, 1, 4096, device=device)  # the null prompt
-        out = model.forward_orig(torch.cat([zt, channels], dim=1), t * 1000, context,
-                                 freqs=rope_video(model, device))
-        return ((out.float() - target) ** 2).mean(), len(draws[0])
+        return concat_loss(model, zt, t, target, channels, device), len(draws[0])
     if "pixels" in data:
         canvases = [render_canvases(data["pixels"][c], a)
                     for c, a in zip(idx.tolist(), draws, strict=True) if a]
@@ -271,23 +265,29 @@ def concat_pool_step(model, data, idx, gen, device):
     choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
     channels = pool[idx, choice].to(device)
     zt, t, target = noisy(data["video"][idx].to(device), gen, device)
-    context = torch.zeros(len(idx), 1, 4096, device=device)  # the null prompt
+    known = int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
+    return concat_loss(model, zt, t, target, channels, device), known
+
+
+def concat_loss(model, zt, t, target, channels, device):
+    """MSE of the velocity over every token, the condition channels concatenated to the noisy video
+    (all tokens are video tokens in this paradigm)."""
+    context = torch.zeros(zt.shape[0], 1, 4096, device=device)  # the null prompt
     out = model.forward_orig(torch.cat([zt, channels], dim=1), t * 1000, context,
                              freqs=rope_video(model, device))
-    return ((out.float() - target) ** 2).mean(), int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
+    return ((out.float() - target) ** 2).mean()
 
 
 def sparse_key_mask(rows, video_tokens: int) -> torch.Tensor:
     """[n, 1, 1, L] bool, the attention keys `sparse` condition tokens keep for each row's anchors
     (trainer.anchors.Anchor boxes): every video token, and each condition token whose canvas area
     holds a patch pixel (vc_core.condition_tokens.token_keep, what the pack's sparse mode keeps)."""
+    from trainer.anchors import anchor_masks
     from vc_core.condition_tokens import Footprint, token_keep
 
     masks = []
     for anchors in rows:
-        boxes = torch.zeros(len(anchors), SIZE, SIZE)
-        for k, a in enumerate(anchors):
-            boxes[k, a.top:a.top + a.height, a.left:a.left + a.width] = 1
+        boxes = anchor_masks(anchors, SIZE, SIZE)
         keep = token_keep(Footprint.from_masks(boxes, (SIZE // 8, SIZE // 8)).tensor(), (2, 2))
         masks.append(torch.cat([torch.ones(video_tokens, dtype=torch.bool), keep.reshape(-1)]))
     return torch.stack(masks)[:, None, None, :]
