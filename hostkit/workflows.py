@@ -966,23 +966,8 @@ def i2v_model_channels(m: Models, name: str) -> Graph:
     size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
                  height=m.height, length=m.length, fps=float(m.fps))
     wan = Wan(unet.out, vae, pos, neg, size)
-    first = load_image(g, "videocanvas_first.png", "First frame")
-    last = load_image(g, "videocanvas_last.png", "Last frame")
-    vision = g.add("CLIPVisionLoader", title="Load CLIP vision", clip_name="clip_vision_h.safetensors")
-    seen = g.add("CLIPVisionEncode", title="CLIP vision of the first frame", clip_vision=vision.out,
-                 image=first.out, crop="none")
-    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title="First frame (exact)")
-    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions,
-                           title="Last frame (zero-shot on the 480p model)")
-    layout_preview(g, wan, conditions)
-    sampler = g.add("VideoCanvasSampler", model=wan.model, positive=pos, negative=neg, vae=vae,
-                    canvas=size.out, batch_size=1, seed=m.seed, steps=m.steps, cfg=m.cfg,
-                    sampler_name="uni_pc", scheduler="simple", denoise=1.0, conditions=conditions,
-                    clip_vision_output=seen.out)
-    decode = g.add("VideoCanvasDecode", vae=vae, latent=sampler[0], tile_size=0, paste_back=False,
-                   feather=4.0, conditions=conditions)
-    save_video(g, wan, decode.out, WORKFLOWS[name].key)
-    return g
+    titles = ("First frame (exact)", "Last frame (zero-shot on the 480p model)")
+    return _first_last_through_channels(g, m, wan, name, titles, "uni_pc", clip_vision=True)
 
 
 def _i2v_model_channels_toy(g: Graph, m: Models, name: str) -> Graph:
@@ -1003,15 +988,29 @@ def _i2v_model_channels_toy(g: Graph, m: Models, name: str) -> Graph:
     size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
                  height=m.height, length=m.length, fps=float(m.fps))
     wan = Wan(unet.out, vae, null, null, size)
+    return _first_last_through_channels(g, m, wan, name, ("First frame", "Last frame"), "euler")
+
+
+def _first_last_through_channels(g: Graph, m: Models, wan: Wan, name: str, titles: tuple[str, str],
+                                 sampler_name: str, clip_vision: bool = False) -> Graph:
+    """Template 13's graph after its loaders: the first and last images as full-frame conditions,
+    sampled by VideoCanvas Sampler (which patches a 36-channel model for its channels) and decoded;
+    clip_vision: CLIP vision of the first frame into the sampler, as ComfyUI's own I2V template."""
     first = load_image(g, "videocanvas_first.png", "First frame")
     last = load_image(g, "videocanvas_last.png", "Last frame")
-    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title="First frame")
-    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions, title="Last frame")
+    seen = {}
+    if clip_vision:
+        vision = g.add("CLIPVisionLoader", title="Load CLIP vision", clip_name="clip_vision_h.safetensors")
+        seen["clip_vision_output"] = g.add("CLIPVisionEncode", title="CLIP vision of the first frame",
+                                           clip_vision=vision.out, image=first.out, crop="none").out
+    conditions = at_frames(g, wan, full_frame(g, wan, first.out), "0", title=titles[0])
+    conditions = at_frames(g, wan, full_frame(g, wan, last.out), "-1", conditions, title=titles[1])
     layout_preview(g, wan, conditions)
-    sampler = g.add("VideoCanvasSampler", model=wan.model, positive=null, negative=null, vae=vae,
-                    canvas=size.out, batch_size=1, seed=m.seed, steps=m.steps, cfg=m.cfg,
-                    sampler_name="euler", scheduler="simple", denoise=1.0, conditions=conditions)
-    decode = g.add("VideoCanvasDecode", vae=vae, latent=sampler[0], tile_size=0, paste_back=False,
+    sampler = g.add("VideoCanvasSampler", model=wan.model, positive=wan.positive, negative=wan.negative,
+                    vae=wan.vae, canvas=wan.canvas.out, batch_size=1, seed=m.seed, steps=m.steps,
+                    cfg=m.cfg, sampler_name=sampler_name, scheduler="simple", denoise=1.0,
+                    conditions=conditions, **seen)
+    decode = g.add("VideoCanvasDecode", vae=wan.vae, latent=sampler[0], tile_size=0, paste_back=False,
                    feather=4.0, conditions=conditions)
     save_video(g, wan, decode.out, WORKFLOWS[name].key)
     return g
