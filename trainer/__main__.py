@@ -17,6 +17,7 @@ LoraLoaderModelOnly before 'VideoCanvas RoPE Interpolator'.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from pathlib import Path
@@ -93,10 +94,7 @@ def main(argv=None) -> int:
     device_type = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     models.import_comfyui(models.find_comfyui(args.comfyui), device_type)
 
-    from .cache import build_cache, file_id, load_cached
-    from .data import check_length, find_videos, parse_buckets
-    from .loop import Distributed, Trainer
-    from .lora import LoRASet
+    from .loop import Distributed
 
     if args.shard_base and device_type == "cpu" and args.weight_dtype.startswith("fp8"):
         raise SystemExit(f"--shard-base with --weight-dtype {args.weight_dtype}: on the CPU the processes "
@@ -113,99 +111,112 @@ def main(argv=None) -> int:
     out = Path(args.out)
     log = print if dist.main else (lambda *_: None)
     try:
-        if (out / "state.json").exists() and not args.resume:
-            raise SystemExit(f"--out {out}: holds a run already; pass --resume to continue it, or "
-                             f"choose another folder")
-        if args.resume and not (out / "state.json").exists():
-            raise SystemExit(f"--resume: {out} holds no saved run state (state.json)")
-        out.mkdir(parents=True, exist_ok=True)
-
-        base = models.load_base(args.model, args.weight_dtype, device)
-        lora = None
-        if args.init_lora:  # checked before any encoding: a LoRA of another model stops here
-            import comfy.utils
-
-            if not args.init_lora.endswith(".safetensors"):
-                raise SystemExit(f"--init-lora {args.init_lora}: only .safetensors files are loaded")
-            lora = LoRASet.from_comfy(base.wan, comfy.utils.load_torch_file(args.init_lora), args.init_lora)
-        vae = models.load_vae(args.vae)
-        try:
-            models.check_vae(base, vae, f"--vae {args.vae}")
-        except ValueError as e:
-            raise SystemExit(str(e)) from None
-        length = check_length(args.length)
-        buckets = parse_buckets(args.sizes, base.spatial_multiple)
-        videos = find_videos(Path(args.data))
-        cache_dir = Path(args.cache) if args.cache else out / "cache"
-        clip = models.load_text_encoder(args.text_encoder) if args.text_encoder else None
-        encoder_ids = f"{file_id(args.vae)}|{file_id(args.text_encoder)}|{type(base.latent_format).__name__}"
-
-        def cache(log_fn):
-            return build_cache(videos, cache_dir, length, buckets,
-                               lambda px: models.encode_video(vae, px, base.latent_format),
-                               lambda caption: models.encode_text(clip, caption),
-                               encoder_ids, args.frame_stride, args.clips_per_video,
-                               args.on_bad_video, log=log_fn)
-
-        manifest = out / "clips.json"  # the main process's list: the others need not decode again
-        if dist.main:
-            files = cache(log)
-            manifest.write_text(json.dumps([str(f) for f in files]))
-        dist.barrier()
-        if not dist.main:
-            files = [Path(f) for f in json.loads(manifest.read_text())]
-        clip = None  # the text encoder is done with: let ComfyUI give its memory back
-        import comfy.model_management
-
-        comfy.model_management.unload_all_models()
-        comfy.model_management.soft_empty_cache()
-
-        class Clips:
-            def __len__(self):
-                return len(files)
-
-            def __getitem__(self, i):
-                return load_cached(files[i])
-
-        config = TrainConfig(
-            steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-            warmup=args.warmup, max_grad_norm=args.max_grad_norm, rank=args.rank, alpha=args.alpha,
-            targets=tuple(t for t in args.targets.split(",") if t), min_anchors=args.min_anchors,
-            max_anchors=args.max_anchors, min_crop=args.min_crop, max_crop=args.max_crop,
-            shift=args.shift, seed=args.seed, gradient_checkpointing=args.gradient_checkpointing,
-            micro_batch=args.micro_batch)
-        if args.shard_base:
-            _shard(base.wan, dist, device, out, log)
-            wan = base.wan
-        else:
-            wan = base.wan.to(device)
-        if lora is not None:
-            config.rank, config.alpha = lora.rank, lora.alpha
-        trainer = Trainer(wan, Clips(), lambda canvases: models.encode_images(vae, canvases,
-                                                                              base.latent_format),
-                          config, device, base.compute_dtype, base.shift, lora=lora, dist=dist)
-        if args.resume:
-            trainer.load_state(out)
-            _truncate_log(out / "loss.jsonl", trainer.step)
-            log(f"resumed at step {trainer.step}")
-        log(f"{len(files)} clips, {len(trainer.lora.names)} LoRA layers (rank {trainer.lora.rank}), "
-            f"shift {trainer.shift}, {dist.world} process(es), device {device}")
-        save_every = args.save_every
-
-        def on_step(step, loss):
-            if dist.main and save_every and step % save_every == 0 and step < args.steps:
-                _save_lora(trainer, out / f"{args.name}_step{step:06d}.safetensors", args)
-
-        trainer.run(out, save_every=save_every, stop_after=args.stop_after, log=log, on_step=on_step)
-        if dist.main and trainer.step >= args.steps:
-            path = _save_lora(trainer, out / f"{args.name}.safetensors", args)
-            log(f"LoRA: {path}")
-        # every process waits for the main one's saving before any tears its group down (a rank
-        # leaving early aborted in gloo's threads at exit); not on an error, where it would hang
-        dist.barrier()
+        _train(args, models, dist, device, out, log)
     finally:
+        # the model (FSDP's sharded modules hold the process group) died with _train's frame:
+        # collect it now, so the group is torn down in a live interpreter; left to finalization,
+        # gloo's worker threads aborted the process at exit now and then
+        gc.collect()
         dist.close()
     return 0
+
+
+def _train(args, models, dist, device: torch.device, out: Path, log) -> None:
+    from .cache import build_cache, file_id, load_cached
+    from .data import check_length, find_videos, parse_buckets
+    from .loop import Trainer
+    from .lora import LoRASet
+
+    if (out / "state.json").exists() and not args.resume:
+        raise SystemExit(f"--out {out}: holds a run already; pass --resume to continue it, or "
+                         f"choose another folder")
+    if args.resume and not (out / "state.json").exists():
+        raise SystemExit(f"--resume: {out} holds no saved run state (state.json)")
+    out.mkdir(parents=True, exist_ok=True)
+
+    base = models.load_base(args.model, args.weight_dtype, device)
+    lora = None
+    if args.init_lora:  # checked before any encoding: a LoRA of another model stops here
+        import comfy.utils
+
+        if not args.init_lora.endswith(".safetensors"):
+            raise SystemExit(f"--init-lora {args.init_lora}: only .safetensors files are loaded")
+        lora = LoRASet.from_comfy(base.wan, comfy.utils.load_torch_file(args.init_lora), args.init_lora)
+    vae = models.load_vae(args.vae)
+    try:
+        models.check_vae(base, vae, f"--vae {args.vae}")
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
+    length = check_length(args.length)
+    buckets = parse_buckets(args.sizes, base.spatial_multiple)
+    videos = find_videos(Path(args.data))
+    cache_dir = Path(args.cache) if args.cache else out / "cache"
+    clip = models.load_text_encoder(args.text_encoder) if args.text_encoder else None
+    encoder_ids = f"{file_id(args.vae)}|{file_id(args.text_encoder)}|{type(base.latent_format).__name__}"
+
+    def cache(log_fn):
+        return build_cache(videos, cache_dir, length, buckets,
+                           lambda px: models.encode_video(vae, px, base.latent_format),
+                           lambda caption: models.encode_text(clip, caption),
+                           encoder_ids, args.frame_stride, args.clips_per_video,
+                           args.on_bad_video, log=log_fn)
+
+    manifest = out / "clips.json"  # the main process's list: the others need not decode again
+    if dist.main:
+        files = cache(log)
+        manifest.write_text(json.dumps([str(f) for f in files]))
+    dist.barrier()
+    if not dist.main:
+        files = [Path(f) for f in json.loads(manifest.read_text())]
+    clip = None  # the text encoder is done with: let ComfyUI give its memory back
+    import comfy.model_management
+
+    comfy.model_management.unload_all_models()
+    comfy.model_management.soft_empty_cache()
+
+    class Clips:
+        def __len__(self):
+            return len(files)
+
+        def __getitem__(self, i):
+            return load_cached(files[i])
+
+    config = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        warmup=args.warmup, max_grad_norm=args.max_grad_norm, rank=args.rank, alpha=args.alpha,
+        targets=tuple(t for t in args.targets.split(",") if t), min_anchors=args.min_anchors,
+        max_anchors=args.max_anchors, min_crop=args.min_crop, max_crop=args.max_crop,
+        shift=args.shift, seed=args.seed, gradient_checkpointing=args.gradient_checkpointing,
+        micro_batch=args.micro_batch)
+    if args.shard_base:
+        _shard(base.wan, dist, device, out, log)
+        wan = base.wan
+    else:
+        wan = base.wan.to(device)
+    if lora is not None:
+        config.rank, config.alpha = lora.rank, lora.alpha
+    trainer = Trainer(wan, Clips(), lambda canvases: models.encode_images(vae, canvases,
+                                                                          base.latent_format),
+                      config, device, base.compute_dtype, base.shift, lora=lora, dist=dist)
+    if args.resume:
+        trainer.load_state(out)
+        _truncate_log(out / "loss.jsonl", trainer.step)
+        log(f"resumed at step {trainer.step}")
+    log(f"{len(files)} clips, {len(trainer.lora.names)} LoRA layers (rank {trainer.lora.rank}), "
+        f"shift {trainer.shift}, {dist.world} process(es), device {device}")
+    save_every = args.save_every
+
+    def on_step(step, loss):
+        if dist.main and save_every and step % save_every == 0 and step < args.steps:
+            _save_lora(trainer, out / f"{args.name}_step{step:06d}.safetensors", args)
+
+    trainer.run(out, save_every=save_every, stop_after=args.stop_after, log=log, on_step=on_step)
+    if dist.main and trainer.step >= args.steps:
+        path = _save_lora(trainer, out / f"{args.name}.safetensors", args)
+        log(f"LoRA: {path}")
+    # every process waits for the main one's saving before any tears its group down (a rank
+    # leaving early aborted in gloo's threads at exit); not on an error, where it would hang
+    dist.barrier()
 
 
 def _shard(wan, dist, device, out: Path, log) -> None:
