@@ -211,3 +211,43 @@ def test_vae_gap_per_conditioned_frame_of_single_condition_cases():
                             case([0], [17.0, 17.0], [18.0, 20.0])])
     assert [(r["frame"], r["cond_psnr"], r["vae_cond_psnr"], r["gap"], r["gap_ci"]) for r in rows] == [
         (0, 17.0, 19.0, -2.0, (-3.0, -1.0)), (3, 19.0, 19.0, 0.0, (-1.0, 1.0))]
+
+
+def evaluate_run(variant_lists: str, seeds=(1, 2, 3, 4)) -> dict:
+    """clip_results' icc (or nearest) numbers as the `icc` variant of a results.json."""
+    cases = [{**c, "case": f"case{i}", "seeds": list(seeds), "source_motion": 0.025,
+              "variants": {"icc": c["variants"][variant_lists]}} for i, c in enumerate(clip_results())]
+    return {"command": f"python -m benchmarks.evaluate  # {variant_lists}", "steps": 20, "size": 64,
+            "frames": 17, "clips": 4, "results": cases}
+
+
+def test_compare_pairs_two_runs_of_one_variant_clip_by_clip():
+    from benchmarks.compare import compare
+
+    content, lines = compare(evaluate_run("icc"), evaluate_run("nearest"), "icc", ("retrained", "bundled"),
+                             "python -m benchmarks.compare a b")
+    rows = {(r["group"][:12], r["split"][:15]): r for r in content["paired"]}
+    between = rows[("one frame be", "all clips")]
+    assert between["variant"] == "retrained - bundled"
+    assert (between["cond_psnr"], between["exact_peak_rate"]) == (1.25, 0.25)  # as icc - nearest
+    assert content["motion_threshold"] == pytest.approx(0.025)
+    assert content["runs"] == {"retrained": "python -m benchmarks.evaluate  # icc",
+                               "bundled": "python -m benchmarks.evaluate  # nearest"}
+    assert any(line.startswith("| one frame between slots (tau % 4 != 0) | all clips | retrained - bundled")
+               for line in lines)
+
+
+def test_compare_refuses_runs_over_other_clips_or_without_the_variant():
+    from benchmarks.compare import compare
+
+    with pytest.raises(ValueError, match="'case0': the runs differ in its clips"):
+        compare(evaluate_run("icc"), evaluate_run("icc", seeds=(5, 6, 7, 8)), "icc", ("a", "b"), "")
+    with pytest.raises(ValueError, match="the b run has no variant 'nearest'"):
+        new = evaluate_run("icc")
+        for r in new["results"]:
+            r["variants"]["nearest"] = r["variants"]["icc"]
+        compare(new, evaluate_run("icc"), "nearest", ("a", "b"), "")
+    short = evaluate_run("icc")
+    short["results"].pop()
+    with pytest.raises(ValueError, match="the runs hold different cases"):
+        compare(evaluate_run("icc"), short, "icc", ("a", "b"), "")
