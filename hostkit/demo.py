@@ -33,6 +33,8 @@ SIZE, LENGTH = TOY.width, TOY.length
 DEMO_SEEDS = {"videocanvas_keyframe.png": 1_000_551, "videocanvas_object.png": 1_000_411,
               "videocanvas_clip_a.mp4": 1_000_531, "videocanvas_clip_b.mp4": 1_000_511}
 THUMBNAIL = 256  # px, square: the template cards crop to a square
+KEYFRAME_TEMPLATE = "01 Image to video at any frame (Toy model)"
+KEYFRAME_AT = 8  # the template holds its keyframe at the middle frame of 17
 
 
 def bundled_models_present() -> bool:
@@ -70,6 +72,19 @@ def read_video(path: Path):
 
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def keyframe_curve(frames) -> list[float]:
+    """Per-frame PSNR (dB) of template 01's video ([T, H, W, 3] uint8) against its keyframe (the
+    shipped example input, as rendered at the video's size): where and how sharply it shows up."""
+    import torch
+
+    from benchmarks.evaluate import psnr
+    from training.procedural import ClipSpec, generate_clip
+
+    clip = generate_clip(DEMO_SEEDS["videocanvas_keyframe.png"], ClipSpec(LENGTH, SIZE, SIZE))
+    key = (clip[LENGTH // 2] * 255).round() / 255.0
+    return [psnr(torch.as_tensor(frame) / 255.0, key) for frame in frames]
 
 
 def contact_sheet(rows: list[tuple[str, object, object]], path: Path, scale: int = 2) -> None:
@@ -139,6 +154,8 @@ def main() -> int:
             rows.append((f"{name}: {frames.shape[0]} frames, {seconds:.1f} s", layout, frames))
             report.append({"template": name, "video": str(target), "frames": int(frames.shape[0]),
                            "size": list(frames.shape[1:3]), "seconds": round(seconds, 1)})
+            if name == KEYFRAME_TEMPLATE:  # the keyframe's PSNR per frame: it should peak at its frame
+                report[-1]["keyframe_psnr"] = [round(c, 2) for c in keyframe_curve(frames)]
             if args.thumbnails:
                 for twin, w in WORKFLOWS.items():
                     if w.thumbnail_key == key:

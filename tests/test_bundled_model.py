@@ -14,11 +14,17 @@ import numpy as np
 import torch
 
 from benchmarks.evaluate import psnr
-from hostkit.demo import DEMO_SEEDS, LENGTH, SIZE, TOY_UNET, TOY_VAE, read_video
+from hostkit.demo import (
+    KEYFRAME_AT,
+    KEYFRAME_TEMPLATE,
+    LENGTH,
+    SIZE,
+    TOY_UNET,
+    TOY_VAE,
+    keyframe_curve,
+    read_video,
+)
 from hostkit.workflows import load_api
-
-TEMPLATE = "01 Image to video at any frame (Toy model)"
-KEYFRAME_AT = 8  # the template holds its keyframe at the middle frame of 17
 
 
 def run_video(server, prompt) -> torch.Tensor:
@@ -38,17 +44,10 @@ def test_loaders_list_the_bundled_model_but_not_the_ablation_weights(object_info
 
 
 def test_a_keyframe_at_frame_8_appears_at_frame_8(server):
-    prompt = load_api(TEMPLATE)
+    prompt = load_api(KEYFRAME_TEMPLATE)
     (when,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasTimestampConditioner"]
     assert when["frames"] == str(KEYFRAME_AT)
-    video = run_video(server, prompt)
-
-    from training.procedural import ClipSpec, generate_clip
-
-    # the shipped keyframe (hostkit/example_inputs.py) as rendered at the video's size
-    clip = generate_clip(DEMO_SEEDS["videocanvas_keyframe.png"], ClipSpec(LENGTH, SIZE, SIZE))
-    key = (clip[LENGTH // 2] * 255).round()
-    curve = [psnr(frame / 255.0, key / 255.0) for frame in video]
+    curve = keyframe_curve(run_video(server, prompt))
     assert len(curve) == LENGTH
     assert int(np.argmax(curve)) == KEYFRAME_AT, [round(c, 2) for c in curve]
     assert curve[KEYFRAME_AT] - max(curve[0], curve[-1]) > 2.0, [round(c, 2) for c in curve]
