@@ -7,33 +7,53 @@ against the one it replaces, say, with the difference paired clip by clip.
 Each run's VARIANT becomes one variant of a merged result, under its label; the tables are
 evaluate's (groups with 95 % bootstrap intervals, clips split at the median source motion, the paired
 difference NEW - OLD on the same clips, the gap to the VAE's own reconstruction per conditioned
-frame), written to DIR/compare.md and DIR/compare.json. Runs of other cases or other clips are
-refused: their difference would not be paired.
+frame), written to DIR/compare.md and DIR/compare.json. Runs of other cases, clips, sizes, lengths
+or step counts are refused: their difference would not be paired.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 from benchmarks import stats
 from benchmarks.evaluate import report
 
+SETTINGS = ("size", "frames", "steps")  # what else must match for two runs' clips to pair
+MOTION_RTOL = 1e-6  # a clip's source motion, computed from the clip itself: equal clips, equal values
+
 
 def merge(new: dict, old: dict, variant: str, labels: tuple[str, str]) -> list[dict]:
     """The cases of two results.json, each with the two runs' `variant` under `labels`."""
+    for run, name in ((new, labels[0]), (old, labels[1])):
+        if "command" not in run or any("clip_source_motion" not in r for r in run["results"]):
+            raise ValueError(f"the {name} run was written by an older benchmarks.evaluate (no per-clip "
+                             f"values to pair): run it again")
+    differ = [k for k in SETTINGS if new[k] != old[k]]
+    if differ:
+        raise ValueError("the runs differ in " + ", ".join(f"{k} ({new[k]} and {old[k]})" for k in differ))
+    names = [[r["case"] for r in run["results"]] for run in (new, old)]
+    for run_names, name in zip(names, labels, strict=True):
+        if len(set(run_names)) != len(run_names):
+            raise ValueError(f"the {name} run names a case twice: cases pair by name")
+    if set(names[0]) != set(names[1]):
+        raise ValueError(f"the runs hold different cases: only in {labels[0]}: "
+                         f"{sorted(set(names[0]) - set(names[1]))}; only in {labels[1]}: "
+                         f"{sorted(set(names[1]) - set(names[0]))}")
     olds = {r["case"]: r for r in old["results"]}
-    if sorted(olds) != sorted(r["case"] for r in new["results"]):
-        raise ValueError(f"the runs hold different cases: {sorted(r['case'] for r in new['results'])} "
-                         f"and {sorted(olds)}")
     merged = []
     for r in new["results"]:
         o = olds[r["case"]]
-        if (o["seeds"], o["frames"]) != (r["seeds"], r["frames"]):
-            raise ValueError(f"case {r['case']!r}: the runs differ in its clips (seeds) or conditioned "
-                             f"frames; compare runs of one cases file with one --clips")
+        same_clips = (o["seeds"], o["frames"]) == (r["seeds"], r["frames"]) and len(
+            o["clip_source_motion"]) == len(r["clip_source_motion"]) and all(
+            math.isclose(a, b, rel_tol=MOTION_RTOL, abs_tol=1e-12)
+            for a, b in zip(o["clip_source_motion"], r["clip_source_motion"], strict=True))
+        if not same_clips:
+            raise ValueError(f"case {r['case']!r}: the runs differ in its clips (seeds, source motion) or "
+                             f"conditioned frames; compare runs of one cases file with one --clips")
         for run, name in ((r, labels[0]), (o, labels[1])):
             if variant not in run["variants"]:
                 raise ValueError(f"case {r['case']!r}: the {name} run has no variant {variant!r} "

@@ -80,10 +80,11 @@ def keyframe_curve(frames) -> list[float]:
     import torch
 
     from benchmarks.evaluate import psnr
+    from hostkit.example_inputs import FILES, FRAMES
     from training.procedural import ClipSpec, generate_clip
 
-    clip = generate_clip(DEMO_SEEDS["videocanvas_keyframe.png"], ClipSpec(LENGTH, SIZE, SIZE))
-    key = (clip[LENGTH // 2] * 255).round() / 255.0
+    _, seed, frame = FILES["videocanvas_keyframe.png"]
+    key = (generate_clip(seed, ClipSpec(FRAMES, SIZE, SIZE))[frame] * 255).round() / 255.0
     return [psnr(torch.as_tensor(frame) / 255.0, key) for frame in frames]
 
 
@@ -155,7 +156,9 @@ def main() -> int:
             report.append({"template": name, "video": str(target), "frames": int(frames.shape[0]),
                            "size": list(frames.shape[1:3]), "seconds": round(seconds, 1)})
             if name == KEYFRAME_TEMPLATE:  # the keyframe's PSNR per frame: it should peak at its frame
-                report[-1]["keyframe_psnr"] = [round(c, 2) for c in keyframe_curve(frames)]
+                curve = keyframe_curve(frames)
+                report[-1].update(keyframe_psnr=[round(c, 2) for c in curve],
+                                  keyframe_peak=int(np.argmax(curve)))
             if args.thumbnails:
                 for twin, w in WORKFLOWS.items():
                     if w.thumbnail_key == key:

@@ -221,15 +221,20 @@ def evaluate_run(variant_lists: str, seeds=(1, 2, 3, 4)) -> dict:
             "frames": 17, "clips": 4, "results": cases}
 
 
-def test_compare_pairs_two_runs_of_one_variant_clip_by_clip():
+def test_compare_pairs_two_runs_of_one_variant_clip_by_clip_and_case_by_name():
     from benchmarks.compare import compare
 
-    content, lines = compare(evaluate_run("icc"), evaluate_run("nearest"), "icc", ("retrained", "bundled"),
+    old = evaluate_run("nearest")
+    old["results"].reverse()  # cases pair by name, not by order
+    content, lines = compare(evaluate_run("icc"), old, "icc", ("retrained", "bundled"),
                              "python -m benchmarks.compare a b")
-    rows = {(r["group"][:12], r["split"][:15]): r for r in content["paired"]}
-    between = rows[("one frame be", "all clips")]
-    assert between["variant"] == "retrained - bundled"
-    assert (between["cond_psnr"], between["exact_peak_rate"]) == (1.25, 0.25)  # as icc - nearest
+    expected = paired_summary(clip_results(), 0.025)  # the same numbers as icc - nearest in one run
+    got = content["paired"]
+    assert [r["variant"] for r in got] == ["retrained - bundled"] * len(expected)
+    assert [{k: v for k, v in r.items() if k != "variant"} for r in got] == [
+        {k: v for k, v in r.items() if k != "variant"} for r in expected]
+    between = next(r for r in got if r["group"].startswith("one frame between") and r["split"] == "all clips")
+    assert (between["cond_psnr"], between["exact_peak_rate"]) == (1.25, 0.25)  # diffs 1, 2, 1, 1
     assert content["motion_threshold"] == pytest.approx(0.025)
     assert content["runs"] == {"retrained": "python -m benchmarks.evaluate  # icc",
                                "bundled": "python -m benchmarks.evaluate  # nearest"}
@@ -237,17 +242,30 @@ def test_compare_pairs_two_runs_of_one_variant_clip_by_clip():
                for line in lines)
 
 
-def test_compare_refuses_runs_over_other_clips_or_without_the_variant():
+def test_compare_refuses_runs_that_would_not_pair():
     from benchmarks.compare import compare
 
-    with pytest.raises(ValueError, match="'case0': the runs differ in its clips"):
-        compare(evaluate_run("icc"), evaluate_run("icc", seeds=(5, 6, 7, 8)), "icc", ("a", "b"), "")
-    with pytest.raises(ValueError, match="the b run has no variant 'nearest'"):
-        new = evaluate_run("icc")
-        for r in new["results"]:
-            r["variants"]["nearest"] = r["variants"]["icc"]
-        compare(new, evaluate_run("icc"), "nearest", ("a", "b"), "")
+    def refused(new, old, match, variant="icc"):
+        with pytest.raises(ValueError, match=match):
+            compare(new, old, variant, ("a", "b"), "")
+
+    refused(evaluate_run("icc"), evaluate_run("icc", seeds=(5, 6, 7, 8)),
+            "'case0': the runs differ in its clips")
+    other_clip = evaluate_run("icc")
+    other_clip["results"][1]["clip_source_motion"][2] += 0.001  # same seeds, another clip (a file case)
+    refused(evaluate_run("icc"), other_clip, "'case1': the runs differ in its clips")
+    longer = {**evaluate_run("icc"), "frames": 33, "steps": 30}
+    refused(evaluate_run("icc"), longer, r"the runs differ in frames \(17 and 33\), steps \(20 and 30\)")
+    with_nearest = evaluate_run("icc")
+    for r in with_nearest["results"]:
+        r["variants"]["nearest"] = r["variants"]["icc"]
+    refused(with_nearest, evaluate_run("icc"), "the b run has no variant 'nearest'", variant="nearest")
     short = evaluate_run("icc")
     short["results"].pop()
-    with pytest.raises(ValueError, match="the runs hold different cases"):
-        compare(evaluate_run("icc"), short, "icc", ("a", "b"), "")
+    refused(evaluate_run("icc"), short, r"different cases: only in a: \['case1'\]; only in b: \[\]")
+    twice = evaluate_run("icc")
+    twice["results"][1]["case"] = "case0"
+    refused(twice, evaluate_run("icc"), "the a run names a case twice")
+    old_format = evaluate_run("icc")
+    del old_format["results"][0]["clip_source_motion"]
+    refused(evaluate_run("icc"), old_format, "the b run was written by an older benchmarks.evaluate")

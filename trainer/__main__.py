@@ -20,6 +20,7 @@ import argparse
 import gc
 import json
 import sys
+import traceback
 from pathlib import Path
 
 import torch
@@ -112,6 +113,13 @@ def main(argv=None) -> int:
     log = print if dist.main else (lambda *_: None)
     try:
         _train(args, models, dist, device, out, log)
+    except BaseException as error:  # its traceback's frames would keep the model alive: let it go
+        seen, e = set(), error
+        while e is not None and id(e) not in seen:
+            seen.add(id(e))
+            traceback.clear_frames(e.__traceback__)
+            e = e.__cause__ or e.__context__
+        raise
     finally:
         # the model (FSDP's sharded modules hold the process group) died with _train's frame:
         # collect it now, so the group is torn down in a live interpreter; left to finalization,
