@@ -18,7 +18,9 @@ pretrained network (VIDEOCANVAS.md, "VideoCanvasBench"):
   a single image, as the sampler encodes it, and decoded): the ceiling cond_psnr is measured against.
 
 A cases file (JSON) lists cases; each has a `name`, a `source` ({"seed": N} for a procedural clip,
-held-out seeds are >= 1,000,000; or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
+held-out seeds are >= 1,000,000; {"seed": N, "camera": {"start": [cx, cy, zoom], "end": [...],
+"easing": ...}} for a camera move over a procedural still, as VideoCanvas Camera Move renders it
+(benchmarks/cases/camera.json); or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
 `conditions` ([{"frame": 6, "box": [x, y, w, h] fractions of the frame, default the whole frame,
 "source_frame": defaults to "frame"}]) and optionally `seeds` (a list of source seeds to repeat the
 case over) and `metrics` (a subset of METRICS; default all). `--clips N` runs every procedural case
@@ -99,8 +101,30 @@ def motion_energy(video: torch.Tensor) -> float:
     return float((video[1:] - video[:-1]).abs().mean())
 
 
+CAMERA_KEYS = {"start", "end", "easing"}
+
+
+def camera_clip(seed: int, camera: dict, size: int, frames: int) -> torch.Tensor:
+    """A camera move over a still: the middle frame of procedural clip `seed`, rendered at twice the
+    size, seen through the move over every frame, with vc_core's camera path, so that its frames are
+    what VideoCanvas Camera Move gives as conditions at theirs. camera: {"start": [cx, cy, zoom],
+    "end": [...], "easing": "linear"}, as the node's inputs."""
+    from training.procedural import ClipSpec, generate_clip
+    from vc_core.plan import CameraMove, Patch
+
+    if set(camera) - CAMERA_KEYS or not {"start", "end"} <= set(camera):
+        raise ValueError(f"source camera: needs 'start' and 'end' ([cx, cy, zoom]), optionally 'easing'; "
+                         f"got {sorted(camera)}")
+    still = generate_clip(seed, ClipSpec(frames, 2 * size, 2 * size))[frames // 2]
+    move = CameraMove(tuple(map(float, camera["start"])), tuple(map(float, camera["end"])),
+                      camera.get("easing", "linear"))
+    return Patch(still, None, move).render((size, size), range(frames)).pixels
+
+
 def load_source(source: dict, size: int, frames: int) -> torch.Tensor:
     """[T, H, W, 3] in [0, 1]."""
+    if "seed" in source and "camera" in source:
+        return camera_clip(int(source["seed"]), source["camera"], size, frames)
     if "seed" in source:
         from training.procedural import ClipSpec, generate_clip
 

@@ -269,3 +269,23 @@ def test_compare_refuses_runs_that_would_not_pair():
     old_format = evaluate_run("icc")
     del old_format["results"][0]["clip_source_motion"]
     refused(evaluate_run("icc"), old_format, "the b run was written by an older benchmarks.evaluate")
+
+
+def test_a_camera_source_is_what_the_camera_move_task_gives_at_its_condition_frames():
+    """benchmarks/cases/camera.json's pan: its frames 0, 4, .., 16 are exactly the conditions
+    VideoCanvas Camera Move (template 07's settings) renders from the same still."""
+    from benchmarks.evaluate import camera_clip, load_source
+    from training.procedural import ClipSpec, generate_clip
+    from vc_core.tasks import camera_move_sources
+
+    pan = {"start": [0.65, 0.5, 1.6], "end": [0.35, 0.5, 1.6], "easing": "ease_in_out"}
+    clip = load_source({"seed": 1_000_003, "camera": pan}, 64, 17)
+    assert clip.shape == (17, 64, 64, 3)
+    still = generate_clip(1_000_003, ClipSpec(17, 128, 128))[8]
+    (source,) = camera_move_sources(still, tuple(pan["start"]), tuple(pan["end"]), pan["easing"], every_nth=4)
+    given = source.patch.render((64, 64), [0, 4, 8, 12, 16])
+    assert torch.equal(given.pixels, clip[[0, 4, 8, 12, 16]])
+    assert bool((given.mask == 1).all())  # zoom 1.6: the still covers the whole frame all the way
+    assert motion_energy(clip) > 0.01  # it moves
+    with pytest.raises(ValueError, match=r"source camera: needs 'start' and 'end'.*got \['end', 'speed'\]"):
+        camera_clip(1, {"end": [0.5, 0.5, 1.0], "speed": 2}, 64, 17)
