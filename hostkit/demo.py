@@ -25,13 +25,6 @@ from hostkit.server import ComfyServer  # noqa: E402
 from hostkit.workflows import TOY, TOY_UNET, TOY_VAE, WORKFLOWS, WORKFLOWS_DIR, load_api  # noqa: E402
 
 SIZE, LENGTH = TOY.width, TOY.length
-# The example inputs' seeds (hostkit/example_inputs.py), picked (by looking at the toy VAE's
-# reconstructions of held-out seeds) among content the toy VAE can represent: one large object in a
-# strong colour on a contrasting ground. It keeps colour and layout, not texture
-# (models/MODEL_CARD.md), so a striped disc on a similar ground comes back as a tint whatever the
-# DiT does. The benchmark's seeds are not picked.
-DEMO_SEEDS = {"videocanvas_keyframe.png": 1_000_551, "videocanvas_object.png": 1_000_411,
-              "videocanvas_clip_a.mp4": 1_000_531, "videocanvas_clip_b.mp4": 1_000_511}
 THUMBNAIL = 256  # px, square: the template cards crop to a square
 KEYFRAME_TEMPLATE = "01 Image to video at any frame (Toy model)"
 KEYFRAME_AT = 8  # the template holds its keyframe at the middle frame of 17
@@ -74,17 +67,24 @@ def read_video(path: Path):
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
 
 
-def keyframe_curve(frames) -> list[float]:
-    """Per-frame PSNR (dB) of template 01's video ([T, H, W, 3] uint8) against its keyframe (the
-    shipped example input, as rendered at the video's size): where and how sharply it shows up."""
-    import torch
-
-    from benchmarks.evaluate import psnr
+def keyframe_image(size: int = SIZE):
+    """The shipped keyframe (example_workflows/inputs/videocanvas_keyframe.png) as the procedural
+    generator renders it at size x size: [H, W, 3] float in 0..1, on 8-bit levels."""
     from hostkit.example_inputs import FILES, FRAMES
     from training.procedural import ClipSpec, generate_clip
 
     _, seed, frame = FILES["videocanvas_keyframe.png"]
-    key = (generate_clip(seed, ClipSpec(FRAMES, SIZE, SIZE))[frame] * 255).round() / 255.0
+    return (generate_clip(seed, ClipSpec(FRAMES, size, size))[frame] * 255).round() / 255.0
+
+
+def keyframe_curve(frames) -> list[float]:
+    """Per-frame PSNR (dB) of template 01's video ([T, H, W, 3] uint8) against its keyframe, at the
+    video's size: where and how sharply it shows up."""
+    import torch
+
+    from benchmarks.evaluate import psnr
+
+    key = keyframe_image()
     return [psnr(torch.as_tensor(frame) / 255.0, key) for frame in frames]
 
 

@@ -9,7 +9,9 @@ when it loads: nodes/example_inputs.py).
 Stills are rendered at 256x256 (the generator is resolution independent: the toy model sees the same
 content downscaled); clips are 17 frames of 128x128 at 16 fps, H.264. The seeds were picked among
 held-out content the toy VAE can represent (one large object in a strong colour on a contrasting
-ground; see hostkit/demo.py), so the templates' videos on the bundled model show what they were given.
+ground), so the templates' videos on the bundled model show what they were given: it keeps colour and
+layout, not texture (models/MODEL_CARD.md), so a striped disc on a similar ground comes back as a tint
+whatever the DiT does. The benchmark's seeds are not picked.
 """
 
 from __future__ import annotations

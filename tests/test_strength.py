@@ -204,12 +204,10 @@ KEY_FILE, KEY_AT = "videocanvas_strength_key.png", 8
 def keyframe(comfy):
     from PIL import Image
 
-    from hostkit.demo import DEMO_SEEDS, bundled_models_present
-    from training.procedural import ClipSpec, generate_clip
+    from hostkit.demo import bundled_models_present, keyframe_image
 
     assert bundled_models_present(), "the bundled toy model is missing from models/"
-    clip = generate_clip(DEMO_SEEDS["videocanvas_keyframe.png"], ClipSpec(17, 64, 64))
-    key = (clip[KEY_AT].numpy() * 255).round().astype("uint8")
+    key = (keyframe_image(64).numpy() * 255).round().astype("uint8")
     (comfy_dir() / "input").mkdir(exist_ok=True)
     Image.fromarray(key).save(comfy_dir() / "input" / KEY_FILE)
     return torch.from_numpy(key).float() / 255.0
