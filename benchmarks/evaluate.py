@@ -167,7 +167,8 @@ def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
 
 
 class Runner:
-    def __init__(self, size: int, frames: int, steps: int, weights: dict[str, str] | None = None):
+    def __init__(self, size: int, frames: int, steps: int, weights: dict[str, str] | None = None,
+                 vae: str = ""):
         from hostkit.inprocess import load_comfy_with_pack
 
         self.pack = load_comfy_with_pack()
@@ -176,7 +177,7 @@ class Runner:
         import folder_paths
 
         self.comfy_sd, self.folder_paths = comfy.sd, folder_paths
-        vae_path = folder_paths.get_full_path_or_raise("vae", "videocanvas_toy_vae.safetensors")
+        vae_path = vae or folder_paths.get_full_path_or_raise("vae", "videocanvas_toy_vae.safetensors")
         self.vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(vae_path))
         self.size, self.frames, self.steps = size, frames, steps
         self.weights = weights or {}
@@ -366,6 +367,8 @@ def main() -> None:
     ap.add_argument("--variants", default="icc,nearest,replace")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--weights", default="", help="VARIANT=FILE,...: evaluate these files instead")
+    ap.add_argument("--vae", default="", help="decode (and encode conditions) with this VAE file "
+                                                "instead of the bundled one")
     ap.add_argument("--clips", type=int, default=None,
                     help=f"run every procedural case over N held-out clips (seeds {HELD_OUT_SEED} ..) "
                          f"instead of its own seeds; the issue's statistics want >= 32")
@@ -379,7 +382,7 @@ def main() -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"--variants: unknown {unknown}; known: {list(VARIANTS)}")
-    runner = Runner(args.size, args.frames, args.steps, parse_weights(args.weights))
+    runner = Runner(args.size, args.frames, args.steps, parse_weights(args.weights), args.vae)
     wanted = {case["name"]: case_metrics(case) for case in cases}  # fail before any sampling
     results, t0 = [], time.monotonic()
     for case in cases:

@@ -181,11 +181,46 @@ def test_vae_regulariser_charges_a_content_free_pattern_and_a_collapsed_spread()
     assert latent_regulariser(fmt(content), mean, std).item() < 0.05
 
 
-def test_the_encoded_training_set_is_keyed_by_the_vae_and_the_data_recipe(monkeypatch):
+def test_decoder_only_training_moves_the_decoder_and_leaves_every_latent_bit_equal():
+    """A DiT trained on a VAE's latents stays valid when that VAE's decoder is trained further."""
+    from training.train_vae import build_vae, latent_stats_target, reconstruction_loss, trainable_parameters
+
+    vae = build_vae(4)
+    x = torch.rand(2, 3, 5, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        latent_before = vae.encode(x).clone()
+    encoder, decoder = ("encoder.", "conv1."), ("decoder.", "conv2.")
+    encoder_before = {k: v.clone() for k, v in vae.state_dict().items() if k.startswith(encoder)}
+    decoder_before = {k: v.clone() for k, v in vae.state_dict().items() if k.startswith(decoder)}
+    params = trainable_parameters(vae, decoder_only=True)
+    assert len(params) == sum(1 for n, _ in vae.named_parameters() if n.startswith(decoder))
+    opt = torch.optim.Adam(params, lr=1e-2)
+    loss, l1, mse, _ = reconstruction_loss(vae, x, *latent_stats_target(), decoder_only=True)
+    assert loss.item() == pytest.approx((l1 + mse).item(), abs=0)  # no regulariser on a frozen latent
+    loss.backward()
+    opt.step()
+    after = vae.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in encoder_before.items())
+    assert sum(not torch.equal(after[k], v) for k, v in decoder_before.items()) > len(decoder_before) // 2
+    with torch.no_grad():
+        assert torch.equal(vae.encode(x), latent_before)
+
+
+def test_the_encoded_training_set_is_keyed_by_the_encoder_and_the_data_recipe(monkeypatch, tmp_path):
+    from safetensors.torch import load_file, save_file
+
     from training import train_dit
 
     bundled = train_dit.dataset_path(1024)
     assert bundled.name.startswith("dit_data_1024_")
+    # a decoder trained further leaves the latents, and so the cached set, valid; a new encoder does not
+    sd = load_file(str(train_dit.BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    for prefix, same in (("decoder.", True), ("encoder.", False)):
+        changed = {k: v + 1 if k.startswith(prefix) else v for k, v in sd.items()}
+        save_file(changed, str(tmp_path / "vae.safetensors"))
+        with monkeypatch.context() as m:
+            m.setattr(train_dit, "VAE_FILE", tmp_path / "vae.safetensors")
+            assert (train_dit.dataset_path(1024) == bundled) is same
     monkeypatch.setattr(train_dit, "SCENE_CUTS", 0.0)
     assert train_dit.dataset_path(1024) != bundled  # clips without cuts must not reuse the cache
     assert train_dit.dataset_path(512).name.startswith("dit_data_512_")

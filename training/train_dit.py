@@ -56,11 +56,12 @@ IN_DIM = {"concat": 36}  # 16 noise + 4 mask + 16 image latent; every other vari
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
+VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
 
 
 def load_vae(device):
     comfy = comfy_modules()
-    sd = load_file(str(BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    sd = load_file(str(VAE_FILE))
     vae = comfy.ldm.wan.vae.WanVAE(dim=sd["decoder.head.0.gamma"].shape[0], z_dim=16,
                                    dim_mult=[1, 2, 4, 4], num_res_blocks=2, attn_scales=[],
                                    temperal_downsample=[False, True, True])
@@ -118,13 +119,17 @@ def condition_encoder(vae, device):
 
 
 def dataset_path(clips: int) -> Path:
-    """The encoded training set is cached per VAE and data recipe: a retrained VAE or other clips
-    must not reuse stale latents."""
+    """The encoded training set is cached per encoder and data recipe: a retrained encoder or other
+    clips must not reuse stale latents; a decoder trained further (train_vae --decoder-only) leaves
+    every latent, and so the set, as it was."""
     import hashlib
 
-    vae = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
-    recipe = f"scene_cut={SCENE_CUTS};pixels".encode()  # pixels: crops are cut at every step
-    digest = hashlib.sha256(vae.read_bytes() + recipe).hexdigest()[:10]
+    sd = load_file(str(VAE_FILE))
+    digest = hashlib.sha256()
+    for name in sorted(k for k in sd if k.startswith(("encoder.", "conv1."))):  # what encode() reads
+        digest.update(name.encode() + sd[name].float().numpy().tobytes())
+    digest.update(f"scene_cut={SCENE_CUTS};pixels".encode())  # pixels: crops are cut at every step
+    digest = digest.hexdigest()[:10]
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
 

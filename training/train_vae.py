@@ -2,6 +2,12 @@
 
     python -m training.train_vae [--minutes 44] [--steps 1400] [--dim 8] [--resume]
     python -m training.train_vae --dim 16 --crop 64 --batch 16 --steps 0 --minutes 3 --workers 8  (GPU)
+    python -m training.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
+        --run train_runs/vae_decoder --out train_runs/vae_decoder/videocanvas_toy_vae.safetensors
+
+`--decoder-only` continues a trained VAE with its encoder frozen: the latents, and so every DiT
+trained on them, stay exactly as they were, while the decoder (and its 1x1 `conv2`, which holds the
+calibration's inverse) learns to render them better. No regulariser: the latent does not move.
 
 The architecture is Wan 2.1's causal video VAE (z_dim 16, dim_mult [1,2,4,4], temporal stride 4), so
 ComfyUI's VAELoader detects it and encodes/decodes it exactly as the real one; only the base width is
@@ -26,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from .common import BUNDLED, ROOT, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
 from .procedural import ClipSpec, generate_clip
@@ -55,6 +62,28 @@ def latent_regulariser(mu: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) 
     pattern = (z.mean(dim=0) ** 2).mean()
     spread = ((z.std(dim=(0, 3, 4)) - 1) ** 2).mean()
     return pattern + spread
+
+
+def trainable_parameters(vae, decoder_only: bool) -> list[torch.nn.Parameter]:
+    """Everything, or (decoder_only) the decoder and conv2 with the encoder and conv1 frozen."""
+    if decoder_only:
+        vae.encoder.requires_grad_(False)
+        vae.conv1.requires_grad_(False)
+    return [p for p in vae.parameters() if p.requires_grad]
+
+
+def reconstruction_loss(vae, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, decoder_only: bool):
+    """(loss, l1, mse, regulariser) for clips x; decoder_only encodes without a graph and drops the
+    regulariser (a frozen encoder's latent cannot move)."""
+    with torch.no_grad() if decoder_only else contextlib.nullcontext():
+        mu = vae.encode(x)
+    rec = vae.decode(mu)
+    mu, rec = mu.float(), rec.float()
+    l1 = (rec - x).abs().mean()
+    mse = ((rec - x) ** 2).mean()
+    stats = latent_regulariser(mu, mean, std)
+    loss = l1 + mse + (0.0 if decoder_only else 0.1 * stats)
+    return loss, l1, mse, stats
 
 
 def batch(step: int, size: int, frames: int, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -96,6 +125,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--workers", type=int, default=0, help="processes drawing clips ahead (GPU runs)")
     ap.add_argument("--fp32", action="store_true", help="on a GPU: no bfloat16 autocast")
+    ap.add_argument("--init", default=None, help="start from these VAE weights (safetensors)")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="freeze the encoder (and conv1): train decoder + conv2 on unchanged latents")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--out", default=str(VAE_FILE))
     args = ap.parse_args()
@@ -104,7 +136,10 @@ def main() -> None:
     torch.manual_seed(0)
     run = RunDir(args.run)
     vae = build_vae(args.dim).to(device)
-    opt = torch.optim.Adam(vae.parameters(), lr=args.lr)
+    if args.init:
+        vae.load_state_dict(load_file(args.init))
+    trained = trainable_parameters(vae, args.decoder_only)
+    opt = torch.optim.Adam(trained, lr=args.lr)
     start = 0
     if args.resume and (meta := run.load_state(vae, opt)):
         start, args.steps = meta["step"], meta.get("steps", args.steps)
@@ -125,16 +160,10 @@ def main() -> None:
             g["lr"] = cosine_lr(step, budget.steps, args.lr)
         x = next(batches).to(device, non_blocking=True)
         with amp():  # on a GPU bfloat16 convolutions run on tensor cores; weights and loss stay float32
-            mu = vae.encode(x)
-            rec = vae.decode(mu)
-        mu, rec = mu.float(), rec.float()
-        l1 = (rec - x).abs().mean()
-        mse = ((rec - x) ** 2).mean()
-        stats = latent_regulariser(mu, mean_t, std_t)
-        loss = l1 + mse + 0.1 * stats
+            loss, l1, mse, stats = reconstruction_loss(vae, x, mean_t, std_t, args.decoder_only)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         done = step + 1
         if step % 20 == 0:
