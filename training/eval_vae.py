@@ -1,8 +1,9 @@
 """Held-out reconstruction of the toy VAE, and the paper's padding check, through ComfyUI's own VAE.
 
-    python -m training.eval_vae [--clips 16] [--vae FILE] [--out train_runs/vae/eval.json]
+    python -m training.eval_vae [--clips 16] [--vae FILE] [--baseline FILE] [--out train_runs/vae/eval.json]
 
-Means over held-out clips, with 95 % bootstrap intervals over clips.
+Means over held-out clips, with 95 % bootstrap intervals over clips; with --baseline, the paired
+difference (this VAE - baseline) clip by clip on the same clips, crops and frames.
 
 - video mode: a 17-frame held-out clip encoded as one clip and decoded (PSNR over all frames, and
   per frame averaged over clips);
@@ -33,28 +34,18 @@ def psnr(a, b, mask=None) -> float:
     return float(10 * torch.log10(1 / err.mean()))
 
 
-@torch.no_grad()
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--clips", type=int, default=16)
-    ap.add_argument("--vae", default=str(BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
-    ap.add_argument("--out", default=str(ROOT / "train_runs" / "vae" / "eval.json"))
-    args = ap.parse_args()
-    comfy_modules()
-    import comfy.sd
-    import comfy.utils
-
+def measure(vae, clips: int) -> tuple[dict[str, list[float]], list[float]]:
+    """Per-clip PSNR of each mode over held-out clips 0 .. clips-1, and video mode per frame."""
     from vc_core.canvas import VAE_ZERO
 
-    vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(args.vae))
-    gen = torch.Generator().manual_seed(7)
+    gen = torch.Generator().manual_seed(7)  # the same crops and frames for every VAE measured
     rows = {"video_mode": [], "image_mode": [], "spatial_padding": [], "temporal_padding": []}
     per_frame = torch.zeros(17)  # video mode: a causal VAE's late frames are where it drifts
-    for i in range(args.clips):
+    for i in range(clips):
         clip = generate_clip(HELD_OUT_START + i, ClipSpec(17, 64, 64))
         rec = vae.decode(vae.encode(clip))[0]
         rows["video_mode"].append(psnr(rec, clip))
-        per_frame += torch.tensor([psnr(rec[f], clip[f]) for f in range(17)]) / args.clips
+        per_frame += torch.tensor([psnr(rec[f], clip[f]) for f in range(17)]) / clips
         singles = torch.cat([vae.decode(vae.encode(clip[f:f + 1]))[0] for f in range(17)])
         rows["image_mode"].append(psnr(singles, clip))
         frame = int(torch.randint(1, 17, (), generator=gen))
@@ -65,13 +56,38 @@ def main() -> None:
         slot = frame % 4 + 1  # a non-first position inside a 4-frame chunk, as a mid-video frame is
         padded[slot] = clip[frame]
         rows["temporal_padding"].append(psnr(vae.decode(vae.encode(padded))[0, slot], clip[frame], mask))
-    from benchmarks.stats import bootstrap_interval
+    return rows, per_frame.tolist()
 
+
+@torch.no_grad()
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--clips", type=int, default=16)
+    ap.add_argument("--vae", default=str(BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    ap.add_argument("--baseline", default=None,
+                    help="another VAE file measured on the same clips: adds paired differences")
+    ap.add_argument("--out", default=str(ROOT / "train_runs" / "vae" / "eval.json"))
+    args = ap.parse_args()
+    comfy_modules()
+    import comfy.sd
+    import comfy.utils
+
+    from benchmarks.stats import bootstrap_interval, paired_interval
+
+    load = lambda path: comfy.sd.VAE(sd=comfy.utils.load_torch_file(path))  # noqa: E731
+    rows, per_frame = measure(load(args.vae), args.clips)
     result = {k: round(sum(v) / len(v), 2) for k, v in rows.items()}
     # 95 % percentile bootstrap over clips (benchmarks.stats: 2000 resamples, seed 0)
     result["interval_95"] = {k: [round(b, 2) for b in bootstrap_interval(v)] for k, v in rows.items()}
-    result["video_mode_per_frame"] = [round(v, 2) for v in per_frame.tolist()]
+    result["video_mode_per_frame"] = [round(v, 2) for v in per_frame]
     result["clips"] = args.clips
+    if args.baseline:
+        base, base_per_frame = measure(load(args.baseline), args.clips)
+        result["baseline"] = {"vae": args.baseline, **{k: round(sum(v) / len(v), 2) for k, v in base.items()},
+                              "video_mode_per_frame": [round(v, 2) for v in base_per_frame]}
+        result["minus_baseline"] = {k: [round(sum(rows[k]) / len(rows[k]) - sum(base[k]) / len(base[k]), 2),
+                                        [round(b, 2) for b in paired_interval(rows[k], base[k])]]
+                                    for k in rows}
     print(json.dumps(result))
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
