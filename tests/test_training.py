@@ -215,7 +215,8 @@ def test_the_encoded_training_set_is_keyed_by_the_encoder_and_the_data_recipe(mo
     assert bundled.name.startswith("dit_data_1024_")
     # a decoder trained further leaves the latents, and so the cached set, valid; a new encoder does not
     sd = load_file(str(train_dit.BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
-    for prefix, same in (("decoder.", True), ("encoder.", False)):
+    assert bundled.name == "dit_data_1024_1ffe5c518c.safetensors"  # the bundled encoder, pinned
+    for prefix, same in (("decoder.", True), ("conv2.", True), ("encoder.", False), ("conv1.", False)):
         changed = {k: v + 1 if k.startswith(prefix) else v for k, v in sd.items()}
         save_file(changed, str(tmp_path / "vae.safetensors"))
         with monkeypatch.context() as m:

@@ -3,7 +3,8 @@
     python -m training.train_vae [--minutes 44] [--steps 1400] [--dim 8] [--resume]
     python -m training.train_vae --dim 16 --crop 64 --batch 16 --steps 0 --minutes 3 --workers 8  (GPU)
     python -m training.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
-        --run train_runs/vae_decoder --out train_runs/vae_decoder/videocanvas_toy_vae.safetensors
+        --crop 64 --batch 4 --lr 5e-4 --steps 4367 --minutes 90 --run train_runs/vae_decoder \
+        --out train_runs/vae_decoder/videocanvas_toy_vae.safetensors
 
 `--decoder-only` continues a trained VAE with its encoder frozen: the latents, and so every DiT
 trained on them, stay exactly as they were, while the decoder (and its 1x1 `conv2`, which holds the
