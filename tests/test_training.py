@@ -214,7 +214,7 @@ def test_the_encoded_training_set_is_keyed_by_the_encoder_and_the_data_recipe(mo
     bundled = train_dit.dataset_path(1024)
     assert bundled.name.startswith("dit_data_1024_")
     # a decoder trained further leaves the latents, and so the cached set, valid; a new encoder does not
-    sd = load_file(str(train_dit.BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    sd = load_file(str(train_dit.VAE_FILE))
     assert bundled.name == "dit_data_1024_1ffe5c518c.safetensors"  # the bundled encoder, pinned
     for prefix, same in (("decoder.", True), ("conv2.", True), ("encoder.", False), ("conv1.", False)):
         changed = {k: v + 1 if k.startswith(prefix) else v for k, v in sd.items()}

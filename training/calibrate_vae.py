@@ -21,11 +21,9 @@ import json
 import torch
 from safetensors.torch import load_file, save_file
 
-from .common import BUNDLED, comfy_modules, pick_device
+from .common import VAE_FILE, comfy_modules, pick_device
 from .procedural import ClipSpec, generate_clip
 from .train_dit import FRAMES, SIZE, load_vae
-
-VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
 
 
 @torch.no_grad()

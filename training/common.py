@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "models"  # committed weights, registered with ComfyUI's loaders by nodes/__init__.py
+VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"  # the toy VAE the trainers read or write
 
 
 def comfy_modules():

@@ -23,7 +23,7 @@ import json
 
 import torch
 
-from .common import BUNDLED, ROOT, comfy_modules
+from .common import ROOT, VAE_FILE, comfy_modules
 from .procedural import HELD_OUT_START, ClipSpec, generate_clip
 from .train_dit import random_crop_mask
 
@@ -38,6 +38,7 @@ def psnr(a, b, mask=None) -> float:
 
 def measure(vae, clips: int) -> tuple[dict[str, list[float]], list[float]]:
     """Per-clip PSNR of each mode over held-out clips 0 .. clips-1, and video mode per frame."""
+    from benchmarks.evaluate import motion_energy
     from vc_core.canvas import VAE_ZERO
 
     gen = torch.Generator().manual_seed(7)  # the same crops and frames for every VAE measured
@@ -50,8 +51,8 @@ def measure(vae, clips: int) -> tuple[dict[str, list[float]], list[float]]:
         rows["video_mode"].append(psnr(rec, clip))
         # benchmarks.evaluate's motion (mean |frame difference|) of the round trip and of the clip:
         # what the toy can show of a source's motion before any DiT is involved
-        rows["video_mode_motion"].append(float((rec[1:] - rec[:-1]).abs().mean()))
-        rows["source_motion"].append(float((clip[1:] - clip[:-1]).abs().mean()))
+        rows["video_mode_motion"].append(motion_energy(rec))
+        rows["source_motion"].append(motion_energy(clip))
         per_frame += torch.tensor([psnr(rec[f], clip[f]) for f in range(17)]) / clips
         singles = torch.cat([vae.decode(vae.encode(clip[f:f + 1]))[0] for f in range(17)])
         rows["image_mode"].append(psnr(singles, clip))
@@ -70,7 +71,7 @@ def measure(vae, clips: int) -> tuple[dict[str, list[float]], list[float]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--clips", type=int, default=16)
-    ap.add_argument("--vae", default=str(BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"))
+    ap.add_argument("--vae", default=str(VAE_FILE))
     ap.add_argument("--baseline", default=None,
                     help="another VAE file measured on the same clips: adds paired differences")
     ap.add_argument("--out", default=str(ROOT / "train_runs" / "vae" / "eval.json"))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The toy model pipeline, as run for the bundled default (see models/MODEL_CARD.md). Resumable:
 # every trainer takes --resume. Needs the host: python3 -m hostkit.setup. Each model has a 44-minute
-# wall-clock budget (--minutes; the decoder's further training ran 61 of a 90-minute cap) on a 2-core CPU; a GPU is used
-# when present.
+# wall-clock budget (--minutes; the decoder's further training ran 61 of a 90-minute cap) on a
+# 2-core CPU; a GPU is used when present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(python3 -m hostkit.setup --print python)

@@ -35,7 +35,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .common import BUNDLED, ROOT, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
+from .common import (
+    BUNDLED,
+    ROOT,
+    VAE_FILE,
+    RunDir,
+    StepBudget,
+    comfy_modules,
+    cosine_lr,
+    export_weights,
+    pick_device,
+)
 from .procedural import ClipSpec, generate_clip
 
 SIZE, FRAMES, STRIDE = 64, 17, 4
@@ -56,7 +66,6 @@ IN_DIM = {"concat": 36}  # 16 noise + 4 mask + 16 image latent; every other vari
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
-VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
 
 
 def load_vae(device):
@@ -387,14 +396,14 @@ def main() -> None:
 
     started = time.monotonic()
     device = torch.device(args.device) if args.device else pick_device()
-    data = build_dataset(dataset_path(args.clips), args.clips, device)
+    data_file = dataset_path(args.clips)
+    data = build_dataset(data_file, args.clips, device)
     if args.data_only:
         return
     vae = load_vae(device)
     encode, encode_video = condition_encoder(vae, device), video_encoder(vae, device)
     if args.variant == "concat" and args.concat_pool:
-        pool_file = dataset_path(args.clips).with_name(
-            f"{dataset_path(args.clips).stem}_concat_pool{args.concat_pool}.safetensors")
+        pool_file = data_file.with_name(f"{data_file.stem}_concat_pool{args.concat_pool}.safetensors")
         data = {**data, "concat_pool": build_concat_pool(pool_file, data, args.concat_pool,
                                                          args.max_anchors, encode_video, device)}
     if args.variant == "plain":

@@ -6,7 +6,8 @@
 # logged, pass it back as --steps to repeat a run). Writes the bundled files under models/.
 #   VAE_MIN=3.5 DIT_MIN=3.3 CLIPS=4096 BATCH=64 VARIANTS="icc concat replace nearest" bash training/train_gpu.sh
 # Run once on an H200 within a 15-minute lease (models/MODEL_CARD.md, issue 15): 380 VAE steps (0.5 s
-# each) reached 21.0 dB against the CPU recipe's first decoder (21.1 on 32 clips; 22.3 since its decoder was trained further), and the four DiTs side by side 19-50 steps,
+# each) reached 21.0 dB against the CPU recipe's first decoder (21.1 on 32 clips; 22.3 since its
+# decoder was trained further), and the four DiTs side by side 19-50 steps,
 # since every step encodes condition canvases of a new shape; none of it was kept. Give it longer
 # budgets, or one DiT at a time.
 set -uo pipefail

@@ -35,10 +35,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from .common import BUNDLED, ROOT, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
+from .common import ROOT, VAE_FILE, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
 from .procedural import ClipSpec, generate_clip
-
-VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"
 
 
 def build_vae(dim: int):
