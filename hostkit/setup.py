@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -76,10 +78,11 @@ def host_name() -> str:
     return name
 
 
-def host_dir() -> Path:
+def host_dir(name: str | None = None) -> Path:
     base = Path(os.environ.get("VIDEOCANVAS_HOST_DIR", ROOT / ".host")).resolve()
+    name = name or host_name()
     # The pinned host keeps the folder layout it always had, so existing hosts are reused.
-    return base if host_name() == PINNED_HOST else base / f"comfyui-{host_name()}"
+    return base if name == PINNED_HOST else base / f"comfyui-{name}"
 
 
 def comfy_dir() -> Path:
@@ -87,8 +90,8 @@ def comfy_dir() -> Path:
     return Path(named).resolve() if named else host_dir() / "ComfyUI"
 
 
-def venv_python() -> Path:
-    return host_dir() / "venv" / "bin" / "python"
+def venv_python(name: str | None = None) -> Path:
+    return host_dir(name) / "venv" / "bin" / "python"
 
 
 # The machine's pip config names extra index folders that may not exist; pip warns about each
@@ -186,6 +189,96 @@ def comfy_requirements(comfy: Path) -> list[str]:
     return reqs
 
 
+# Both hosts pin the same torch build, which with its CUDA libraries is ~4.6 GB of each ~5.7 GB venv.
+# A host's new venv takes that family as hard links to a finished sibling host's files rather than a
+# second copy: CI's disk once ran out ("No space left on device") building the 0.7.0 venv.
+SHARED_ROOTS = ("torch", "torchvision")
+
+# Run by the sibling host's python: the closure of SHARED_ROOTS's requirements (extras followed) as
+# installed there, each distribution with its files relative to site-packages, as JSON.
+_LIST_SHARED = r"""
+import importlib.metadata as md, json, re, sys
+try:
+    from packaging.requirements import Requirement
+except ImportError:
+    from pip._vendor.packaging.requirements import Requirement
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+out, todo = {}, [(r, ()) for r in sys.argv[1:]]
+while todo:
+    name, extras = todo.pop()
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        continue
+    key = norm(dist.metadata["Name"])
+    done = out.get(key, {}).get("extras", [])
+    if key in out and set(extras) <= set(done):
+        continue
+    for text in dist.requires or []:
+        req = Requirement(text)
+        if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *extras)):
+            todo.append((req.name, tuple(req.extras)))
+    site = dist.locate_file("").resolve()
+    files = [str(f) for f in dist.files or () if not str(f).startswith("..")]
+    out[key] = {"extras": sorted({*done, *extras}), "site": str(site), "files": files}
+print(json.dumps(out))
+"""
+
+
+def site_packages(python: Path) -> Path:
+    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def sibling_pythons() -> list[Path]:
+    """Venv pythons of the other known hosts whose package install finished."""
+    return [venv_python(other) for other in HOSTS if other != host_name()
+            and (host_dir(other) / "packages.stamp").exists() and venv_python(other).exists()]
+
+
+def installed_names(site: Path) -> set[str]:
+    return {re.sub(r"[-_.]+", "-", d.name.split("-")[0]).lower() for d in site.glob("*.dist-info")}
+
+
+def seed_shared_packages(target_python: Path, source_python: Path) -> int:
+    """Hard-link SHARED_ROOTS's installed family from source_python's venv into target_python's.
+    A distribution the target already has is left alone. Each one's dist-info is linked after its
+    other files, so pip never sees a half-linked package as installed; on a failure to link (another
+    file system, say) the half-linked distribution is removed and seeding stops. Returns how many
+    distributions were linked."""
+    target = site_packages(target_python)
+    proc = subprocess.run([str(source_python), "-c", _LIST_SHARED, *SHARED_ROOTS],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        log(f"shared packages: could not list {source_python}'s: {proc.stderr.strip()[-400:]}")
+        return 0
+    have = installed_names(target)
+    linked = 0
+    for name, dist in sorted(json.loads(proc.stdout).items()):
+        if name in have:
+            continue
+        site = Path(dist["site"])
+        files = sorted(dist["files"], key=lambda f: ".dist-info/" in f)  # dist-info last
+        made: list[Path] = []
+        try:
+            for rel in files:
+                src, dst = site / rel, target / rel
+                if not src.is_file() or dst.exists():
+                    continue
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.link(src, dst)
+                made.append(dst)
+        except OSError as err:
+            for dst in made:
+                dst.unlink(missing_ok=True)
+            log(f"shared packages: hard links from {site} failed ({err}); pip installs the rest")
+            return linked
+        linked += 1
+    log(f"shared packages: {linked} distributions hard-linked from {source_python.parent.parent}")
+    return linked
+
+
 def ensure_packages(comfy: Path) -> None:
     comfy_reqs = comfy_requirements(comfy)
     inputs = "\n".join([*TORCH_PINS, *EXTRA_HOST_REQS, *comfy_reqs,
@@ -195,7 +288,10 @@ def ensure_packages(comfy: Path) -> None:
     stamp = host_dir() / "packages.stamp"
     if stamp.exists() and stamp.read_text() == digest:
         return
-    run("packages", [str(venv_python()), "-m", "pip", "install", "-q", *TORCH_PINS,
+    for sibling in sibling_pythons()[:1]:
+        seed_shared_packages(venv_python(), sibling)
+    # No pip cache: it would hold a third copy of the CUDA wheels (~3 GB) that no later step reads.
+    run("packages", [str(venv_python()), "-m", "pip", "install", "-q", "--no-cache-dir", *TORCH_PINS,
                      *EXTRA_HOST_REQS, *comfy_reqs, "-r", str(ROOT / "requirements.txt"),
                      "-r", str(DEV_REQS)],
         "read pip's message above; with no network to PyPI this step cannot succeed")
