@@ -315,3 +315,17 @@ def test_steps_zero_fits_the_step_count_to_the_time_budget(monkeypatch):
     for step in range(60):
         fixed.after(step, Run())
     assert fixed.steps == 5000 and len(logged) == 1
+
+
+def test_a_deeper_or_wider_dit_is_read_back_by_comfyui_as_built():
+    """--layers / --dim (the depth and width levers): ComfyUI's own detection reads the exported
+    state dict back as the same Wan DiT (heads = dim // 128), so UNETLoader loads it unchanged."""
+    import comfy.model_detection
+
+    for arch in ({"dim": 128, "ffn_dim": 512, "num_layers": 12},
+                 {"dim": 256, "ffn_dim": 1024, "num_layers": 2}):
+        sd = build_dit(seed=0, arch=arch).state_dict()
+        config = comfy.model_detection.detect_unet_config(sd, "")
+        assert (config["dim"], config["ffn_dim"], config["num_layers"], config["num_heads"]) == (
+            arch["dim"], arch["ffn_dim"], arch["num_layers"], arch["dim"] // 128)
+        assert config["image_model"] == "wan2.1" and config["in_dim"] == 16

@@ -142,11 +142,11 @@ def dataset_path(clips: int) -> Path:
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
 
-def build_dit(seed: int = 0, variant: str = "icc"):
+def build_dit(seed: int = 0, variant: str = "icc", arch: dict | None = None):
     comfy_modules()
     from hostkit.tiny_models import TinyWan
 
-    return TinyWan(**ARCH, in_dim=IN_DIM.get(variant, 16)).build(seed=seed)
+    return TinyWan(**(arch or ARCH), in_dim=IN_DIM.get(variant, 16)).build(seed=seed)
 
 
 def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -392,7 +392,13 @@ def main() -> None:
     ap.add_argument("--name", default=None,
                     help="a run of the variant under another name: train_runs/dit_<name>, weights "
                          "train_runs/toy_t2v_<name>.safetensors (the shipped files stay as they are)")
+    ap.add_argument("--layers", type=int, default=ARCH["num_layers"], help="DiT blocks (a depth lever)")
+    ap.add_argument("--dim", type=int, default=ARCH["dim"],
+                    help="DiT width, a multiple of 128 (ComfyUI reads heads as dim // 128); ffn 4x")
     args = ap.parse_args()
+    if args.dim % 128 or args.dim < 128 or args.layers < 1:
+        ap.error(f"--dim must be a positive multiple of 128 and --layers >= 1, got {args.dim}, {args.layers}")
+    arch = {"dim": args.dim, "ffn_dim": 4 * args.dim, "num_layers": args.layers}
 
     started = time.monotonic()
     device = torch.device(args.device) if args.device else pick_device()
@@ -411,11 +417,12 @@ def main() -> None:
     run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")
     out = ROOT / "train_runs" / f"toy_t2v_{args.name}.safetensors" if args.name else DIT_FILES[args.variant]
     torch.manual_seed(0)
-    model = build_dit(seed=0, variant=args.variant).to(device).train()
+    model = build_dit(seed=0, variant=args.variant, arch=arch).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     start = 0
     if args.resume and (meta := run.load_state(model, opt)):
         start, args.steps = meta["step"], meta.get("steps", args.steps)
+    state = {"variant": args.variant, "arch": arch}
     gen = torch.Generator().manual_seed(10_000 + start)
     deadline = started + args.minutes * 60
     budget = StepBudget(args.steps, deadline)
@@ -438,12 +445,12 @@ def main() -> None:
                     lr=round(opt.param_groups[0]["lr"], 6))
         budget.after(step, run, start)
         if step % 500 == 499:
-            run.save_state(model, opt, {"step": done, "variant": args.variant, "steps": budget.steps})
+            run.save_state(model, opt, {"step": done, **state, "steps": budget.steps})
         if time.monotonic() > deadline:
             run.log(event="time budget reached", step=done)
             break
         step += 1
-    run.save_state(model, opt, {"step": done, "variant": args.variant, "steps": budget.steps})
+    run.save_state(model, opt, {"step": done, **state, "steps": budget.steps})
     export_weights(model, out, dtype=torch.float16)
     run.log(event="exported", path=str(out), step=done)
 
