@@ -304,7 +304,8 @@ def ensure_browser_packages() -> None:
     stamp = host_dir() / "browser.stamp"
     if stamp.exists() and stamp.read_text() == digest:
         return
-    run("browser-packages", [str(venv_python()), "-m", "pip", "install", "-q", *BROWSER_REQS],
+    run("browser-packages", [str(venv_python()), "-m", "pip", "install", "-q", "--no-cache-dir",
+                             *BROWSER_REQS],
         "read pip's message above; with no network to PyPI this step cannot succeed")
     stamp.write_text(digest)
 
