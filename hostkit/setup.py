@@ -23,6 +23,7 @@ A second run with nothing changed does no pip work: a stamp records a hash of ev
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -194,15 +195,20 @@ def comfy_requirements(comfy: Path) -> list[str]:
 # second copy: CI's disk once ran out ("No space left on device") building the 0.7.0 venv.
 SHARED_ROOTS = ("torch", "torchvision")
 
-# Run by the sibling host's python: the closure of SHARED_ROOTS's requirements (extras followed) as
-# installed there, each distribution with its files relative to site-packages, as JSON.
+# Run (isolated, -I) by a host's python: its interpreter's identity, and the closure of the named
+# distributions' requirements (extras followed) as installed there, each with its files as RECORD
+# lists them (relative to site-packages; scripts as ../../../bin/...), as JSON.
 _LIST_SHARED = r"""
-import importlib.metadata as md, json, re, sys
-try:
-    from packaging.requirements import Requirement
-except ImportError:
-    from pip._vendor.packaging.requirements import Requirement
+import importlib.metadata as md, json, platform, re, sys, sysconfig
+if sys.argv[1:]:
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:
+        from pip._vendor.packaging.requirements import Requirement
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+env = {"tag": sys.implementation.cache_tag, "ext": sysconfig.get_config_var("EXT_SUFFIX"),
+       "machine": platform.machine(), "site": sysconfig.get_path("purelib"),
+       "scripts": sysconfig.get_path("scripts"), "python": sys.executable}
 out, todo = {}, [(r, ()) for r in sys.argv[1:]]
 while todo:
     name, extras = todo.pop()
@@ -218,15 +224,26 @@ while todo:
         req = Requirement(text)
         if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in ("", *extras)):
             todo.append((req.name, tuple(req.extras)))
-    site = dist.locate_file("").resolve()
-    files = [str(f) for f in dist.files or () if not str(f).startswith("..")]
-    out[key] = {"extras": sorted({*done, *extras}), "site": str(site), "files": files}
-print(json.dumps(out))
+    out[key] = {"extras": sorted({*done, *extras}), "site": str(dist.locate_file("")),
+                "files": [str(f) for f in dist.files] if dist.files is not None else None}
+print(json.dumps({"env": env, "dists": out}))
 """
 
 
+def describe_python(python: Path, *roots: str) -> dict | None:
+    """_LIST_SHARED's answer for this python, or None (logged) where it cannot give one."""
+    proc = subprocess.run([str(python), "-I", "-c", _LIST_SHARED, *roots], capture_output=True, text=True)
+    try:
+        if proc.returncode != 0:
+            raise ValueError(proc.stderr.strip()[-400:])
+        return json.loads(proc.stdout)
+    except ValueError as err:
+        log(f"shared packages: could not read {python}'s packages ({err}); pip installs them")
+        return None
+
+
 def site_packages(python: Path) -> Path:
-    out = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+    out = subprocess.run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                          capture_output=True, text=True, check=True)
     return Path(out.stdout.strip())
 
@@ -238,45 +255,122 @@ def sibling_pythons() -> list[Path]:
 
 
 def installed_names(site: Path) -> set[str]:
-    return {re.sub(r"[-_.]+", "-", d.name.split("-")[0]).lower() for d in site.glob("*.dist-info")}
+    """Normalised names of the distributions pip sees in site (a dist-info with its METADATA)."""
+    return {re.sub(r"[-_.]+", "-", d.name.split("-")[0]).lower() for d in site.glob("*.dist-info")
+            if (d / "METADATA").is_file()}
 
 
 def seed_shared_packages(target_python: Path, source_python: Path) -> int:
-    """Hard-link SHARED_ROOTS's installed family from source_python's venv into target_python's.
-    A distribution the target already has is left alone. Each one's dist-info is linked after its
-    other files, so pip never sees a half-linked package as installed; on a failure to link (another
-    file system, say) the half-linked distribution is removed and seeding stops. Returns how many
+    """Hard-link SHARED_ROOTS's installed family from source_python's venv into target_python's, so
+    that pip finds it installed. Only between the same interpreter (cache tag, extension suffix,
+    machine). A distribution the target already has is left alone; one with a file missing at the
+    source is left to pip. Each distribution's files are linked first (a stale file of a failed
+    install is replaced), its console scripts copied with the target's python in their first line,
+    and its dist-info renamed into place last, so pip never sees a half-linked package as installed;
+    on any failure (another file system, a full disk, an interrupt) that distribution's links and
+    new folders are removed and seeding stops, leaving the rest to pip. Returns how many
     distributions were linked."""
-    target = site_packages(target_python)
-    proc = subprocess.run([str(source_python), "-c", _LIST_SHARED, *SHARED_ROOTS],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        log(f"shared packages: could not list {source_python}'s: {proc.stderr.strip()[-400:]}")
+    target_env, source = describe_python(target_python), describe_python(source_python, *SHARED_ROOTS)
+    if target_env is None or source is None:
         return 0
+    same = ("tag", "ext", "machine")
+    if [target_env["env"][k] for k in same] != [source["env"][k] for k in same]:
+        log(f"shared packages: {source_python} is another interpreter; pip installs everything")
+        return 0
+    site, scripts = Path(source["env"]["site"]), Path(source["env"]["scripts"])
+    target, target_scripts = Path(target_env["env"]["site"]), Path(target_env["env"]["scripts"])
     have = installed_names(target)
     linked = 0
-    for name, dist in sorted(json.loads(proc.stdout).items()):
-        if name in have:
+    for name, dist in sorted(source["dists"].items()):
+        if name in have or Path(dist["site"]) != site or not dist["files"]:
+            continue  # already there; installed outside the venv; no RECORD to go by
+        plan = plan_links(dist["files"], site, scripts)
+        if plan is None:
+            log(f"shared packages: {name} has files missing in {site}; pip installs it")
             continue
-        site = Path(dist["site"])
-        files = sorted(dist["files"], key=lambda f: ".dist-info/" in f)  # dist-info last
-        made: list[Path] = []
+        files, script_files, dist_info = plan
         try:
-            for rel in files:
-                src, dst = site / rel, target / rel
-                if not src.is_file() or dst.exists():
-                    continue
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.link(src, dst)
-                made.append(dst)
-        except OSError as err:
-            for dst in made:
-                dst.unlink(missing_ok=True)
-            log(f"shared packages: hard links from {site} failed ({err}); pip installs the rest")
-            return linked
+            link_distribution(files, script_files, dist_info, site, scripts, target, target_scripts,
+                              f"#!{target_python}")
+        except BaseException as err:
+            log(f"shared packages: linking {name} from {site} failed ({err!r}); pip installs the rest")
+            if isinstance(err, OSError):
+                return linked
+            raise
         linked += 1
     log(f"shared packages: {linked} distributions hard-linked from {source_python.parent.parent}")
     return linked
+
+
+def plan_links(record: list[str], site: Path, scripts: Path):
+    """Split a RECORD's paths into site-packages files, console scripts and the dist-info folder;
+    None when a file (other than compiled bytecode) is missing at the source."""
+    files, script_files, dist_info = [], [], None
+    for rel in record:
+        if Path(rel).is_absolute():
+            continue
+        path = Path(os.path.normpath(site / rel))
+        if path.is_relative_to(site) and path != site:
+            inner = path.relative_to(site)
+            if inner.parts[0].endswith(".dist-info"):
+                dist_info = inner.parts[0]
+        elif path.parent == scripts:
+            script_files.append(path.name)
+            continue
+        else:
+            continue  # e.g. share/man pages: not needed to run
+        if not path.is_file():
+            if path.suffix == ".pyc":
+                continue
+            return None
+        files.append(inner)
+    return (files, script_files, dist_info) if dist_info else None
+
+
+def link_distribution(files: list[Path], script_files: list[str], dist_info: str, site: Path,
+                      scripts: Path, target: Path, target_scripts: Path, shebang: str) -> None:
+    made: list[Path] = []  # files and folders this call created, in order
+    partial = target / f".{dist_info}.seeding"
+
+    def mkdirs(folder: Path) -> None:
+        missing = [d for d in (folder, *folder.parents) if not d.exists()]
+        for d in reversed(missing):
+            d.mkdir()
+            made.append(d)
+
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        for inner in sorted(files, key=lambda f: f.parts[0] == dist_info):  # dist-info last
+            src = site / inner
+            dst = partial / inner.relative_to(dist_info) if inner.parts[0] == dist_info else target / inner
+            mkdirs(dst.parent)
+            if dst.exists() and os.path.samefile(src, dst):
+                continue
+            tmp = dst.with_name(dst.name + ".seeding")
+            os.link(src, tmp)
+            made.append(tmp)
+            os.replace(tmp, dst)  # a stale file of a failed install is replaced, never kept
+            made[-1] = dst
+        for name in script_files:
+            src, dst = scripts / name, target_scripts / name
+            if not src.is_file() or dst.exists():
+                continue
+            first, _, rest = src.read_bytes().partition(b"\n")
+            if not first.startswith(b"#!"):
+                continue
+            dst.write_bytes(shebang.encode() + b"\n" + rest)
+            made.append(dst)
+            dst.chmod(0o755)
+        os.rename(partial, target / dist_info)
+    except BaseException:
+        for path in reversed(made):
+            if path.is_dir():
+                with contextlib.suppress(OSError):
+                    path.rmdir()  # only if empty: never another distribution's folder
+            else:
+                path.unlink(missing_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def ensure_packages(comfy: Path) -> None:
