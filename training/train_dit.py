@@ -63,7 +63,7 @@ DIT_FILES = {
     "concat": BUNDLED / "diffusion_models" / "videocanvas_toy_i2v.safetensors",
 }
 IN_DIM = {"concat": 36}  # 16 noise + 4 mask + 16 image latent; every other variant reads 16
-ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.1M parameters: CPU-trainable
+ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.3M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
 
