@@ -208,7 +208,7 @@ if sys.argv[1:]:
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
 env = {"tag": sys.implementation.cache_tag, "ext": sysconfig.get_config_var("EXT_SUFFIX"),
        "machine": platform.machine(), "site": sysconfig.get_path("purelib"),
-       "scripts": sysconfig.get_path("scripts"), "python": sys.executable}
+       "scripts": sysconfig.get_path("scripts")}
 out, todo = {}, [(r, ()) for r in sys.argv[1:]]
 while todo:
     name, extras = todo.pop()
@@ -243,9 +243,7 @@ def describe_python(python: Path, *roots: str) -> dict | None:
 
 
 def site_packages(python: Path) -> Path:
-    out = subprocess.run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                         capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
+    return Path(describe_python(python)["env"]["site"])
 
 
 def sibling_pythons() -> list[Path]:
@@ -340,7 +338,7 @@ def link_distribution(files: list[Path], script_files: list[str], dist_info: str
 
     try:
         shutil.rmtree(partial, ignore_errors=True)
-        for inner in sorted(files, key=lambda f: f.parts[0] == dist_info):  # dist-info last
+        for inner in files:  # the dist-info goes to `partial`: pip sees none of it until the rename
             src = site / inner
             dst = partial / inner.relative_to(dist_info) if inner.parts[0] == dist_info else target / inner
             mkdirs(dst.parent)
