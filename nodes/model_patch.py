@@ -50,6 +50,7 @@ from ..vc_core.in_context import PARADIGMS, require_full_strength
 from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
 from .encode import DeferredEncoding
+from .hook_state import hooks_in_force
 from .memory import MEMORY_WRAPPERS, apply_memory_patches, check_condition_memory
 from .types import COND_LATENTS, COND_TIMING
 
@@ -112,9 +113,10 @@ class _RunState:
     """Per sampling run, in transformer_options: how many forwards the VideoCanvas forward made.
     Not a dict: ComfyUI copies nested dicts of transformer_options per call, objects it shares."""
 
-    def __init__(self):
+    def __init__(self, patcher=None):
         self.forwards = 0
-        self.kv_cache = ConditionKVCache()  # cached condition attention: keys/values of this run
+        # cached condition attention: keys/values of this run, keyed on the hooks in force too
+        self.kv_cache = ConditionKVCache(weights=functools.partial(hooks_in_force, patcher))
 
 
 RUN_STATE = "videocanvas_run"
@@ -348,7 +350,7 @@ def _accept_conditions(executor, *args, **kwargs):
                             COND_TIMING: comfy.conds.CONDConstant(
                                 timing._replace(seed=0 if seed is None else int(seed)))}
     if entries:  # this run's model_options are a clone: the state lives as long as the run
-        guider.model_options.setdefault("transformer_options", {})[RUN_STATE] = _RunState()
+        guider.model_options.setdefault("transformer_options", {})[RUN_STATE] = _RunState(guider.model_patcher)
     return executor(*args, **kwargs)
 
 

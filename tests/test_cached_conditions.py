@@ -311,3 +311,67 @@ def test_a_model_trained_cached_refuses_two_way_and_unknown_models_are_not_check
     with pytest.raises(ValueError, match="trained with cached condition attention .* use 'cached'"):
         check_trained_attention(trained, "two-way")
     assert mp.trained_attention(t2v, known) is None  # a random test model: nothing known
+
+
+# --- ComfyUI hooks change the weights within a run: the cache is keyed on the weights in force --------
+
+def hooked_sample(pack, mp, model, keyframes=(), positive_only=False, recompute=False, steps=4):
+    """A cached run with a LoRA hook (comfy/hooks.py, what CreateHookLora + SetClipHooks /
+    ConditioningSetProperties make) on both prompts, or on the positive only with the same text on
+    both; keyframes: (strength, start_percent) pairs (CreateHookKeyframe). recompute: every forward
+    computes its condition keys/values (the cache never hits), the reference the cache must equal."""
+    import importlib
+
+    import comfy.hooks
+    import comfy.sample
+
+    g = torch.Generator().manual_seed(11)
+    lora = {}
+    for block in range(len(model.model.diffusion_model.blocks)):
+        for name in ("q", "k", "v"):
+            base = f"diffusion_model.blocks.{block}.self_attn.{name}"
+            lora[f"{base}.lora_up.weight"] = torch.randn(128, 4, generator=g) * 0.5
+            lora[f"{base}.lora_down.weight"] = torch.randn(4, 128, generator=g) * 0.5
+    hooks = comfy.hooks.create_hook_lora(lora, strength_model=1.0, strength_clip=1.0)
+    if keyframes:
+        group = comfy.hooks.HookKeyframeGroup()
+        for strength, start in keyframes:
+            group.add(comfy.hooks.HookKeyframe(strength=strength, start_percent=start))
+        hooks.set_keyframes_on_hooks(group)
+    latents = torch.randn(1, 16, 2, 4, 4, generator=g)
+    text = torch.randn(1, 4, 4096, generator=g)
+    pos = mp.attach_conditions([[text, {}]], latents, [0, 5], [1.0, 1.0], 4)
+    neg = mp.attach_conditions([[text if positive_only else -text, {}]], latents, [0, 5], [1.0, 1.0], 4)
+    pos = comfy.hooks.set_hooks_for_conditioning(pos, hooks)
+    if not positive_only:
+        neg = comfy.hooks.set_hooks_for_conditioning(neg, hooks)
+    noise = torch.randn(1, 16, 3, 4, 4, generator=g)
+    cache_cls = importlib.import_module(pack.__name__ + ".vc_core.condition_tokens").ConditionKVCache
+    real_get = cache_cls.get
+    if recompute:
+        cache_cls.get = lambda self, key, context, latents, compute: compute()
+    try:
+        with torch.inference_mode():
+            return comfy.sample.sample(mp.patch_model(model, condition_attention="cached"), noise,
+                                       steps, 3.0, "euler", "simple", pos, neg,
+                                       torch.zeros_like(noise), seed=0, disable_pbar=True)
+    finally:
+        cache_cls.get = real_get
+
+
+@pytest.mark.parametrize("case", ["keyframed", "positive_only"])
+def test_hooks_that_change_the_weights_within_a_run_never_reuse_stale_keys_values(pack, mp, t2v, case):
+    """Issue 26: a keyframed LoRA hook (full strength for the first half, off after), or a LoRA hook
+    on the positive only with the same text on both branches, sampled cached gave another video than
+    the same run recomputed (max |diff| 3.3 and 8.3 on the tiny model). The keys/values are keyed on
+    the hooks in force and their keyframe strengths: equal to recomputing them in every forward."""
+    kwargs = ({"keyframes": ((1.0, 0.0), (0.0, 0.5))} if case == "keyframed"
+              else {"positive_only": True})
+    cached = hooked_sample(pack, mp, t2v, **kwargs)
+    recomputed = hooked_sample(pack, mp, t2v, recompute=True, **kwargs)
+    assert torch.isfinite(recomputed).all()
+    diff = (cached - recomputed).abs().max().item()
+    assert diff == 0.0, f"max |cached - recomputed| = {diff}"
+    # the hook matters here: without it the video differs (so a stale cache would show)
+    plain = hooked_sample(pack, mp, t2v, keyframes=((0.0, 0.0),), recompute=True)
+    assert (plain - recomputed).abs().max() > 1e-2

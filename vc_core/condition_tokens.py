@@ -256,15 +256,23 @@ def _embed(wan, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
 class ConditionKVCache:
     """Per sampling run: the condition tokens' per-block keys/values of each batch of condition
     rows seen, keyed by the plan and compared by content (text context and condition latents, the
-    two things a cfg branch or batch row can differ in). A few entries, least recently used out."""
+    two things a cfg branch or batch row can differ in). A few entries, least recently used out.
 
-    def __init__(self, max_entries: int = 4):
+    weights: called at every lookup, returns what decides the model's weights at this forward
+    beyond what is fixed for the run (the node pack: ComfyUI's hooks in force and their keyframe
+    strengths). Keys/values depend on the weights, and hooks change them between steps (keyframes)
+    or between cfg branches (a hook on one prompt), so it is part of the key."""
+
+    def __init__(self, max_entries: int = 4, weights: Callable[[], Hashable] | None = None):
         self.max_entries = max_entries
+        self.weights = weights
         self.entries: list[tuple[Hashable, torch.Tensor, torch.Tensor, list]] = []
         self.passes = 0  # condition passes computed (a run with one cfg batch: 1)
 
     def get(self, key: Hashable, context: torch.Tensor, latents: torch.Tensor,
             compute: Callable[[], list]) -> list:
+        if self.weights is not None:
+            key = (key, self.weights())
         for i, (k, ctx, lat, kv) in enumerate(self.entries):
             if (k == key and ctx.shape == context.shape and lat.shape == latents.shape
                     and torch.equal(ctx, context) and torch.equal(lat, latents)):
