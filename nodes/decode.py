@@ -8,7 +8,9 @@ import nodes as comfy_nodes
 from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.plan import paste_back as paste_conditions_back
 from ..vc_core.preview import layout_strip
-from .memory import check_render_memory
+from .encode import video_vae_geometry
+from .interrupt import interruptible
+from .memory import check_decode_memory, check_render_memory
 from .sampling import check_count
 from .types import CATEGORY, VCConditions, canvas_input
 
@@ -57,10 +59,16 @@ class VideoCanvasDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, vae, latent, tile_size, paste_back, feather, conditions=None) -> io.NodeOutput:
-        if tile_size:
-            images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, tile_size)[0]
-        else:
-            images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
+        shape = tuple(latent["samples"].shape)
+        if len(shape) == 5:  # a video latent: refuse what cannot fit before decoding any of it
+            _, spatial, temporal = video_vae_geometry(vae)
+            frames = shape[0] * ((shape[2] - 1) * temporal + 1)
+            check_decode_memory(vae, shape, frames, shape[4] * spatial, shape[3] * spatial, tile_size)
+        with interruptible(getattr(vae, "first_stage_model", None)):  # Cancel inside the decode
+            if tile_size:
+                images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, tile_size)[0]
+            else:
+                images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
         if paste_back and conditions:
             batch = latent["samples"].shape[0]
             length = images.shape[0] // batch

@@ -28,9 +28,22 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     shallow copy carrying that flag (same weights and patcher; the caller's VAE is untouched)."""
     if plan.num_conditions == 0:
         return None
+    import comfy.model_management as mm
+
+    from .interrupt import interruptible
+    from .memory import encode_batch
+
     image_mode = copy.copy(vae)
     image_mode.not_video = True
-    latents = image_mode.encode(plan.canvases)  # [K, C, 1, h, w]
+    # In batches that fit what this process may use (ComfyUI batches by the RAM it sees free, which
+    # ignores rlimits and cgroups), checking for Cancel between and inside them.
+    step = encode_batch(vae, plan.num_conditions, plan.width, plan.height)
+    parts = []
+    with interruptible(getattr(vae, "first_stage_model", None)):
+        for start in range(0, plan.num_conditions, step):
+            mm.throw_exception_if_processing_interrupted()
+            parts.append(image_mode.encode(plan.canvases[start:start + step]))  # [k, C, 1, h, w]
+    latents = torch.cat(parts) if len(parts) > 1 else parts[0]
     return latents[:, :, 0].movedim(0, 1).unsqueeze(0)
 
 

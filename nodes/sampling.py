@@ -12,6 +12,7 @@ from ..vc_core.in_context import require_full_strength
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
+from .interrupt import interruptible
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import (
     attach_conditions,
@@ -97,9 +98,10 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
             check_count(k, length, shape[3] * shape[4] // 4)
             if not channel_concat:  # channels add no tokens
                 check_token_cap(shape, k)
-            check_render_memory(k, width, height, shape)
             if model is not None and not channel_concat:
                 check_condition_memory(model, shape, k)
+            # the canvases, then (in context) encoding them one canvas per VAE pass
+            check_render_memory(k, width, height, shape, vae=None if channel_concat else vae)
 
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
     except PlanError as err:
@@ -175,9 +177,12 @@ class VideoCanvasSampler(io.ComfyNode):
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if not is_patched(model):
             model = patch_model(model)
-        out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
-                                          with_plan(positive, plan, latents),
-                                          with_plan(negative, plan, latents), latent, denoise=denoise)[0]
+        # Cancel inside a step too: a step over many tokens runs for minutes between ComfyUI's checks
+        with interruptible(model.get_model_object("diffusion_model")):
+            out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
+                                              with_plan(positive, plan, latents),
+                                              with_plan(negative, plan, latents), latent,
+                                              denoise=denoise)[0]
         return io.NodeOutput(out, layout_strip(plan))
 
 

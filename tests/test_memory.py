@@ -196,7 +196,7 @@ def test_sampler_refuses_by_the_models_estimate_before_rendering(server, checkpo
                      "cond and uncond one at a time", "free on cpu"):
         assert fragment in message, f"{fragment!r} not in: {message}"
     ram_total = server.get("/system_stats")["system"]["ram_total"]
-    assert gib_in(message, "to sample") * 2 ** 30 > ram_total  # absurd on this machine
+    assert gib_in(message, "(ComfyUI estimates") * 2 ** 30 > ram_total  # absurd on this machine
     assert elapsed < FAST, f"took {elapsed:.2f}s to refuse"
     runs(server, good_prompt(checkpoints, wide_checkpoint))
 
@@ -363,14 +363,16 @@ def test_prepare_sampling_refuses_by_free_memory_before_any_forward(mp, memory, 
     set_free_memory(monkeypatch, free)
     patched = mp.patch_model(t2v)
     calls = []
-    with pytest.raises(ValueError, match=r"ComfyUI estimates .* \(cond and uncond one at a time\)") as err:
+    with pytest.raises(ValueError, match=r"ComfyUI estimates .* with cond and uncond one at a time") as err:
         forwards(patched, dense(mp, prompt(0)), dense(mp, prompt(1)), calls=calls)
     assert calls == []
     message = str(err.value)
     assert ("VideoCanvas conditions: this request makes 24 tokens per sample (3 video latent "
             "frames + 3 condition frames)") in message
-    need = video_alone(t2v, batch=1) * 2
-    assert f"estimates {memory.size_text(need)} to sample" in message
+    comfy_need = video_alone(t2v, batch=1) * 2
+    need = memory.est.sampling_bytes(comfy_need)
+    assert (f"needs an estimated {memory.size_text(need)} (ComfyUI estimates "
+            f"{memory.size_text(comfy_need)} with cond and uncond one at a time") in message
     assert f"more than the {memory.size_text(free)} free on {patched.load_device}" in message
     assert forwards(patched, prompt(0), prompt(1)) == [[1], [0]] * 2  # the video alone still runs
 
