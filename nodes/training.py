@@ -7,6 +7,8 @@ LossGraphNode. The training itself is the pack's trainer (trainer/), the command
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import comfy.sd
@@ -15,23 +17,36 @@ import folder_paths
 from comfy_api.latest import io
 
 from ..trainer.anchors import MAX_ANCHORS
+from ..trainer.data import AllowedFolder, confine
 from ..trainer.loop import TrainConfig
-from ..trainer.lora import DEFAULT_TARGETS
+from ..trainer.lora import DEFAULT_TARGETS, check_targets
 
 CATEGORY = "VideoCanvas/training"
+DISPLAY_NAME = "VideoCanvas Train LoRA"
 LoraModel = io.Custom("LORA_MODEL")  # the type of ComfyUI's TrainLoraNode / SaveLoRA / LoraModelLoader
 LossMap = io.Custom("LOSS_MAP")
 
+# Where the server owner allows training data beyond ComfyUI's input folder: absolute folders in
+# this environment variable (os.pathsep-separated), or under this key of extra_model_paths.yaml.
+TRAIN_FOLDERS_ENV = "VIDEOCANVAS_TRAIN_FOLDERS"
+TRAIN_FOLDERS_KEY = "videocanvas_training"
 
-def resolve_folder(folder: str) -> Path:
-    """An absolute folder, or one inside ComfyUI's input directory; a clear error otherwise."""
-    path = Path(folder).expanduser()
-    if not path.is_absolute():
-        path = Path(folder_paths.get_input_directory()) / path
-    if not path.is_dir():
-        raise ValueError(f"VideoCanvas Train LoRA: folder '{folder}' is not a folder (looked at {path}); "
-                         f"give an absolute path or one inside ComfyUI's input directory")
-    return path
+
+def allowed_folders() -> list[AllowedFolder]:
+    """ComfyUI's input folder first, then the folders the server owner configured. Read at each run,
+    so a changed setting needs no restart; described to clients by where they were set, never by
+    their paths."""
+    roots = [AllowedFolder(Path(folder_paths.get_input_directory()), "ComfyUI's input folder")]
+    entries = [e for e in os.environ.get(TRAIN_FOLDERS_ENV, "").split(os.pathsep) if e.strip()]
+    for i, entry in enumerate(entries, 1):
+        if os.path.isabs(entry):
+            roots.append(AllowedFolder(Path(entry), f"{TRAIN_FOLDERS_ENV} entry {i}"))
+        else:  # relative to what? the server's working folder is no one's choice: ignored, said so
+            logging.warning("%s: entry %d (%s) is not an absolute path; ignored", TRAIN_FOLDERS_ENV, i, entry)
+    if TRAIN_FOLDERS_KEY in folder_paths.folder_names_and_paths:
+        for i, path in enumerate(folder_paths.get_folder_paths(TRAIN_FOLDERS_KEY), 1):
+            roots.append(AllowedFolder(Path(path), f"extra_model_paths '{TRAIN_FOLDERS_KEY}' entry {i}"))
+    return roots
 
 
 class VideoCanvasTrainLoRA(io.ComfyNode):
@@ -39,7 +54,7 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
     def define_schema(cls):
         return io.Schema(
             node_id="VideoCanvasTrainLoRA",
-            display_name="VideoCanvas Train LoRA",
+            display_name=DISPLAY_NAME,
             category=CATEGORY,
             is_experimental=True,
             description=(
@@ -55,7 +70,11 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
                 io.Conditioning.Input("positive", tooltip="The prompt every clip trains with (e.g. "
                                       "VideoCanvas Null Prompt, or CLIPTextEncode)."),
                 io.String.Input("folder", default="videocanvas_training",
-                                tooltip="Folder of videos: absolute, or inside ComfyUI's input folder."),
+                                tooltip="Folder of videos inside ComfyUI's input folder (e.g. "
+                                "'videocanvas_training' or 'clips/cats'; subfolders are read too), or "
+                                f"inside a folder the server allows ({TRAIN_FOLDERS_ENV}, or "
+                                f"'{TRAIN_FOLDERS_KEY}' in extra_model_paths.yaml). Other paths are "
+                                "refused."),
                 io.Int.Input("width", default=832, min=16, max=4096, step=16,
                              tooltip="Training width in pixels (Wan 2.1: a multiple of 16; TI2V-5B: of 32); "
                              "each video is scaled to cover and centre-cropped."),
@@ -101,19 +120,23 @@ class VideoCanvasTrainLoRA(io.ComfyNode):
                 targets, clip=None, init_lora=None) -> io.NodeOutput:
         from ..trainer.in_comfy import train_lora
 
-        if not positive:
-            raise ValueError("VideoCanvas Train LoRA: positive: empty conditioning")
-        config = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, rank=rank,
-                             alpha=alpha or None, max_anchors=max_anchors, seed=seed,
-                             gradient_checkpointing=gradient_checkpointing,
-                             targets=tuple(t.strip() for t in targets.split(",") if t.strip()))
         bar = comfy.utils.ProgressBar(steps)
+        # one prefix, added here: the messages below and the trainer's name only the input
         try:
-            lora, losses = train_lora(model, vae, positive[0][0], resolve_folder(folder), width, height,
-                                      length, config, clips_per_video=clips_per_video, clip=clip,
-                                      init_lora=init_lora,
-                                      on_step=lambda step, loss: bar.update_absolute(step, steps))
+            if not positive:
+                raise ValueError("positive: empty conditioning")
+            roots = allowed_folders()
+            # by name, before any file is read: the rest of the inputs are cheap to check first
+            config = TrainConfig(steps=steps, batch_size=batch_size, lr=learning_rate, rank=rank,
+                                 alpha=None if alpha == 0 else float(alpha), max_anchors=max_anchors,
+                                 seed=seed, gradient_checkpointing=gradient_checkpointing,
+                                 targets=check_targets(t.strip() for t in targets.split(",") if t.strip()))
+            path, label = confine(folder, roots)
+            lora, losses = train_lora(model, vae, positive[0][0], path, width, height, length, config,
+                                      clips_per_video=clips_per_video, clip=clip, init_lora=init_lora,
+                                      on_step=lambda step, loss: bar.update_absolute(step, steps),
+                                      within=roots, label=label)
         except ValueError as e:
-            raise ValueError(f"VideoCanvas Train LoRA: {e}") from None
+            raise ValueError(f"{DISPLAY_NAME}: {e}") from None
         trained, _ = comfy.sd.load_lora_for_models(model, None, lora, 1.0, 0)
         return io.NodeOutput(trained, lora, {"loss": losses}, steps)

@@ -56,6 +56,20 @@ def write_video(path: Path, frames: int, width: int, height: int, seed: int = 0,
     return path
 
 
+@pytest.fixture
+def input_folder():
+    """A fresh folder inside ComfyUI's input folder, where VideoCanvas Train LoRA may read (the in-process
+    executor's and the test server's alike): (its path, its name relative to the input folder)."""
+    import shutil
+    import uuid
+
+    name = f"vc_trainer_test_{uuid.uuid4().hex[:8]}"
+    path = comfy_dir() / "input" / name
+    path.mkdir(parents=True)
+    yield path, name
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def files(checkpoints, tmp_path_factory):
     root = comfy_dir() / "models"
@@ -686,7 +700,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
 
 
-def test_the_node_trains_in_comfyui_and_loraloadermodelonly_loads_its_lora(server, checkpoints, tmp_path,
+def test_the_node_trains_in_comfyui_and_loraloadermodelonly_loads_its_lora(server, checkpoints, input_folder,
                                                                           object_info):
     """Inside a real server: VideoCanvas Train LoRA (tiny Wan, clips of one solid colour) -> SaveLoRA;
     the file, moved to models/loras, loads through LoraLoaderModelOnly with no 'lora key not loaded'
@@ -695,7 +709,7 @@ def test_the_node_trains_in_comfyui_and_loraloadermodelonly_loads_its_lora(serve
     only this colour)."""
     import shutil
 
-    folder = tmp_path / "solid"
+    folder = input_folder[0] / "solid"
     for i in range(2):
         write_video(folder / f"solid{i}.mp4", 12, SIZE, SIZE, color=COLOUR)
     train = {
@@ -704,8 +718,9 @@ def test_the_node_trains_in_comfyui_and_loraloadermodelonly_loads_its_lora(serve
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": TOY_VAE}},
         "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
         "train": {"class_type": "VideoCanvasTrainLoRA", "inputs": {
-            "model": ["unet", 0], "vae": ["vae", 0], "positive": ["text", 0], "folder": str(folder),
-            "width": SIZE, "height": SIZE, "length": LENGTH, "clips_per_video": 1, "steps": 60,
+            "model": ["unet", 0], "vae": ["vae", 0], "positive": ["text", 0],
+            "folder": f"{input_folder[1]}/solid", "width": SIZE, "height": SIZE, "length": LENGTH,
+            "clips_per_video": 1, "steps": 60,
             "batch_size": 1, "learning_rate": 0.02, "rank": 8, "alpha": 0.0, "max_anchors": 2, "seed": 0,
             "gradient_checkpointing": True, "targets": "self_attn.o,cross_attn.o,ffn.0,ffn.2"}},
         "save": {"class_type": "SaveLoRA", "inputs": {"lora": ["train", 1], "prefix": "loras/vc_trainer_test",
@@ -748,18 +763,20 @@ def test_train_cost_benchmark_quick_run_writes_its_table(tmp_path):
 
 
 @pytest.mark.parametrize("case", ["no_folder", "corrupt_video", "odd_width", "other_vae"])
-def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoints, tmp_path, case):
+def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoints, input_folder, case):
+    """Files are named relative to ComfyUI's input folder (the node reads nothing outside it:
+    tests/test_input_safety.py)."""
     from hostkit.inprocess import ExecutionFailed
 
-    folder = tmp_path / "videos"
+    folder, name = input_folder[0] / "videos", f"{input_folder[1]}/videos"
     write_video(folder / "good.mp4", 12, 32, 32)
     unet, width = checkpoints["wan21_t2v_tiny"], 32
-    expected = {"no_folder": f"folder '{tmp_path / 'missing'}' is not a folder",
-                "corrupt_video": f"{folder / 'broken.mp4'}: cannot be read as a video",
+    expected = {"no_folder": f"folder '{input_folder[1]}/missing': no such folder in ComfyUI's input folder",
+                "corrupt_video": f"{name}/broken.mp4: cannot be read as a video",
                 "odd_width": "size '40x32': width and height must be positive multiples of 16",
                 "other_vae": "vae: this VAE makes 16-channel latents but the model denoises 48"}[case]
     if case == "no_folder":
-        folder = tmp_path / "missing"
+        name = f"{input_folder[1]}/missing"
     elif case == "corrupt_video":
         (folder / "broken.mp4").write_bytes(b"\x00" * 300)
     elif case == "odd_width":
@@ -771,7 +788,7 @@ def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoint
         "vae": {"class_type": "VAELoader", "inputs": {"vae_name": checkpoints["wan21_vae_tiny"]}},
         "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
         "train": {"class_type": "VideoCanvasTrainLoRA", "inputs": {
-            "model": ["unet", 0], "vae": ["vae", 0], "positive": ["text", 0], "folder": str(folder),
+            "model": ["unet", 0], "vae": ["vae", 0], "positive": ["text", 0], "folder": name,
             "width": width, "height": 32, "length": LENGTH, "clips_per_video": 1, "steps": 1,
             "batch_size": 1, "learning_rate": 0.001, "rank": 4, "alpha": 0.0, "max_anchors": 2, "seed": 0,
             "gradient_checkpointing": False, "targets": "self_attn.q"}},
@@ -782,6 +799,7 @@ def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoint
     assert err.value.data["node_type"] == "VideoCanvasTrainLoRA"
     message = err.value.data["exception_message"]
     assert message.startswith("VideoCanvas Train LoRA: ") and expected in message, message
+    assert str(comfy_dir()) not in message, message
 
 
 def test_train_cost_estimate_counts_the_real_size_grid():
@@ -798,7 +816,7 @@ def test_train_cost_estimate_counts_the_real_size_grid():
     assert estimate(33, 832, 480, 4, checkpointing=False)["tokens"] == (9 + 4) * 30 * 52
 
 
-def test_the_node_continues_a_lora_and_refuses_one_of_another_model(comfy, checkpoints, tmp_path):
+def test_the_node_continues_a_lora_and_refuses_one_of_another_model(comfy, checkpoints, input_folder):
     """init_lora: the node's own LORA_MODEL output continues (its rank wins over the input's); one
     trained on a wider Wan (dim 256) is refused, naming init_lora and the layer."""
     from hostkit.inprocess import ExecutionFailed
@@ -808,12 +826,12 @@ def test_the_node_continues_a_lora_and_refuses_one_of_another_model(comfy, check
     path = comfy_dir() / "models" / "diffusion_models" / wide
     if not path.exists():
         save(TinyWan(dim=256).build(seed=5), path)
-    folder = tmp_path / "videos"
-    write_video(folder / "good.mp4", 12, 32, 32)
+    write_video(input_folder[0] / "good.mp4", 12, 32, 32)
 
     def train(node, unet, rank, init=None):
         inputs = {"model": [f"{node}_unet", 0], "vae": ["vae", 0], "positive": ["text", 0],
-                  "folder": str(folder), "width": 32, "height": 32, "length": LENGTH, "clips_per_video": 1,
+                  "folder": input_folder[1], "width": 32, "height": 32, "length": LENGTH,
+                  "clips_per_video": 1,
                   "steps": 1, "batch_size": 1, "learning_rate": 0.001, "rank": rank, "alpha": 0.0,
                   "max_anchors": 2, "seed": 0, "gradient_checkpointing": False, "targets": "self_attn.q"}
         if init:

@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 
 from . import models
 from ._pack import vc
-from .data import check_length, find_videos, load_clip, parse_buckets, plan_clips
+from .data import AllowedFolder, check_length, find_videos, load_clip, parse_buckets, plan_clips, video_label
 from .loop import Sample, TrainConfig, Trainer
 from .lora import LoRASet
 
@@ -35,11 +35,13 @@ def _ordinary_weights(module: torch.nn.Module) -> int:
 def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, height: int, length: int,
                config: TrainConfig, frame_stride: int = 1, clips_per_video: int = 1, clip=None,
                init_lora: dict | None = None, on_step: Callable[[int, float], None] | None = None,
-               log=print):
+               log=print, within: Sequence[AllowedFolder] | None = None, label: str | None = None):
     """Train a LoRA on ComfyUI's loaded model; returns (ComfyUI LoRA state dict, losses).
 
     context: the text embedding [1, n, 4096] every clip trains with (from the node's `positive`),
-    unless a text encoder `clip` is given and a clip has a caption file beside its video."""
+    unless a text encoder `clip` is given and a clip has a caption file beside its video.
+    within, label: the folders the server allows (nothing outside them is read, data.confine) and
+    how messages name `folder` (never by its absolute path)."""
     import comfy.model_management
 
     base = models.wrap_base(patcher, "model", patcher.load_device)
@@ -52,13 +54,15 @@ def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, he
         length = check_length(length)
         buckets = parse_buckets(f"{width}x{height}", base.spatial_multiple)
         samples = []
-        for video in find_videos(folder):
-            for spec in plan_clips(video, length, buckets, frame_stride, clips_per_video):
+        label = str(folder) if label is None else label
+        for video in find_videos(folder, within=within, label=label):
+            for spec in plan_clips(video, length, buckets, frame_stride, clips_per_video, within=within,
+                                   label=video_label(video, folder, label)):
                 pixels = load_clip(spec)
                 text = (models.encode_text(clip, spec.caption)[0] if clip is not None and spec.caption
                         else context[0].float().cpu())
                 samples.append(Sample(models.encode_video(vae, pixels, base.latent_format)[0], pixels, text))
-        log(f"VideoCanvas Train LoRA: {len(samples)} clips from {folder}")
+        log(f"VideoCanvas Train LoRA: {len(samples)} clips from {label}")
         comfy.model_management.load_models_gpu([patcher], force_full_load=True)
         wan = base.wan
         _ordinary_weights(wan)

@@ -26,10 +26,24 @@ class LoRAError(ValueError):
     pass
 
 
+def check_targets(targets) -> tuple[str, ...]:
+    """The targets, once every 're:<regex>' among them compiles; a LoRAError naming the bad one."""
+    targets = tuple(targets)
+    for t in targets:
+        if t.startswith("re:"):
+            try:
+                re.compile(t[3:])
+            except re.error as err:  # not a ValueError: would escape the callers' handling
+                raise LoRAError(f"targets: {t!r} is not a valid regular expression ({err}); write "
+                                f"layer name suffixes such as 'self_attn.q', or 're:' and a Python "
+                                f"regular expression") from None
+    return targets
+
+
 def target_modules(wan: torch.nn.Module, targets) -> list[str]:
     """Names of the model's Linear layers whose name ends with a target ('self_attn.q' matches it
     in every block, 'head.head' the output head), or matches one given as 're:<regex>'."""
-    targets = tuple(targets)
+    targets = check_targets(targets)
     names = []
     for name, m in wan.named_modules():
         if not isinstance(m, torch.nn.Linear):
