@@ -9,6 +9,7 @@ from typing_extensions import override
 from .canvas import VideoCanvasCanvas
 from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
 from .example_inputs import copy_example_inputs
+from .inputs import guard_inputs
 from .long_video import VideoCanvasLongVideo
 from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
@@ -43,6 +44,11 @@ NODES: list[type[io.ComfyNode]] = [
     VideoCanvasLayoutPreview,
     VideoCanvasTrainLoRA,
 ]
+
+# Every float finite and every combo one of its options, checked before any node of the pack runs
+# (ComfyUI checks neither for V3 nodes): see inputs.py.
+for _node in NODES:
+    guard_inputs(_node)
 
 
 # The bundled toy model (trained by training/, committed under models/) is listed by ComfyUI's own

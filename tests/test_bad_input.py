@@ -305,3 +305,75 @@ def test_vae_mismatch_on_the_ksampler_path(server, checkpoints):
     blamed, message = refusal(err.value)
     assert "vae" in message and "16" in message and "48" in message, f"{blamed}: {message}"
     serves_next_good_prompt(server, checkpoints)
+
+
+def set_input(prompt: dict, node: str, name: str, value) -> dict:
+    prompt[node]["inputs"][name] = value
+    return prompt
+
+
+# Inputs ComfyUI does not check for V3 nodes (issue 26): a combo value outside its options, NaN in a
+# float (every comparison with NaN is false, so it passes min/max). Each is refused by the node that
+# takes it, naming the input and what is allowed. (node key, input, value, node blamed, fragments)
+UNCHECKED = [
+    ("sample", "sampler_name", "eulr", "VideoCanvasSampler",
+     ["VideoCanvas Sampler: sampler_name: 'eulr' is not one of the allowed values: 'euler', "]),
+    ("sample", "scheduler", "simpel", "VideoCanvasSampler",
+     ["VideoCanvas Sampler: scheduler: 'simpel' is not one of the allowed values: ", "'simple'"]),
+    ("sample", "cfg", float("nan"), "VideoCanvasSampler",
+     ["VideoCanvas Sampler: cfg must be a finite number in [0, 100]; got nan"]),
+    ("sample", "denoise", float("nan"), "VideoCanvasSampler",  # (inf is over ComfyUI's max)
+     ["VideoCanvas Sampler: denoise must be a finite number in [0, 1]; got nan"]),
+    ("place", "fit", "foo", "VideoCanvasPatchPlacer",
+     ["node place: fit: 'foo' is not one of the allowed values: 'stretch', 'contain', 'cover', 'none'"]),
+    ("place", "feather", float("nan"), "VideoCanvasPatchPlacer",
+     ["node place: feather must be a finite number in [0, 256]; got nan"]),
+    ("when", "strength", float("nan"), "VideoCanvasTimestampConditioner",
+     ["node when: strength must be a finite number in [0, 1]; got nan"]),
+]
+
+
+@pytest.mark.parametrize("node,name,value,blamed,fragments", UNCHECKED,
+                         ids=[f"{c[1]}_{c[2]}" for c in UNCHECKED])
+def test_values_comfyui_does_not_check_are_refused_by_their_node(node, name, value, blamed, fragments,
+                                                                 server, checkpoints):
+    with pytest.raises(PromptFailed) as err:
+        server.run(set_input(graph(checkpoints), node, name, value), timeout=120)
+    who, message = refusal(err.value)
+    assert err.value.kind != "rejected" and who == blamed, message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in: {message}"
+    serves_next_good_prompt(server, checkpoints)
+
+
+@pytest.mark.parametrize("frames", ["1_0", "\uff18", "\u0663", "0, 1_0"])
+def test_frames_are_ascii_numbers_only(frames, server, checkpoints):
+    """Python's int() reads '1_0' as 10, fullwidth '８' as 8 and Arabic-Indic '٣' as 3: the help page
+    promises numbers, and these are refused by name where they are typed."""
+    with pytest.raises(PromptFailed) as err:
+        server.run(graph(checkpoints, frames=frames), timeout=120)
+    assert err.value.kind == "rejected"
+    (error,) = err.value.payload["node_errors"]["when"]["errors"]
+    assert error["extra_info"]["input_name"] == "frames"
+    entry = frames.split(", ")[-1]
+    assert f"frames: cannot parse {entry!r}; use numbers written with the digits 0-9" in error["details"], \
+        error
+
+
+def test_extend_refuses_context_frames_that_fill_the_canvas(server, checkpoints):
+    """As Transition and Loop do: context_frames equal to the output length leaves nothing to
+    generate."""
+    prompt = graph(checkpoints)
+    prompt["clip"] = {"class_type": "EmptyImage", "inputs": {"width": W, "height": H, "batch_size": LENGTH,
+                                                             "color": 0x2080C0}}
+    prompt["when"] = {"class_type": "VideoCanvasExtend", "inputs": {
+        "video": ["clip", 0], "canvas": ["canvas", 0], "context_frames": LENGTH, "direction": "forward",
+        "strength": 1.0}}
+    with pytest.raises(PromptFailed) as err:
+        server.run(prompt, timeout=120)
+    blamed, message = refusal(err.value)
+    assert blamed == "VideoCanvasExtend", message
+    assert message.startswith(
+        "node when: context_frames = 9 but the output has 9 frames: the clip's 9 frames would cover all "
+        "of them, leaving none to generate; allowed: context_frames <= length - 1 = 8"), message
+    serves_next_good_prompt(server, checkpoints)

@@ -23,10 +23,11 @@ SIZE, WINDOW, OVERLAP, STEPS = 64, 17, 5, 2
 
 
 def long_prompt(total=61, window=WINDOW, overlap=OVERLAP, frames="40", output="images", seed=3,
-                conditions=True, save=False, conditioner_length=None) -> dict:
+                conditions=True, save=False, conditioner_length=None, **inputs) -> dict:
     """Canvas -> red square (Patch Placer) at `frames` (Timestamp Conditioner) -> Long Video (titled
     "Long video") -> PreviewImage (+ SaveVideo of its VIDEO). conditioner_length: the conditions are
-    timed on a second canvas of this length (made for another video)."""
+    timed on a second canvas of this length (made for another video). inputs: other Long Video
+    inputs (cfg, sampler_name, ...)."""
     p = {
         "canvas": {"class_type": "VideoCanvasCanvas", "inputs": {"width": SIZE, "height": SIZE,
                                                                  "length": total, "fps": 16.0}},
@@ -45,7 +46,7 @@ def long_prompt(total=61, window=WINDOW, overlap=OVERLAP, frames="40", output="i
             "model": ["unet", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
             "canvas": ["canvas", 0], "window_length": window, "overlap": overlap, "seed": seed,
             "steps": STEPS, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
-            "output": output}, "_meta": {"title": "Long video"}},
+            "output": output, **inputs}, "_meta": {"title": "Long video"}},
         "show": {"class_type": "PreviewImage", "inputs": {"images": ["long", 0]}},
     }
     if conditions:
@@ -163,7 +164,20 @@ def test_cancel_stops_inside_the_next_window(comfy):
      ["canvas length 16381 in 17-frame windows overlapping by 16 makes 16365 windows; at most 512"]),
     (dict(frames="70", total=61, conditioner_length=81), "frames of condition #1",
      ["'70' is out of range", "length 61"]),
-], ids=["window_not_4k_plus_1", "overlap_not_shorter", "too_many_windows", "condition_beyond_end"])
+    # issue 26: a window longer than the video sampled 1025 frames to keep 61
+    (dict(window=1025), "window_length",
+     ["window_length 1025 is longer than the canvas length 61: one window would sample 1025 frames to "
+      "keep 61; allowed: window_length <= canvas length, 4k+1, i.e. at most 61"]),
+    # values ComfyUI does not check for a V3 node: a combo outside its options, a NaN float
+    (dict(output="imgs"), "output", ["output: 'imgs' is not one of the allowed values: 'images', "
+                                     "'stream to file'"]),
+    (dict(sampler_name="eulr"), "sampler_name", ["sampler_name: 'eulr' is not one of the allowed "
+                                                 "values: 'euler', "]),
+    (dict(scheduler="simpel"), "scheduler", ["scheduler: 'simpel' is not one of the allowed values"]),
+    (dict(cfg=float("nan")), "cfg", ["cfg must be a finite number in [0, 100]; got nan"]),
+], ids=["window_not_4k_plus_1", "overlap_not_shorter", "too_many_windows", "condition_beyond_end",
+        "window_longer_than_canvas", "output_misspelled", "sampler_misspelled", "scheduler_misspelled",
+        "cfg_nan"])
 def test_bad_input_is_refused_naming_the_node_and_input_before_any_window(comfy, kwargs, input_name,
                                                                           fragments):
     comfy.progress.clear()

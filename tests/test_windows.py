@@ -30,7 +30,7 @@ def test_windows_step_by_window_minus_overlap_and_the_last_runs_past_the_end():
 
 
 def test_every_frame_comes_from_exactly_one_window_and_carried_frames_were_generated_before():
-    for total, window, overlap in [(61, 17, 5), (1001, 81, 9), (17, 17, 1), (5, 17, 4), (100, 9, 8)]:
+    for total, window, overlap in [(61, 17, 5), (1001, 81, 9), (17, 17, 1), (5, 5, 4), (100, 9, 8)]:
         ws = plan_windows(total, window, overlap)
         covered = [f for w in ws for f in w.new_frames]
         assert covered == list(range(total)), (total, window, overlap)
@@ -42,7 +42,18 @@ def test_every_frame_comes_from_exactly_one_window_and_carried_frames_were_gener
 
 def test_one_window_when_the_video_fits_in_it():
     assert plan_windows(17, 17, 4) == [Window(0, 0, 17, 0, 17)]
-    assert plan_windows(9, 17, 4) == [Window(0, 0, 17, 0, 9)]  # frames 9..16 generated and dropped
+
+
+def test_a_window_longer_than_the_video_is_refused_by_name():
+    """It would sample frames only to drop them (window_length 1025 on a 61-frame canvas sampled 1025
+    frames to keep 61): refused, with the longest window allowed."""
+    with pytest.raises(WindowError, match=r"^window_length 17 is longer than the length 9: one window "
+                       r"would sample 17 frames to keep 9; allowed: window_length <= length, 4k\+1, i.e. "
+                       r"at most 9$"):
+        plan_windows(9, 17, 4)
+    with pytest.raises(WindowError, match=r"window_length 1025 is longer than the canvas length 100: .* at "
+                       r"most 97$"):
+        plan_windows(100, 1025, 9, names={"total": "canvas length"})
 
 
 def test_user_conditions_condition_the_window_whose_new_frames_hold_them():

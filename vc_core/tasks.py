@@ -205,10 +205,21 @@ def extend_sources(video, context_frames: int = 5, direction: str = "forward",
     clip = as_clip(video, "video")
     n = _count(context_frames, "context_frames", clip.shape[0], "the video")
     strength = _strength(strength)
+
+    def fits(length: int) -> None:  # as _ends_apart for one end: some frame must be left to generate
+        if n < length:
+            return
+        raise TaskError(f"context_frames = {n} but the output has {length} frames: the clip's {n} "
+                        f"frames would cover all of them, leaving none to generate; allowed: "
+                        f"context_frames <= length - 1 = {length - 1} (lower context_frames, or raise "
+                        f"length)")
+
     if direction == "forward":
-        return [ConditionSource(_full_frame(clip[-n:]), 0, strength=strength, label="extend forward")]
+        return [ConditionSource(_full_frame(clip[-n:]), 0, strength=strength, label="extend forward",
+                                fits=fits)]
     if direction == "backward":
-        return [ConditionSource(_full_frame(clip[:n]), -n, strength=strength, label="extend backward")]
+        return [ConditionSource(_full_frame(clip[:n]), -n, strength=strength, label="extend backward",
+                                fits=fits)]
     raise TaskError(f"direction must be one of {DIRECTIONS}; got {direction!r}")
 
 

@@ -194,6 +194,11 @@ def _quoted(entry: Any, limit: int = 40) -> str:
     return f"{text[:limit - 12]}...{quote} ({len(text)} characters)"
 
 
+# A number as the help page writes them: ASCII digits, an optional sign, point and exponent. int()
+# and float() also take '1_0', fullwidth '８' and Arabic-Indic '٣', which nobody means as a frame.
+_ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _entry_value(entry: Any, length: int, name: str) -> int | float:
     """A raw entry as a number; words already resolved to a frame index (they ignore the unit)."""
     if isinstance(entry, str):
@@ -202,19 +207,20 @@ def _entry_value(entry: Any, length: int, name: str) -> int | float:
         if word in FRAME_WORDS:
             return {"first": 0, "middle": (length - 1) // 2, "last": length - 1}[word]
         value: float
-        try:
-            return int(text)  # exact, however many digits: the range check refuses it by name
-        except ValueError:
+        if not _ASCII_NUMBER.fullmatch(text):
+            value = math.nan  # refused as unparsable below
+        else:
             try:
-                value = float(text)
+                return int(text)  # exact, however many digits: the range check refuses it by name
             except ValueError:
-                value = math.nan  # refused as unparsable below
-        if math.isinf(value) and word.lstrip("+-") not in ("inf", "infinity"):
-            # a number literal beyond float range ("1e400"): valid syntax, refused as out of range
+                value = float(text)
+        if math.isinf(value):  # only a literal beyond float range ("1e400") gets here, not 'inf'
+            # valid syntax, refused as out of range
             return _PAST_ANY_LENGTH if value > 0 else -_PAST_ANY_LENGTH
         if not math.isfinite(value):
             words = ", ".join(repr(w) for w in FRAME_WORDS)
-            raise TimingError(f"{name}: cannot parse {_quoted(entry)}; use numbers or the words {words}")
+            raise TimingError(f"{name}: cannot parse {_quoted(entry)}; use numbers written with the "
+                              f"digits 0-9 (e.g. 40, -1, 2.5) or the words {words}")
         return value
     if isinstance(entry, numbers.Integral) and not isinstance(entry, bool):
         return int(entry)

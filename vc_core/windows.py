@@ -90,9 +90,9 @@ def plan_windows(total: int, window: int, overlap: int, condition_frames: Sequen
                  names: dict[str, str] | None = None) -> list[Window]:
     """The windows of a `total`-frame video and which user conditions (frames on the whole video's
     timeline, in plan order) condition each. Refuses, naming the input: a window length that is not
-    stride*k+1, an overlap not shorter than the window (or below 1), a condition frame outside the
-    video, more than `max_windows` windows. names: how the caller calls the inputs 'total',
-    'window_length', 'overlap', 'conditions' (e.g. {'total': 'canvas length'})."""
+    stride*k+1 or is longer than the video, an overlap not shorter than the window (or below 1), a
+    condition frame outside the video, more than `max_windows` windows. names: how the caller calls
+    the inputs 'total', 'window_length', 'overlap', 'conditions' (e.g. {'total': 'canvas length'})."""
     name = {"total": "length", "window_length": "window_length", "overlap": "overlap",
             "conditions": "conditions", **(names or {})}
     total = _int(total, name["total"], 1)
@@ -101,6 +101,12 @@ def plan_windows(total: int, window: int, overlap: int, condition_frames: Sequen
     except TimingError as err:
         raise WindowError(f"{name['window_length']}: {err} (one window is one sampling run: the "
                           f"VAE packs {stride} frames per latent after the first)") from None
+    if window > total:  # one window would sample frames only to drop them
+        largest = total - (total - 1) % stride
+        raise WindowError(f"{name['window_length']} {window} is longer than the {name['total']} "
+                          f"{total}: one window would sample {window} frames to keep {total}; allowed: "
+                          f"{name['window_length']} <= {name['total']}, {stride}k+1, i.e. at most "
+                          f"{largest}")
     overlap = _int(overlap, name["overlap"], 1)
     if overlap >= window:
         raise WindowError(f"{name['overlap']} must be shorter than {name['window_length']} (each window "
