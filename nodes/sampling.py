@@ -45,12 +45,32 @@ def _size_inputs():
     ]
 
 
-def _clip_vision_input():
-    return io.ClipVisionOutput.Input(
-        "clip_vision_output", optional=True,
-        tooltip="For Wan 2.1 image-to-video models (480p/720p, FLF2V, Fun-InP): CLIP Vision Encode "
-        "(clip_vision_h) of the start image, set on both prompts as ComfyUI's WanImageToVideo sets "
-        "it. Models without an image embedding (text-to-video, Wan 2.2 A14B I2V) do not read it.")
+def _clip_vision_inputs():
+    return [
+        io.ClipVisionOutput.Input(
+            "clip_vision_output", optional=True,
+            tooltip="For Wan 2.1 image-to-video models (480p/720p, FLF2V, Fun-InP): CLIP Vision Encode "
+            "(clip_vision_h) of the start image, set on both prompts as ComfyUI's WanImageToVideo sets "
+            "it. Models without an image embedding (text-to-video, Wan 2.2 A14B I2V) do not read it."),
+        io.ClipVisionOutput.Input(
+            "clip_vision_end_output", optional=True,
+            tooltip="For first + last frame on a Wan 2.1 image-to-video model (FLF2V): CLIP Vision "
+            "Encode of the end image. With clip_vision_output both are given to the model together, "
+            "as ComfyUI's WanFirstLastFrameToVideo gives its start and end images'."),
+    ]
+
+
+def combined_clip_vision(start, end):
+    """One CLIP vision output from the start and end images' (either may be None), exactly as
+    WanFirstLastFrameToVideo combines them: the end image's tokens after the start image's."""
+    if start is None or end is None:
+        return start if end is None else end
+    import comfy.clip_vision
+
+    out = comfy.clip_vision.Output()
+    out.penultimate_hidden_states = torch.cat([start.penultimate_hidden_states,
+                                               end.penultimate_hidden_states], dim=-2)
+    return out
 
 
 def with_clip_vision(conditioning, clip_vision_output):
@@ -59,13 +79,13 @@ def with_clip_vision(conditioning, clip_vision_output):
     return node_helpers.conditioning_set_values(conditioning, {"clip_vision_output": clip_vision_output})
 
 
-def check_clip_vision(model, clip_vision_output) -> None:
+def check_clip_vision(model, clip_vision_output, name: str = "clip_vision_output") -> None:
     """Refuse CLIP vision for a model that would ignore it (no image embedding)."""
     if clip_vision_output is not None and getattr(model.get_model_object("diffusion_model"), "img_emb",
                                                   None) is None:
-        raise ValueError(f"clip_vision_output: this model ({describe_model(model)}) has no image "
+        raise ValueError(f"{name}: this model ({describe_model(model)}) has no image "
                          f"embedding and would ignore it; only Wan 2.1 image-to-video models read "
-                         f"CLIP vision. Disconnect clip_vision_output")
+                         f"CLIP vision. Disconnect {name}")
 
 
 def _conditions_input():
@@ -161,7 +181,7 @@ class VideoCanvasSampler(io.ComfyNode):
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="1 = generate from noise."),
                 _conditions_input(),
-                _clip_vision_input(),
+                *_clip_vision_inputs(),
             ],
             outputs=[io.Latent.Output(display_name="latent"),
                      io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions.")],
@@ -170,10 +190,12 @@ class VideoCanvasSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, vae, canvas, batch_size, seed, steps,
                 cfg, sampler_name, scheduler, denoise, conditions=None,
-                clip_vision_output=None) -> io.NodeOutput:
+                clip_vision_output=None, clip_vision_end_output=None) -> io.NodeOutput:
         plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
                                         batch_size, model)
-        check_clip_vision(model, clip_vision_output)
+        check_clip_vision(model, clip_vision_output, "clip_vision_output")
+        check_clip_vision(model, clip_vision_end_output, "clip_vision_end_output")
+        clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if not is_patched(model):
             model = patch_model(model)
@@ -211,7 +233,7 @@ class VideoCanvasConditioning(io.ComfyNode):
                 io.Vae.Input("vae", tooltip="The model's video VAE."),
                 *_size_inputs(),
                 _conditions_input(),
-                _clip_vision_input(),
+                *_clip_vision_inputs(),
             ],
             outputs=[io.Conditioning.Output(display_name="positive"),
                      io.Conditioning.Output(display_name="negative"),
@@ -221,9 +243,10 @@ class VideoCanvasConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, positive, negative, vae, canvas, batch_size, conditions=None,
-                clip_vision_output=None) -> io.NodeOutput:
+                clip_vision_output=None, clip_vision_end_output=None) -> io.NodeOutput:
         plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
                                         batch_size, defer=True)
+        clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         return io.NodeOutput(with_plan(positive, plan, latents), with_plan(negative, plan, latents),

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: build (or reuse) each host, then run the whole suite inside it.
-# Hosts: the pinned ComfyUI 0.3.75, then ComfyUI 0.7.0 when ../shared/hosts holds its archive.
-# VIDEOCANVAS_HOST=0.3.75|0.7.0 (or VIDEOCANVAS_COMFYUI=/path/to/ComfyUI) runs one host only;
-# VIDEOCANVAS_REQUIRE_ALL_HOSTS=1 (CI) fails instead of skipping a host whose source is missing.
+# Hosts: the pinned ComfyUI 0.3.75, then ComfyUI 0.7.0 and 0.33.0 when ../shared/hosts holds their
+# archives. VIDEOCANVAS_HOST=0.3.75|0.7.0|0.33.0 (or VIDEOCANVAS_COMFYUI=/path/to/ComfyUI) runs one
+# host only; VIDEOCANVAS_REQUIRE_ALL_HOSTS=1 (CI) fails instead of skipping a host whose source is
+# missing.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,19 +20,21 @@ if [[ -n "${VIDEOCANVAS_HOST:-}" || -n "${VIDEOCANVAS_COMFYUI:-}" ]]; then
     exit $?
 fi
 
-run_host 0.3.75 "$@"; first=$?
-if python3 -m hostkit.setup --available; then
-    run_host 0.7.0 "$@"; second=$?
-    summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: exit $second"
-else
-    archive=${VIDEOCANVAS_HOST_ARCHIVE:-../shared/hosts/comfyui-0.7.0.tar.gz}
-    if [[ -n "${VIDEOCANVAS_REQUIRE_ALL_HOSTS:-}" ]]; then
-        second=1
-        summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: MISSING (no archive at $archive; required here)"
+archives=${VIDEOCANVAS_HOST_ARCHIVES:-../shared/hosts}
+summary=()
+failed=0
+for host in 0.3.75 0.7.0 0.33.0; do
+    if python3 -m hostkit.setup --available "$host"; then
+        run_host "$host" "$@"; rc=$?
+        summary+=("ComfyUI $host: exit $rc")
+    elif [[ -n "${VIDEOCANVAS_REQUIRE_ALL_HOSTS:-}" ]]; then
+        rc=1
+        summary+=("ComfyUI $host: MISSING (no archive at $archives/comfyui-$host.tar.gz; required here)")
     else
-        second=0
-        summary="ComfyUI 0.3.75: exit $first; ComfyUI 0.7.0: SKIPPED (no archive at $archive)"
+        rc=0
+        summary+=("ComfyUI $host: SKIPPED (no archive at $archives/comfyui-$host.tar.gz)")
     fi
-fi
-echo "[test] $summary" >&2
-[[ $first -eq 0 && $second -eq 0 ]]
+    [[ $rc -eq 0 ]] || failed=1
+done
+(IFS=';'; echo "[test] ${summary[*]}" | sed 's/;/; /g') >&2
+[[ $failed -eq 0 ]]

@@ -100,12 +100,22 @@ def test_conditions_planned_for_another_latent_are_refused_naming_both(server, c
     serves_next_good_prompt(server, checkpoints)
 
 
-def test_context_windows_with_conditions_are_refused_by_name(server, checkpoints):
+def with_host_defaults(object_info: dict, class_type: str, inputs: dict) -> dict:
+    """`inputs`, plus the host's defaults for the node's other widget inputs (core nodes gain
+    inputs between ComfyUI releases: 0.33.0's ContextWindowsManual has four more than 0.3.75's)."""
+    spec = object_info[class_type]["input"].get("required", {})
+    extra = {name: s[1]["default"] for name, s in spec.items()
+             if name not in inputs and len(s) > 1 and isinstance(s[1], dict) and "default" in s[1]}
+    return {**extra, **inputs}
+
+
+def test_context_windows_with_conditions_are_refused_by_name(server, checkpoints, object_info):
     p = graph(checkpoints, sampler="KSampler")
-    p["windows"] = {"class_type": "ContextWindowsManual", "inputs": {
-        "model": ["rope", 0], "context_length": 2, "context_overlap": 1,
-        "context_schedule": "standard_static", "context_stride": 1, "closed_loop": False,
-        "fuse_method": "pyramid", "dim": 2, "freenoise": False}}
+    p["windows"] = {"class_type": "ContextWindowsManual", "inputs": with_host_defaults(
+        object_info, "ContextWindowsManual", {
+            "model": ["rope", 0], "context_length": 2, "context_overlap": 1,
+            "context_schedule": "standard_static", "context_stride": 1, "closed_loop": False,
+            "fuse_method": "pyramid", "dim": 2, "freenoise": False})}
     p["sample"]["inputs"]["model"] = ["windows", 0]
     with pytest.raises(PromptFailed) as err:
         server.run(p, timeout=120)
@@ -220,10 +230,19 @@ def test_conditions_that_a_foreign_patch_keeps_from_the_videocanvas_forward_stop
 
 def test_a_newer_forward_input_the_videocanvas_forward_cannot_honour_is_refused_by_name(mp, t2v):
     """`context_latents` (newer ComfyUIs: in-context references appended by WanModel._forward)."""
+    import inspect
+
+    import comfy.model_base
+    import node_helpers
+
     model = mp.patch_model(t2v)
     cond = with_conditions(mp, prompt(0), condition_latents(), [4])
-    cond[0][1]["model_conds"]["context_latents"] = __import__("comfy.conds").conds.CONDRegular(
-        torch.zeros(1, 16, 1, 4, 4))
+    if "context_latents" in inspect.getsource(comfy.model_base.WAN21.extra_conds):
+        # a ComfyUI that has them (0.33.0): set as its own nodes set them, a list of latents
+        cond = node_helpers.conditioning_set_values(cond, {"context_latents": [torch.zeros(1, 16, 1, 4, 4)]})
+    else:
+        cond[0][1]["model_conds"]["context_latents"] = __import__("comfy.conds").conds.CONDRegular(
+            torch.zeros(1, 16, 1, 4, 4))
     with pytest.raises(ValueError, match="cannot be combined with the diffusion-model input "
                                          "'context_latents'"):
         ksampler(model, cond, prompt(1))
@@ -319,3 +338,32 @@ def test_conditions_outside_their_timestep_range_are_not_taken_for_bypassed(mp, 
     assert not torch.equal(out, ksampler(mp.patch_model(t2v), ConditioningCombine().combine(
         ConditioningSetTimestepRange().set_range(prompt(0), 0.5, 1.0)[0], early)[0], prompt(1),
         cfg=1.0, steps=4))  # the conditions took effect in the late steps
+
+
+# ------------------------------------------------------------- no state shared across runs
+
+
+def test_no_run_state_outlives_its_run_or_is_shared_between_patched_clones(mp, t2v):
+    """Newer ComfyUIs (0.33.0) copy model_options shallowly between clones and guiders: the pack's
+    per-run state (forward count, condition keys/values) must be a new object in every run, and
+    neither the patched models nor the model they came from may keep it afterwards."""
+    import comfy.patcher_extension as pe
+
+    seen = []
+
+    def spy(executor, *args, **kwargs):
+        options = kwargs.get("transformer_options", args[5] if len(args) > 5 else {})
+        seen.append(options.get(mp.RUN_STATE))
+        return executor(*args, **kwargs)
+
+    spied = t2v.clone()
+    spied.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-spy", spy)
+    first, second = mp.patch_model(spied), mp.patch_model(spied)
+    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    for model in (first, first, second):
+        ksampler(model, cond, prompt(1))
+    states = [s for s in seen if s is not None]
+    assert len(states) == len(seen) == 6  # 2 steps x 3 runs, each forward saw a run state
+    assert len({id(s) for s in states}) == 3 and states[0] is states[1] and states[2] is not states[0]
+    for model in (t2v, spied, first, second):
+        assert mp.RUN_STATE not in model.model_options.get("transformer_options", {})

@@ -47,31 +47,33 @@ def test_comfyui_goes_back_before_this_checkout_when_something_prepended_it(monk
 
 
 def run_test_command(tmp_path, **env_extra) -> subprocess.CompletedProcess:
-    """The README's test command on one quick test, with the 0.7.0 archive pointed at a missing file
+    """The README's test command on one quick test, with the archives' folder pointed at an empty one
     (a machine without ../shared)."""
     import os
 
     env = {k: v for k, v in os.environ.items()
            if k not in ("VIDEOCANVAS_HOST", "VIDEOCANVAS_COMFYUI", "VIDEOCANVAS_REQUIRE_ALL_HOSTS")}
-    env.update(VIDEOCANVAS_HOST_ARCHIVE=str(tmp_path / "absent.tar.gz"), **env_extra)
+    env.update(VIDEOCANVAS_HOST_ARCHIVES=str(tmp_path), **env_extra)
     return subprocess.run(["bash", str(ROOT / "scripts" / "test.sh"), "-q", "-p", "no:cacheprovider",
                            "tests/test_procedural.py::test_content_does_not_depend_on_resolution"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_the_test_command_says_when_the_second_host_is_skipped(tmp_path):
-    """Without ../shared the README's test command runs the pinned host only, says the 0.7.0 host
-    was skipped, and its exit code is the pinned run's."""
+def test_the_test_command_says_when_the_archived_hosts_are_skipped(tmp_path):
+    """Without ../shared the README's test command runs the pinned host only, says the 0.7.0 and
+    0.33.0 hosts were skipped, and its exit code is the pinned run's."""
     res = run_test_command(tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 passed" in res.stdout
-    assert (f"ComfyUI 0.3.75: exit 0; ComfyUI 0.7.0: SKIPPED (no archive at {tmp_path / 'absent.tar.gz'})"
+    assert (f"ComfyUI 0.3.75: exit 0; ComfyUI 0.7.0: SKIPPED (no archive at {tmp_path}/comfyui-0.7.0.tar.gz); "
+            f"ComfyUI 0.33.0: SKIPPED (no archive at {tmp_path}/comfyui-0.33.0.tar.gz)"
             in res.stderr), res.stderr
 
 
-def test_ci_fails_when_the_second_host_is_missing(tmp_path):
-    """.ci/run requires both hosts: the same missing archive is a failure there."""
+def test_ci_fails_when_an_archived_host_is_missing(tmp_path):
+    """.ci/run requires every host: the same missing archives are a failure there."""
     assert "VIDEOCANVAS_REQUIRE_ALL_HOSTS=1" in (ROOT / ".ci" / "run").read_text()
     res = run_test_command(tmp_path, VIDEOCANVAS_REQUIRE_ALL_HOSTS="1")
     assert res.returncode != 0 and "1 passed" in res.stdout
     assert "ComfyUI 0.7.0: MISSING (no archive at" in res.stderr, res.stderr
+    assert "ComfyUI 0.33.0: MISSING (no archive at" in res.stderr, res.stderr

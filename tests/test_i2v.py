@@ -216,27 +216,28 @@ def native_run(model, positive, negative, latent):
     return out["samples"], rec.calls
 
 
-def ours_with_ksampler(n, model, vae, conds, cvo):
+def ours_with_ksampler(n, model, vae, conds, cvo, cvo_end=None):
     """VideoCanvas Conditioning -> ComfyUI's KSampler, the model through the RoPE Interpolator."""
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(model, "interpolate",
                                                                       "in_context")[0]
     pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
-                                                                     1, conds, cvo)
+                                                                     1, conds, cvo, cvo_end)
     return native_run(patched, pos, neg, latent)
 
 
-def ours_with_sampler(n, model, vae, conds, cvo):
+def ours_with_sampler(n, model, vae, conds, cvo, cvo_end=None):
     rec = Recorder(model)
     latent, _ = n.sampling.VideoCanvasSampler.execute(rec.model, prompt(1), prompt(2), vae, canvas(n), 1,
-                                                      SEED, STEPS, CFG, "euler", "simple", 1.0, conds, cvo)
+                                                      SEED, STEPS, CFG, "euler", "simple", 1.0, conds, cvo,
+                                                      cvo_end)
     return latent["samples"], rec.calls
 
 
-def assert_both_paths_equal_native(n, model, vae, conds, cvo, native, native_calls):
+def assert_both_paths_equal_native(n, model, vae, conds, cvo, native, native_calls, cvo_end=None):
     """Through KSampler (VideoCanvas Conditioning) and through VideoCanvas Sampler, the sampled
     latent and every call's model inputs are bit for bit the native node's."""
     for ours in (ours_with_ksampler, ours_with_sampler):
-        latent, calls = ours(n, model, vae, conds, cvo)
+        latent, calls = ours(n, model, vae, conds, cvo, cvo_end)
         assert torch.equal(latent, native), ours.__name__
         assert_same_calls(calls, native_calls)
 
@@ -274,6 +275,26 @@ def test_first_and_last_frames_equal_wan_first_last_frame_to_video(n, i2v, vae):
     conds = full_frame_conditions(n, [("0", first), ("-1", last)])
 
     assert_both_paths_equal_native(n, i2v, vae, conds, cvo, native, native_calls)
+
+
+def test_start_and_end_clip_vision_equal_wan_first_last_frame_to_video(n, i2v, vae):
+    """FLF2V: the end image's CLIP vision goes to clip_vision_end_output; the model reads the start
+    and end features together (257 + 257 tokens), as WanFirstLastFrameToVideo gives them."""
+    from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
+
+    first, last = image(4), image(5)
+    cvo, cvo_end = clip_vision(i2v), clip_vision(i2v, seed=8)
+    if cvo is None:
+        pytest.skip("this I2V layout (Wan 2.2 A14B) has no image embedding")
+    pos, neg, latent = WanFirstLastFrameToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
+                                                        start_image=first, end_image=last,
+                                                        clip_vision_start_image=cvo,
+                                                        clip_vision_end_image=cvo_end)
+    native, native_calls = native_run(i2v, pos, neg, latent)
+    assert native_calls[0]["clip_fea"].shape[-2] == 2 * 257
+    conds = full_frame_conditions(n, [("0", first), ("-1", last)])
+
+    assert_both_paths_equal_native(n, i2v, vae, conds, cvo, native, native_calls, cvo_end)
 
 
 def test_the_conditioning_values_are_the_native_nodes_own(n, vae):

@@ -100,6 +100,22 @@ def predict(wan, x_t: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
 
 
 @contextlib.contextmanager
+def reference_kernels():
+    """ComfyUI's own switch for training (`comfy.model_management.in_training`, 0.33.0 and later):
+    while it is on, the model's RoPE and fused kernels take their reference torch paths, which have
+    a backward (comfy-kitchen's `apply_rope1` has none). Off again afterwards, so sampling runs what
+    it always runs. Hosts without the switch have no such kernels: setting it there changes nothing."""
+    import comfy.model_management as mm
+
+    before = getattr(mm, "in_training", False)
+    mm.in_training = True
+    try:
+        yield
+    finally:
+        mm.in_training = before
+
+
+@contextlib.contextmanager
 def checkpointed_blocks(wan, enabled: bool):
     """Gradient checkpointing of every transformer block, wrapped from outside (the forward code
     stays the one inference runs): activations inside a block are recomputed in the backward."""
@@ -302,8 +318,9 @@ class Trainer:
         attached = bool(self.lora._hooks)
         self.lora.attach(self.wan)
         try:
-            total = sum(float(self.sample_loss(d, 0, i, stream="eval"))
-                        for i in range(len(self.clips)) for d in range(draws))
+            with reference_kernels():
+                total = sum(float(self.sample_loss(d, 0, i, stream="eval"))
+                            for i in range(len(self.clips)) for d in range(draws))
         finally:
             if not attached:
                 self.lora.detach()
@@ -325,7 +342,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=False)
         # on the device: NCCL reduces device tensors only, and no host sync per sample
         total = torch.zeros((), dtype=torch.float64, device=self.device)
-        with checkpointed_blocks(self.wan, cfg.gradient_checkpointing):
+        with checkpointed_blocks(self.wan, cfg.gradient_checkpointing), reference_kernels():
             draws = [self.draw(step, self.dist.rank * cfg.batch_size + i) for i in range(cfg.batch_size)]
             groups = self.micro_batches(draws)
             if self.sharded:

@@ -218,6 +218,17 @@ def build_concat_pool(path: Path, data: dict, draws_per_clip: int, max_anchors: 
 
 def training_step(model, variant, data, idx, gen, max_anchors, device, encode=None, encode_video=None,
                   count_per_step=False):
+    """_training_step under ComfyUI's training switch (trainer.loop.reference_kernels): the forward
+    records kernels that have a backward, on every host."""
+    from trainer.loop import reference_kernels
+
+    with reference_kernels():
+        return _training_step(model, variant, data, idx, gen, max_anchors, device, encode, encode_video,
+                              count_per_step)
+
+
+def _training_step(model, variant, data, idx, gen, max_anchors, device, encode=None, encode_video=None,
+                   count_per_step=False):
     """One step's loss over the samples `idx`. Every sample draws its own anchor set (0..max_anchors
     anchors: 0 keeps plain T2V alive) and, from the clip's pixels, a new crop of 20-100 % of each
     anchor frame (trainer.anchors, the product trainer's drawing), encoded by `encode` (see
