@@ -322,6 +322,24 @@ BUILD_GRAPH = """({canvas}) => {
 CANVAS = {"width": 640, "height": 360, "length": 49, "fps": 16}
 
 
+def center_on(pg, node_id: int) -> None:
+    """Centres the view on a node, then waits until the node's DOM widgets have followed: the
+    frontend moves them on its next frames, and a mouse press at their old place misses them."""
+    pg.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", node_id)
+    pg.evaluate(f"""async id => {{
+        const frame = () => new Promise(r => requestAnimationFrame(r));
+        const el = () => {APP}.graph.getNodeById(id).widgets?.find(w => w.element)?.element;
+        const where = () => JSON.stringify(el()?.getBoundingClientRect());
+        {APP}.graph.setDirtyCanvas(true, true);
+        let last = where();
+        for (let i = 0, still = 0; i < 60 && still < 3; i++) {{
+            await frame();
+            const now = where();
+            still = now === last ? still + 1 : 0;
+            last = now;
+        }} }}""", node_id)
+
+
 def widgets(pg, node_id: int) -> dict:
     return pg.evaluate(f"""id => Object.fromEntries({APP}.graph.getNodeById(id).widgets
                            .filter(w => w.serialize !== false).map(w => [w.name, w.value]))""", node_id)
@@ -399,7 +417,7 @@ def strip_rows(pg, node_id: int, expected: list) -> list:
 @pytest.fixture
 def graph(page):
     ids = page.evaluate(BUILD_GRAPH, {"canvas": CANVAS})
-    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", ids["placer"])
+    center_on(page, ids["placer"])
     return ids
 
 
@@ -447,7 +465,7 @@ def test_dragging_the_patch_box_writes_exact_fractions_that_survive_export_save_
     assert node["widgets_values"] == [0.7, 0.4, 0.3, 0.4, "fraction", "stretch", 0.0]
     # ... which a reload of that JSON restores, with the box drawn there again
     page.evaluate(f"wf => {APP}.loadGraphData(wf)", saved)
-    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", placer)
+    center_on(page, placer)
     assert [widgets(page, placer)[k] for k in ("x", "y", "width", "height")] == [0.7, 0.4, 0.3, 0.4]
     box_drawn_at(page, placer, (0.7, 0.4, 0.3, 0.4))  # in the node's area as now laid out
     # and a page reload (the frontend restores the open workflow) keeps them too
@@ -474,7 +492,7 @@ def test_dragging_in_pixels_writes_whole_output_pixels(page, graph):
 
 def test_timeline_clicks_and_drags_write_the_frames_text(page, graph):
     cond = graph["cond"]
-    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", cond)
+    center_on(page, cond)
     ed = editor(page, cond, "timeline")
     tl = ed["data"]["timeline"]
     assert tl["length"] == 49
@@ -509,7 +527,7 @@ def test_timeline_clicks_and_drags_write_the_frames_text(page, graph):
 
 def test_layout_strip_follows_the_widgets_without_sampling(page, graph):
     preview, cond, placer = graph["preview"], graph["cond"], graph["placer"]
-    page.evaluate(f"id => {APP}.canvas.centerOnNode({APP}.graph.getNodeById(id))", preview)
+    center_on(page, preview)
     ed = editor(page, preview, "layout_strip")
     assert ed["data"]["rows"] == [{"id": cond, "frames": [0], "box": [0.1, 0.2, 0.4, 0.5]}]
     set_widgets(page, cond, {"frames": "0, middle, -1"})
@@ -522,3 +540,70 @@ def test_layout_strip_follows_the_widgets_without_sampling(page, graph):
     set_widgets(page, graph["canvas"], {"length": 81})
     assert strip_rows(page, preview, [{"id": cond, "frames": [0, 60], "box": [0.5, 0.2, 0.4, 0.5]}])
     shot(page, "layout_strip")
+
+
+def undo(pg) -> None:
+    """Ctrl+Z as a user presses it (the frontend's change tracker listens on the window)."""
+    pg.keyboard.press("Control+z")
+
+
+def until(pg, read, want, what: str, timeout: float = 5.0):
+    """Polls `read()` until it equals `want` (an undo reloads the graph a moment later)."""
+    def attempt():
+        try:
+            return read()
+        except Exception as err:  # e.g. the node is not in the graph the undo restored
+            return f"unreadable ({str(err).splitlines()[0]})"
+
+    deadline = time.monotonic() + timeout
+    while (got := attempt()) != want:
+        assert time.monotonic() < deadline, f"{what}: {got}, not {want}"
+        pg.wait_for_timeout(50)
+    return got
+
+
+def test_each_timeline_click_and_box_drag_is_one_undo_step(page, graph):
+    placer, cond = graph["placer"], graph["cond"]
+    # the graph built by script opened as a saved workflow is (Nodes 2.0 rescales a graph it loads
+    # that a classic canvas laid out, an undo included), and recorded as the step to come back to
+    page.evaluate(f"async () => {{ await {APP}.loadGraphData({APP}.graph.serialize());"
+                  f"{APP}.canvas.emitBeforeChange(); {APP}.canvas.emitAfterChange(); }}")
+    center_on(page, cond)
+    ed = editor(page, cond, "timeline")
+    tl = ed["data"]["timeline"]
+
+    def at(frame):
+        return screen(ed, tl["x0"] + frame / (tl["length"] - 1) * tl["w"], tl["y"] + tl["h"] / 2)
+
+    def frames():
+        return widgets(page, cond)["frames"]
+
+    def box():
+        return [widgets(page, placer)[k] for k in ("x", "y", "width", "height")]
+
+    # gestures a user's moment apart (frontend 1.48 folds what changes within 50 ms of a recorded
+    # step into that step)
+    page.mouse.click(*at(24))
+    page.wait_for_timeout(150)
+    page.mouse.click(*at(48))
+    page.wait_for_timeout(150)
+    drag(page, at(48), at(36))
+    page.wait_for_timeout(150)
+    assert frames() == "0, 24, 36"
+    center_on(page, placer)
+    ed = editor(page, placer, "box_editor")
+    area, b = ed["data"]["area"], ed["data"]["box"]
+    centre = (b["x"] + b["w"] / 2, b["y"] + b["h"] / 2)
+    drag(page, screen(ed, *centre), screen(ed, centre[0] + 0.2 * area["w"], centre[1]))
+    assert box() == [0.3, 0.2, 0.4, 0.5]
+    # one Ctrl+Z per gesture, newest first: the box drag, the marker drag, then each click
+    undo(page)
+    until(page, box, [0.1, 0.2, 0.4, 0.5], "the box after one undo")
+    assert frames() == "0, 24, 36"
+    undo(page)
+    until(page, frames, "0, 24, -1", "the frames after undoing the marker drag")
+    undo(page)
+    until(page, frames, "0, 24", "the frames after undoing the second click")
+    undo(page)
+    until(page, frames, "0", "the frames after undoing the first click")
+    assert box() == [0.1, 0.2, 0.4, 0.5]

@@ -148,6 +148,30 @@ function changed() {
   app.graph?.change?.();
 }
 
+// Undo: each gesture on an editor (a click, a drag) is one step of ComfyUI's change tracker. The
+// editors take the pointer (preventDefault on pointerdown), so the browser sends no mouseup, which
+// is where the tracker otherwise records a step: without this, a click and the next drag were
+// undone together. The frontend's canvas events "before-change" / "after-change" hold the tracker
+// during the gesture and record its end state once, as LiteGraph does for its own drags.
+function trackerCall(phase) {
+  const canvas = app.canvas;
+  const emit = phase === "before" ? canvas?.emitBeforeChange : canvas?.emitAfterChange;
+  if (typeof emit === "function") return emit.call(canvas);
+  const graph = app.graph;
+  return (phase === "before" ? graph?.beforeChange : graph?.afterChange)?.call(graph);
+}
+
+// No step is recorded at the start: frontend 1.48 folds the graph as it is 50 ms after any
+// recording into that step ("squash"), which mid-drag would make the undo target a half-dragged box.
+function beginEdit() {
+  trackerCall("before");
+}
+
+function endEdit() {
+  changed();
+  trackerCall("after");
+}
+
 // --------------------------------------------------------------------------------- DOM widgets
 
 // Redraw checks of every editor; also polled, since frontends that render nodes as Vue components
@@ -330,6 +354,7 @@ function setupPlacer(node) {
     if (!handle) return;
     const s = state();
     drag = { handle, p, start: boxToFractions(s.box, s.canvas), unit: s.box.unit, canvas: s.canvas };
+    beginEdit();
     ed.cv.setPointerCapture(e.pointerId);
     e.preventDefault();
     e.stopPropagation();
@@ -337,11 +362,10 @@ function setupPlacer(node) {
   const end = (e) => {
     if (!drag) return;
     drag = null;
-    ed.cv.releasePointerCapture?.(e.pointerId);
-    changed();
+    if (ed.cv.hasPointerCapture?.(e.pointerId)) ed.cv.releasePointerCapture(e.pointerId);
+    endEdit();
   };
-  ed.cv.addEventListener("pointerup", end);
-  ed.cv.addEventListener("pointercancel", end);
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) ed.cv.addEventListener(type, end);
 }
 
 // ---------------------------------------------------------------------------------- timeline
@@ -416,6 +440,7 @@ function setupConditioner(node) {
     if (p.y < g.y - 4 || p.y > g.y + g.h + 4) return;
     const frames = framesNow(t);
     const L = t.canvas.length;
+    beginEdit();
     const near = frames.findIndex((f) => Math.abs(frameX(f, g.x0, g.w, L) - p.x) <= 5);
     if (near >= 0) {
       drag = { t, frames, index: near, moved: false, p, added: false };
@@ -447,12 +472,11 @@ function setupConditioner(node) {
       write(drag.t, drag.frames);
     }
     drag = null;
-    ed.cv.releasePointerCapture?.(e.pointerId);
+    if (ed.cv.hasPointerCapture?.(e.pointerId)) ed.cv.releasePointerCapture(e.pointerId);
     ed.redraw();
-    changed();
+    endEdit();
   };
-  ed.cv.addEventListener("pointerup", end);
-  ed.cv.addEventListener("pointercancel", end);
+  for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) ed.cv.addEventListener(type, end);
 }
 
 // ------------------------------------------------------------------------------- layout strip
