@@ -51,6 +51,7 @@ from ..vc_core.timing import POSITION_POLICIES
 from ..vc_core.wan_forward import ConditionLatents, in_context_forward, latent_replacement_forward
 from .encode import DeferredEncoding
 from .hook_state import hooks_in_force
+from .interrupt import interruptible
 from .memory import MEMORY_WRAPPERS, apply_memory_patches, check_condition_memory
 from .types import COND_LATENTS, COND_TIMING
 
@@ -327,7 +328,7 @@ def _accept_conditions(executor, *args, **kwargs):
                          "Remove the context windows, or sample the whole length at once")
     if entries and paradigm == CHANNEL_CONCAT:
         _to_channels(guider, entries, shape)
-        return executor(*args, **kwargs)
+        return _sample_interruptibly(guider, executor, *args, **kwargs)
     # Every check first, for every entry, so that nothing is encoded for a run that is refused.
     for c in entries:
         timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
@@ -350,8 +351,16 @@ def _accept_conditions(executor, *args, **kwargs):
                             COND_TIMING: comfy.conds.CONDConstant(
                                 timing._replace(seed=0 if seed is None else int(seed)))}
     if entries:  # this run's model_options are a clone: the state lives as long as the run
-        guider.model_options.setdefault("transformer_options", {})[RUN_STATE] = _RunState(guider.model_patcher)
-    return executor(*args, **kwargs)
+        state = _RunState(guider.model_patcher)
+        guider.model_options.setdefault("transformer_options", {})[RUN_STATE] = state
+    return _sample_interruptibly(guider, executor, *args, **kwargs)
+
+
+def _sample_interruptibly(guider, executor, *args, **kwargs):
+    """Cancel inside a step too (the Sampler's and any ComfyUI sampler's on a patched model): one
+    step over many tokens runs for minutes between ComfyUI's own checks."""
+    with interruptible(guider.model_patcher.get_model_object("diffusion_model")):
+        return executor(*args, **kwargs)
 
 
 def _active(c: dict, sigma: float) -> bool:

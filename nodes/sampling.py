@@ -12,7 +12,6 @@ from ..vc_core.in_context import require_full_strength
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
-from .interrupt import interruptible
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import (
     attach_conditions,
@@ -199,12 +198,10 @@ class VideoCanvasSampler(io.ComfyNode):
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if not is_patched(model):
             model = patch_model(model)
-        # Cancel inside a step too: a step over many tokens runs for minutes between ComfyUI's checks
-        with interruptible(model.get_model_object("diffusion_model")):
-            out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
-                                              with_plan(positive, plan, latents),
-                                              with_plan(negative, plan, latents), latent,
-                                              denoise=denoise)[0]
+        # the patched model's OUTER_SAMPLE wrapper makes every step interruptible (model_patch.py)
+        out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
+                                          with_plan(positive, plan, latents),
+                                          with_plan(negative, plan, latents), latent, denoise=denoise)[0]
         return io.NodeOutput(out, layout_strip(plan))
 
 

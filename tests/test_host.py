@@ -65,7 +65,8 @@ def test_the_test_command_says_when_the_archived_hosts_are_skipped(tmp_path):
     res = run_test_command(tmp_path)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "1 passed" in res.stdout
-    assert (f"ComfyUI 0.3.75: exit 0; ComfyUI 0.7.0: SKIPPED (no archive at {tmp_path}/comfyui-0.7.0.tar.gz); "
+    assert (f"ComfyUI 0.3.75: exit 0; "
+            f"ComfyUI 0.7.0: SKIPPED (no archive at {tmp_path}/comfyui-0.7.0.tar.gz); "
             f"ComfyUI 0.33.0: SKIPPED (no archive at {tmp_path}/comfyui-0.33.0.tar.gz)"
             in res.stderr), res.stderr
 

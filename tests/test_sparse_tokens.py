@@ -138,3 +138,24 @@ def test_sparse_keeps_exactly_the_tokens_under_the_patch_in_a_comfyui_sampling_r
             comfy.sample.sample(patched, noise, 2, 1.0, "euler", "simple", pos, pos,
                                 torch.zeros_like(noise), seed=0, disable_pbar=True)
         assert keys and set(keys) == {expected}, (tokens, keys)
+
+
+def test_the_condition_token_forward_tells_attention_which_block_runs_as_wans_own_forward_does(wan):
+    """Attention overrides and patches read transformer_options' block_index / total_blocks /
+    block_type; the condition-token forward sets them for every block, as forward_orig does."""
+    from vc_core.condition_tokens import sdpa_attention
+
+    x, latents, context = inputs()
+    fp = Footprint.from_masks(torch.ones(2, 32, 48), (4, 6))
+    seen = []
+
+    def attention(q, k, v, heads, transformer_options=None):
+        o = transformer_options
+        seen.append((o["block_index"], o["total_blocks"], o["block_type"]))
+        return sdpa_attention(q, k, v, heads, transformer_options)
+
+    with torch.no_grad():
+        in_context_forward(wan, x, torch.tensor([700.0, 300.0]), context,
+                           ConditionLatents(latents, (2, 9), footprint=fp), condition_tokens="sparse",
+                           attention=attention, transformer_options={})
+    assert seen == [(0, 2, "double"), (1, 2, "double")]

@@ -343,6 +343,25 @@ def test_overfitting_a_few_clips_lowers_the_loss(clips, vae, base):
     assert np.mean(losses[-15:]) < np.mean(losses[:15])
 
 
+def test_training_runs_under_comfyuis_training_switch_and_sampling_does_not(clips, vae, base):
+    """ComfyUI's own switch (comfy.model_management.in_training; 0.33.0 routes RoPE through
+    comfy-kitchen kernels with no backward unless it is on) is on for every training forward and
+    back to what it was afterwards, so sampling runs the kernels it always runs."""
+    import comfy.model_management as mm
+
+    seen = []
+    handle = base.wan.blocks[0].register_forward_pre_hook(lambda *_: seen.append(mm.in_training))
+    before = getattr(mm, "in_training", False)
+    try:
+        tr = trainer_for(base, vae, clips[:1], steps=1, batch_size=1)
+        tr.run(log=lambda *_: None)
+        tr.eval_loss(1)
+    finally:
+        handle.remove()
+    assert seen and all(seen)
+    assert getattr(mm, "in_training", False) is before is False
+
+
 def test_an_fp8_base_trains_as_unetloader_loads_it(files, clips, vae, base):
     """weight_dtype fp8_e4m3fn, as UNETLoader passes it: the frozen weights stay fp8 (ComfyUI's
     manual-cast ops cast them per call), the LoRA trains in float32 beside them."""

@@ -187,11 +187,28 @@ def test_i2v_model_template_names_the_real_files():
 # ------------------------------------------------------------------------------- the formats
 
 
+# Core nodes whose widgets changed upstream after ComfyUI 0.3.75, the host the files are generated
+# on (0.33.0: CreateVideo gained bit_depth; SaveVideo's codec became a dynamic combo). Their saved
+# values are the host's frontend's to read: tests/test_browser.py loads every template in each
+# host's real frontend and checks that its own export equals the API file.
+CHANGED_UPSTREAM = {"CreateVideo", "SaveVideo"}
+
+
+def nodes_read_otherwise(ui: dict, object_info: dict) -> set[int]:
+    """Ids of the file's core nodes whose saved widget values do not match this host's widgets."""
+    changed = {n["id"]: n["type"] for n in ui["nodes"] if n["type"] in object_info
+               and len(n.get("widgets_values") or []) != len(wf.widget_layout(object_info[n["type"]]))}
+    assert set(changed.values()) <= CHANGED_UPSTREAM, changed  # never one of the pack's own nodes
+    return set(changed)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_ui_and_api_files_describe_the_same_graph(name, object_info):
     ui, api = wf.load_ui(name), wf.load_api(name)
     require_registered((n["class_type"] for n in api.values()), object_info)
-    assert wf.ui_to_api(ui, object_info) == api
+    other = nodes_read_otherwise(ui, object_info)
+    here = {**ui, "nodes": [n for n in ui["nodes"] if n["id"] not in other]}
+    assert wf.ui_to_api(here, object_info) == {k: v for k, v in api.items() if int(k) not in other}
 
     # the links table agrees with the nodes' sockets (what the frontend needs to load the file)
     nodes = {n["id"]: n for n in ui["nodes"]}
@@ -246,9 +263,17 @@ def test_template_names_are_titles_in_order():
 
 
 def test_files_are_generated_from_the_descriptions(object_info):
-    """example_workflows/*.json are exactly what scripts/build_workflows.py writes, with this
-    server's node definitions (so widget order and defaults follow the nodes, never a hand-edited
-    copy)."""
+    """example_workflows/*.json are exactly what scripts/build_workflows.py writes, with the node
+    definitions of the host they are generated on, ComfyUI 0.3.75 (so widget order and defaults
+    follow the nodes, never a hand-edited copy). Newer hosts load the same files: see
+    test_ui_and_api_files_describe_the_same_graph and the browser test that exports them."""
+    import comfyui_version
+
+    from hostkit.setup import PINNED_HOST
+
+    if comfyui_version.__version__ != PINNED_HOST:
+        pytest.skip(f"the templates are generated on ComfyUI {PINNED_HOST}; this is "
+                    f"{comfyui_version.__version__}")
     assert sorted(wf.WORKFLOWS) == NAMES
     assert sorted(p.stem for p in wf.API_DIR.glob("*.json")) == NAMES
     graphs = {name: w.build() for name, w in wf.WORKFLOWS.items()}

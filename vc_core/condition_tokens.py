@@ -219,7 +219,11 @@ def _run_blocks(wan, seq: _Tokens, context: torch.Tensor, attention, transformer
     x = seq.x
     kv = []
     last = len(wan.blocks) - 1
+    # As WanModel.forward_orig sets them: attention overrides and patches read which block runs.
+    transformer_options["total_blocks"] = len(wan.blocks)
+    transformer_options["block_type"] = "double"
     for i, block in enumerate(wan.blocks):
+        transformer_options["block_index"] = i
         e = [_per_token(m, seq.counts) for m in
              (block.modulation.to(dtype=x.dtype, device=x.device).unsqueeze(0) + seq.e0).unbind(2)]
         x = x.contiguous()
