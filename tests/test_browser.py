@@ -607,3 +607,33 @@ def test_each_timeline_click_and_box_drag_is_one_undo_step(page, graph):
     undo(page)
     until(page, frames, "0", "the frames after undoing the first click")
     assert box() == [0.1, 0.2, 0.4, 0.5]
+
+
+# ---------------------------------------------------------------------------------- help pages
+
+
+def click_title(pg, node_id) -> None:
+    """Selects a node as a user does: a click on its title bar."""
+    x, y = pg.evaluate(f"""id => {{
+        const n = {APP}.graph.getNodeById(id), c = {APP}.canvas, r = c.canvas.getBoundingClientRect();
+        const [x, y] = c.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] * 0.6, n.pos[1] - window.LiteGraph.NODE_TITLE_HEIGHT / 2]);
+        return [r.left + x, r.top + y]; }}""", node_id)
+    pg.mouse.click(x, y)
+
+
+def test_opening_a_nodes_help_requests_no_missing_page(page, graph):
+    """The selection toolbox's info button shows the node's page, found at the first place the
+    frontend looks (docs/<NodeId>/en.md): no 404 on the way."""
+    responses = []
+    page.on("response", lambda r: responses.append((r.status, r.url)))
+    center_on(page, graph["cond"])
+    click_title(page, graph["cond"])
+    page.locator('[data-testid="info-button"]').first.click()
+    # the page's own first paragraph, rendered
+    page.get_by_text("Says when a patch holds", exact=False).first.wait_for(timeout=10_000)
+    shot(page, "help")
+    docs = [(status, url) for status, url in responses if "/docs/" in url]
+    assert docs and all(status == 200 for status, _ in docs), docs
+    assert docs[0][1].endswith("/docs/VideoCanvasTimestampConditioner/en.md"), docs
+    missing = [(status, url) for status, url in responses if status == 404]
+    assert not missing, missing
