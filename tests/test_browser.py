@@ -637,3 +637,49 @@ def test_opening_a_nodes_help_requests_no_missing_page(page, graph):
     assert docs[0][1].endswith("/docs/VideoCanvasTimestampConditioner/en.md"), docs
     missing = [(status, url) for status, url in responses if status == 404]
     assert not missing, missing
+
+
+def strip_labels(pg, node_id: int, titles: list[str]) -> list[dict]:
+    """The strip's row labels once it draws these titles, in row order."""
+    deadline = time.monotonic() + 5
+    while True:
+        labels = editor(pg, node_id, "layout_strip")["data"]["labels"]
+        if [lab["title"] for lab in labels] == titles:
+            return labels
+        assert time.monotonic() < deadline, f"the layout strip labels rows {labels}, not {titles}"
+        time.sleep(0.05)
+
+
+def test_layout_strip_labels_show_long_titles_whole_or_cut_with_the_full_title_on_hover(page, graph):
+    preview, cond, placer = graph["preview"], graph["cond"], graph["placer"]
+    # two conditions whose titles differ only at their end (template 04's), as a user retitles them
+    second = page.evaluate(f"""([placer, canvas]) => {{
+        const app = {APP}, g = app.graph;
+        const n = window.LiteGraph.createNode("VideoCanvasTimestampConditioner");
+        n.pos = [720, 700]; g.add(n);
+        g.getNodeById(placer).connect(0, n, n.inputs.findIndex(i => i.name === "patch"));
+        g.getNodeById(canvas).connect(0, n, n.inputs.findIndex(i => i.name === "canvas"));
+        n.title = "When the object is on the right";
+        g.getNodeById({cond}).title = "When the object is on the left";
+        g.setDirtyCanvas(true, true);
+        return n.id; }}""", [placer, graph["canvas"]])
+    center_on(page, preview)
+    titles = ["When the object is on the left", "When the object is on the right"]
+    labels = strip_labels(page, preview, titles)
+    shot(page, "layout_strip_labels")
+    for lab in labels:  # whole, on at most two lines inside the label column
+        assert " ".join(lab["lines"]) == lab["title"] and not lab["cut"], lab
+        assert 1 <= len(lab["lines"]) <= 2 and lab["width"] <= lab["column"], lab
+    # a title too long for two lines is cut with an ellipsis, and reads whole as the row's tooltip
+    long = "When the object is on the far right of the canvas, just before it leaves the frame for good"
+    page.evaluate(f"([id, t]) => {{ {APP}.graph.getNodeById(id).title = t; }}", [second, long])
+    labels = strip_labels(page, preview, [titles[0], long])
+    lab = labels[1]
+    assert lab["cut"] and len(lab["lines"]) == 2 and lab["lines"][1].endswith("…"), lab
+    assert lab["width"] <= lab["column"], lab
+    assert long.startswith(" ".join(lab["lines"])[:-1].rstrip()), lab
+    ed = editor(page, preview, "layout_strip")
+    page.mouse.move(*screen(ed, 20, lab["y"] + lab["h"] / 2))
+    tip = page.evaluate(f"""id => {APP}.graph.getNodeById(id).widgets.find(w => w.name === "layout_strip")
+                           .element.querySelector("canvas").title""", preview)
+    assert tip == long

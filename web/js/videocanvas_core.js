@@ -120,3 +120,37 @@ export function fitRect(b, fit, iw, ih, canvas) {
   const fw = w / canvas.width, fh = h / canvas.height;
   return { x: b.x + (b.w - fw) / 2, y: b.y + (b.h - fh) / 2, w: fw, h: fh };
 }
+
+// ---------------------------------------------------------------------------------- labels
+
+// A label broken into at most `maxLines` lines no wider than `maxWidth` (as `measure(text)` says):
+// at spaces where it can, inside a word that alone is too wide; when the text needs more lines, the
+// last one ends in "…". Returns {lines, cut}.
+export function wrapLabel(text, maxWidth, measure, maxLines = 2) {
+  const words = String(text ?? "").trim().split(/\s+/).filter((w) => w);
+  const lines = [];
+  let line = "";
+  const fits = (t) => measure(t) <= maxWidth;
+  const pushWord = (word) => {
+    const joined = line ? `${line} ${word}` : word;
+    if (fits(joined)) { line = joined; return; }
+    if (line) { lines.push(line); line = ""; }
+    // a word wider than the column: as many characters as fit, the rest on the next line
+    let rest = word;
+    while (!fits(rest)) {
+      let n = rest.length - 1;
+      while (n > 1 && !fits(rest.slice(0, n))) n--;
+      lines.push(rest.slice(0, n));
+      rest = rest.slice(n);
+    }
+    line = rest;
+  };
+  words.forEach(pushWord);
+  if (line) lines.push(line);
+  if (lines.length <= maxLines) return { lines, cut: false };
+  const kept = lines.slice(0, maxLines);
+  let last = `${kept[maxLines - 1]} ${lines.slice(maxLines).join(" ")}`;
+  while (last.length > 1 && !fits(`${last}…`)) last = last.slice(0, -1);
+  kept[maxLines - 1] = `${last.trimEnd()}…`;
+  return { lines: kept, cut: true };
+}

@@ -15,7 +15,7 @@ import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
 import {
   FALLBACK_CANVAS, boxToFractions, dragBox, fitRect, formatFrames, frameAt, frameX,
-  fractionsToBox, resolveFrames,
+  fractionsToBox, resolveFrames, wrapLabel,
 } from "./videocanvas_core.js";
 
 const CANVAS_NODE = "VideoCanvasCanvas";
@@ -243,9 +243,12 @@ function canvasArea(canvas, w, h, margin = 6, top = 16) {
   return { x: margin + (aw - cw) / 2, y: top + (ah - ch) / 2, w: cw, h: ch };
 }
 
+const LABEL_FONT = "11px sans-serif";
+const LABEL_LINE = 12; // px between two lines of a label
+
 function label(ctx, text, x, y, color = COLORS.dim, align = "left") {
   ctx.fillStyle = color;
-  ctx.font = "11px sans-serif";
+  ctx.font = LABEL_FONT;
   ctx.textAlign = align;
   ctx.textBaseline = "middle";
   ctx.fillText(text, x, y);
@@ -514,17 +517,27 @@ function setupStrip(node) {
       const rows = layoutRows(node);
       label(ctx, canvasCaption(canvas), 6, 8);
       const thumbW = Math.round((ROW - 6) * canvas.width / canvas.height);
-      const labelW = Math.min(120, Math.max(60, w * 0.25));
+      // a label column a third of the strip wide, each title on up to two lines (long titles that
+      // differ only at their end, "When the object is on the left / right", stay readable), cut
+      // with "…" past that; the full title is the row's tooltip
+      const labelW = Math.min(200, Math.max(80, w * 0.34));
       const x0 = 6 + labelW + thumbW + 8, tw = w - x0 - 10;
       if (!rows.length) label(ctx, "no conditions in this graph yet", 6, 24 + ROW / 2);
+      const labels = [];
       rows.forEach((r, i) => {
         const y = 20 + i * ROW;
+        ctx.font = LABEL_FONT;
+        const measure = (t) => ctx.measureText(t).width;
+        const { lines, cut } = wrapLabel(r.title, labelW - 8, measure);
         ctx.save();
         ctx.beginPath();
         ctx.rect(0, y, labelW, ROW);
         ctx.clip();
-        label(ctx, r.title, 6, y + ROW / 2, COLORS.text);
+        const top = y + ROW / 2 - ((lines.length - 1) * LABEL_LINE) / 2;
+        lines.forEach((t, k) => label(ctx, t, 6, top + k * LABEL_LINE, COLORS.text));
         ctx.restore();
+        labels.push({ id: r.id, title: r.title, lines, cut, column: labelW - 8,
+                      width: Math.max(0, ...lines.map(measure)), y, h: ROW });
         if (r.task) {
           label(ctx, "frames from its clip, set at run time", x0, y + ROW / 2);
           return;
@@ -539,6 +552,10 @@ function setupStrip(node) {
         if (bad.length) label(ctx, `not in 0..${canvas.length - 1}: ${bad.map((e) => e.token).join(", ")}`,
           x0 + 4, y + ROW / 2, COLORS.bad);
       });
+      ed.labels = labels;
+      ed.labelW = labelW;
+      // the row labels as drawn (lines, whether cut, widths in CSS px against the column's)
+      ed.cv.dataset.labels = JSON.stringify(labels);
       // what is drawn, for tests and tools: frames per condition (null: not on this canvas), boxes
       // in canvas fractions
       ed.cv.dataset.rows = JSON.stringify(rows.filter((r) => !r.task).map((r) => {
@@ -552,6 +569,13 @@ function setupStrip(node) {
         if (need && need[1] > node.size[1]) node.setSize([node.size[0], need[1]]);
       }
     },
+  });
+  // the full title of the row under the pointer, as the browser's tooltip
+  ed.cv.addEventListener("pointermove", (e) => {
+    const p = ed.local(e);
+    const row = p.x <= (ed.labelW ?? 0) ? ed.labels?.find((l) => p.y >= l.y && p.y < l.y + l.h) : null;
+    const tip = row ? row.title : "";
+    if (ed.cv.title !== tip) ed.cv.title = tip;
   });
 }
 
