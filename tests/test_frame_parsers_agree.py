@@ -1,0 +1,188 @@
+"""The editor's frame parser (web/js/videocanvas_core.js resolveFrames, which draws the Timestamp
+Conditioner's markers) and the sampler's (vc_core.timing.parse_frames) read one table of specs the
+same way: every entry resolves to the same frame, or is refused (drawn red) by both.
+
+Each row gives, per entry, the frame both must resolve it to (None: refused). On the Python side
+every entry is checked on its own, and the whole spec too: parse_frames accepts it exactly when it
+has at least one entry, every entry resolves and no two resolve to one frame (the editor draws an
+empty spec as no marker and a duplicate as two markers on one frame; only the sampler refuses those).
+The JS runs once for the whole table in the system `node`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from vc_core.timing import TimingError, parse_frames
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE_JS = ROOT / "web" / "js" / "videocanvas_core.js"
+
+# Disagreements, for the JS side (web/ is kept by the editor's owner): these rows fail in node.
+JS_HEX = ("the editor reads the entry with JS Number(), which also takes 0x/0o/0b literals; README "
+          "and the help page allow only numbers written with the digits 0-9 (e.g. 40, -1, 2.5), as "
+          "parse_frames does")
+JS_PROTO = ("the editor looks the word up with `in` on a plain object, so '__proto__' finds "
+            "Object.prototype and resolveFrames throws instead of marking the entry red")
+JS_BOM = ("JS \\s splits at U+FEFF (zero width no-break space), Python's does not; the help page says "
+          "only 'comma- or space-separated', so parse_frames refuses the entry while the editor "
+          "draws two markers")
+JS_INFO_SEPARATOR = ("Python's \\s splits at U+001C..U+001F (str.isspace), JS's does not: "
+                     "parse_frames reads '1\\x1c2' as frames 1 and 2, the editor draws it red; the "
+                     "help page ('comma- or space-separated') does not settle it")
+
+F = "frames"
+S = "seconds"
+
+# (id, spec, length, unit, fps, [(entry, frame or None)], reason the JS disagrees or None)
+CASES = [
+    # ASCII numbers, separators, whitespace
+    ("single", "0", 17, F, 16, [("0", 0)], None),
+    ("list", "0, 8, 16", 17, F, 16, [("0", 0), ("8", 8), ("16", 16)], None),
+    ("spaces-only", "0 8 16", 17, F, 16, [("0", 0), ("8", 8), ("16", 16)], None),
+    ("whitespace-around", "  \t 3 ,\n 5  ", 17, F, 16, [("3", 3), ("5", 5)], None),
+    ("empty-entries", "1,,2, ,3,", 17, F, 16, [("1", 1), ("2", 2), ("3", 3)], None),
+    ("ideographic-space", "1\u30002", 17, F, 16, [("1", 1), ("2", 2)], None),
+    ("no-break-space", "1\u00a02", 17, F, 16, [("1", 1), ("2", 2)], None),
+    ("plus-sign", "+5", 17, F, 16, [("+5", 5)], None),
+    ("trailing-point", "5.", 17, F, 16, [("5.", 5)], None),
+    ("whole-float", "4.0", 17, F, 16, [("4.0", 4)], None),
+    ("exponent", "1e1", 17, F, 16, [("1e1", 10)], None),
+    ("leading-zeros", "007", 17, F, 16, [("007", 7)], None),
+    ("minus-zero", "-0", 17, F, 16, [("-0", 0)], None),
+    # negatives count from the end
+    ("minus-one", "-1", 17, F, 16, [("-1", 16)], None),
+    ("minus-length", "-17", 17, F, 16, [("-17", 0)], None),
+    ("negatives", "0, -9, -1", 17, F, 16, [("0", 0), ("-9", 8), ("-1", 16)], None),
+    # words, any case, frames in either unit
+    ("words", "first middle last", 17, F, 16, [("first", 0), ("middle", 8), ("last", 16)], None),
+    ("words-upper", "FIRST, Middle, LaSt", 81, F, 16,
+     [("FIRST", 0), ("Middle", 40), ("LaSt", 80)], None),
+    ("middle-even-length", "middle", 10, F, 16, [("middle", 4)], None),
+    ("length-one", "first, middle", 1, F, 16, [("first", 0), ("middle", 0)], None),
+    ("last-in-seconds", "0, last", 77, S, 15, [("0", 0), ("last", 76)], None),
+    # out of range
+    ("past-end", "17", 17, F, 16, [("17", None)], None),
+    ("before-start", "-18", 17, F, 16, [("-18", None)], None),
+    ("huge", "99999999999999999999999", 17, F, 16, [("99999999999999999999999", None)], None),
+    ("past-float", "1e400", 17, F, 16, [("1e400", None)], None),
+    ("one-bad-of-three", "0, 40, -1", 17, F, 16, [("0", 0), ("40", None), ("-1", 16)], None),
+    # fractions need unit seconds
+    ("fraction-in-frames", "2.5", 17, F, 16, [("2.5", None)], None),
+    ("point-five-in-frames", ".5", 17, F, 16, [(".5", None)], None),
+    # seconds at fps, Python's round (half to even), negatives from the end
+    ("seconds", "0, 2.5, -0.1", 77, S, 15, [("0", 0), ("2.5", 38), ("-0.1", 75)], None),
+    ("seconds-integers", "1, -1", 77, S, 15, [("1", 15), ("-1", 62)], None),
+    ("seconds-half-to-even-down", "0.5", 17, S, 5, [("0.5", 2)], None),  # 2.5 -> 2
+    ("seconds-half-to-even-up", "0.7", 17, S, 5, [("0.7", 4)], None),  # 3.5 -> 4
+    ("seconds-point-five", ".5", 33, S, 16, [(".5", 8)], None),
+    ("seconds-fractional-fps", "1", 81, S, 23.976, [("1", 24)], None),
+    ("seconds-past-end", "2.5", 17, S, 16, [("2.5", None)], None),
+    ("seconds-before-start", "-2", 17, S, 16, [("-2", None)], None),
+    # ranges are not a syntax of either
+    ("range-dash", "0-8", 17, F, 16, [("0-8", None)], None),
+    ("range-dots", "0..8", 17, F, 16, [("0..8", None)], None),
+    ("range-colon", "0:8", 17, F, 16, [("0:8", None)], None),
+    # malformed: what int()/float() or Number() would take but nobody means as a frame
+    ("underscore", "1_0", 17, F, 16, [("1_0", None)], None),
+    ("fullwidth-digit", "\uff18", 17, F, 16, [("\uff18", None)], None),
+    ("arabic-indic-digit", "\u0663", 17, F, 16, [("\u0663", None)], None),
+    ("nan", "nan", 17, F, 16, [("nan", None)], None),
+    ("inf", "inf", 17, F, 16, [("inf", None)], None),
+    ("Infinity", "Infinity", 17, F, 16, [("Infinity", None)], None),
+    ("word-typo", "lats", 17, F, 16, [("lats", None)], None),
+    ("object-key", "constructor", 17, F, 16, [("constructor", None)], None),
+    ("letters-after-number", "5f", 17, F, 16, [("5f", None)], None),
+    ("double-sign", "--1", 17, F, 16, [("--1", None)], None),
+    ("semicolon", "1;2", 17, F, 16, [("1;2", None)], None),
+    ("hex", "0x10", 17, F, 16, [("0x10", None)], JS_HEX),
+    ("binary", "0b11", 17, F, 16, [("0b11", None)], JS_HEX),
+    ("octal", "0o7", 17, F, 16, [("0o7", None)], JS_HEX),
+    ("proto", "__proto__", 17, F, 16, [("__proto__", None)], JS_PROTO),
+    ("bom-between", "1\ufeff2", 17, F, 16, [("1\ufeff2", None)], JS_BOM),
+    ("info-separator-between", "1\x1c2", 17, F, 16, [("1", 1), ("2", 2)], JS_INFO_SEPARATOR),
+    # no entry at all: nothing drawn; the sampler refuses it
+    ("empty", "", 17, F, 16, [], None),
+    ("only-separators", " , ,\t", 17, F, 16, [], None),
+    # a frame twice: two markers on one frame; the sampler refuses it
+    ("duplicate", "0, first", 17, F, 16, [("0", 0), ("first", 0)], None),
+    ("duplicate-seconds", "1, 16", 17, S, 1, [("1", 1), ("16", 16)], None),
+    ("duplicate-negative", "16, -1", 17, F, 16, [("16", 16), ("-1", 16)], None),
+]
+
+IDS = [case[0] for case in CASES]
+assert len(set(IDS)) == len(IDS)
+
+_JS = """
+const { resolveFrames } = await import(process.argv[1]);
+let text = "";
+for await (const chunk of process.stdin) text += chunk;
+const out = JSON.parse(text).map(([spec, length, unit, fps]) => {
+  try {
+    return { result: resolveFrames(spec, length, unit, fps) };
+  } catch (err) {
+    return { error: String(err) };
+  }
+});
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+@pytest.fixture(scope="module")
+def js_results():
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("`node` (Node.js) is not on PATH: the JS side of the frame-parser table cannot run")
+    cases = [[spec, length, unit, fps] for _, spec, length, unit, fps, _, _ in CASES]
+    proc = subprocess.run(
+        [node, "--input-type=module", "-e", _JS, CORE_JS.as_uri()],
+        input=json.dumps(cases), capture_output=True, text=True, encoding="utf-8", timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return dict(zip(IDS, json.loads(proc.stdout), strict=True))
+
+
+def _params(js: bool):
+    return [
+        pytest.param(*case[1:6], id=case[0],
+                     marks=[pytest.mark.xfail(strict=True, reason=case[6])] if js and case[6] else [])
+        for case in CASES
+    ]
+
+
+@pytest.mark.parametrize("spec, length, unit, fps, expected", _params(js=True))
+def test_js_resolve_frames(js_results, request, spec, length, unit, fps, expected):
+    got = js_results[request.node.callspec.id]
+    assert "error" not in got, f"resolveFrames({spec!r}) threw {got.get('error')}"
+    assert [(r["token"], r["frame"]) for r in got["result"]] == expected
+
+
+@pytest.mark.parametrize("spec, length, unit, fps, expected", _params(js=False))
+def test_python_parse_frames(spec, length, unit, fps, expected):
+    def parse(text):
+        return parse_frames(text, length, fps=fps, unit=unit)
+
+    for entry, frame in expected:  # each entry on its own
+        if frame is None:
+            with pytest.raises(TimingError):
+                parse(entry)
+        else:
+            assert parse(entry) == [frame], entry
+    frames = [frame for _, frame in expected]
+    if frames and None not in frames and len(set(frames)) == len(frames):
+        assert parse(spec) == frames
+    else:  # no entry, an entry refused, or a frame twice
+        with pytest.raises(TimingError):
+            parse(spec)
+
+
+def test_the_table_covers_both_units_and_every_word():
+    units = {case[3] for case in CASES}
+    words = {entry.lower() for case in CASES for entry, _ in case[5]}
+    assert units == {F, S}
+    assert {"first", "middle", "last"} <= words
