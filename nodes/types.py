@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from comfy_api.latest import io
 
 from ..vc_core.channel_concat import CHANNEL_STRENGTH_DEFINITION
+from ..vc_core.in_context import STRENGTH_DEFINITION
 
 CATEGORY = "VideoCanvas"
 
@@ -45,12 +46,8 @@ def chain(conditions, *new) -> tuple:
 
 def strength_input():
     return io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
-                          tooltip="Strength s: at every sampling step the condition enters the model "
-                          "noised to (1 - s) times the video's current noise level, with noise fixed by "
-                          "the sampler's seed, the condition's index and the step (the same for every "
-                          "batch row, cond or uncond), so 1 is the paper's clean condition and lower "
-                          "values loosen how closely the video follows it. Latent replacement accepts "
-                          "only 1. " + CHANNEL_STRENGTH_DEFINITION)
+                          tooltip=STRENGTH_DEFINITION + " Latent replacement accepts only 1. "
+                          + CHANNEL_STRENGTH_DEFINITION)
 
 
 # The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):
