@@ -15,7 +15,6 @@ from fractions import Fraction
 
 import comfy.model_management
 import comfy.sample
-import comfy.samplers
 import comfy.utils
 import folder_paths
 import latent_preview
@@ -31,7 +30,7 @@ from .encode import encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import is_patched, paradigm_of, patch_model
 from .patches import NODE_HIDDEN, node_origin
-from .sampling import check_count, prepare, with_plan
+from .sampling import check_count, prepare, sampler_inputs, with_plan
 from .types import CATEGORY, VCConditions, canvas_input
 
 DISPLAY_NAME = "VideoCanvas Long Video"
@@ -100,15 +99,9 @@ class VideoCanvasLongVideo(io.ComfyNode):
                              "from (as in-context conditions; each costs a latent frame of tokens). "
                              "Shorter than window_length; each window adds window_length - overlap "
                              f"frames, at most {MAX_WINDOWS} windows."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed of the first window; window i uses seed + i."),
-                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Denoising steps per window."),
-                io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale (1 = no negative pass)."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
-                               tooltip="ComfyUI sampler."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
-                               tooltip="ComfyUI scheduler."),
+                *sampler_inputs(seed="Noise seed of the first window; window i uses seed + i.",
+                                steps="Denoising steps per window.",
+                                cfg="Classifier-free guidance scale (1 = no negative pass)."),
                 io.Combo.Input("output", options=list(OUTPUT_MODES), default="images",
                                tooltip="images: the whole video as an IMAGE batch (kept as 8-bit while "
                                "windows run, 4 bytes per value once output) and as VIDEO. stream to "

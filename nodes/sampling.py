@@ -44,6 +44,22 @@ def _size_inputs():
     ]
 
 
+def sampler_inputs(*, seed: str, steps: str, cfg: str) -> list:
+    """seed, steps, cfg, sampler_name, scheduler: the inputs of ComfyUI's KSampler, with the same
+    defaults and ranges, shared by the VideoCanvas Sampler and Long Video; each node words the
+    tooltips of the first three for what they mean there."""
+    return [
+        io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                     tooltip=seed),
+        io.Int.Input("steps", default=30, min=1, max=10000, tooltip=steps),
+        io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01, tooltip=cfg),
+        io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
+                       tooltip="ComfyUI sampler."),
+        io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
+                       tooltip="ComfyUI scheduler."),
+    ]
+
+
 def _clip_vision_inputs():
     return [
         io.ClipVisionOutput.Input(
@@ -168,15 +184,8 @@ class VideoCanvasSampler(io.ComfyNode):
                 io.Vae.Input("vae", tooltip="The model's video VAE (Wan 2.1 VAE for 16-ch models, Wan "
                              "2.2 VAE for TI2V-5B)."),
                 *_size_inputs(),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
-                             tooltip="Noise seed."),
-                io.Int.Input("steps", default=30, min=1, max=10000, tooltip="Denoising steps (paper: 50)."),
-                io.Float.Input("cfg", default=5.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="Classifier-free guidance scale (paper: 7.5; 1 = no negative pass)."),
-                io.Combo.Input("sampler_name", options=comfy.samplers.KSampler.SAMPLERS, default="euler",
-                               tooltip="ComfyUI sampler."),
-                io.Combo.Input("scheduler", options=comfy.samplers.KSampler.SCHEDULERS, default="simple",
-                               tooltip="ComfyUI scheduler."),
+                *sampler_inputs(seed="Noise seed.", steps="Denoising steps (paper: 50).",
+                                cfg="Classifier-free guidance scale (paper: 7.5; 1 = no negative pass)."),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,
                                tooltip="1 = generate from noise."),
                 _conditions_input(),
