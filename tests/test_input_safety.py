@@ -210,6 +210,14 @@ def test_train_lora_bad_targets_regex_and_alpha_are_refused_by_name_once(comfy, 
     assert message == PREFIX + "alpha must be a finite number in [0, 1024]; got nan"
 
 
+def test_train_lora_refuses_a_length_that_is_not_4k_plus_1_by_name(comfy, checkpoints, in_input):
+    """The API sends any integer (ComfyUI does not enforce the widget's step): vc_core's length rule."""
+    folder, name = in_input
+    corrupt_video(folder / "clip.mp4")
+    message = refused(comfy, train_prompt(checkpoints, name, length=10))
+    assert message == PREFIX + "length must be 4k+1 (…, 9, 13, …); got 10"
+
+
 # -------------------------------------------------------------------------------- example inputs
 
 

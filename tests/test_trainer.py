@@ -23,7 +23,7 @@ from hostkit.tiny_models import TEST_SUBDIR, TinyWan
 from trainer import models
 from trainer.anchors import MAX_ANCHORS, draw_anchors, render_canvases, sample_generator
 from trainer.cache import build_cache, load_cached
-from trainer.data import Bucket, DataError, check_length, find_videos, fit, parse_buckets, plan_clips
+from trainer.data import Bucket, DataError, find_videos, fit, parse_buckets, plan_clips
 from trainer.loop import TrainConfig, Trainer, predict
 from trainer.lora import LoRAError, LoRASet
 
@@ -208,9 +208,6 @@ def test_bad_sizes_are_refused_by_name(text, message):
         parse_buckets(text)
 
 
-def test_bad_lengths_are_refused():
-    with pytest.raises(DataError, match="length 32: must be 4k\\+1"):
-        check_length(32)
 
 
 def test_bad_videos_are_refused_naming_the_file(tmp_path):
@@ -530,6 +527,13 @@ def test_cli_errors_name_the_file(tmp_path, files, videos, capsys):
     assert f"error: {other}: layer 'blocks.0.cross_attn.k' is 128x128" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="no such file"):
         run_cli(*cli_args({**files, "model": tmp_path / "missing.safetensors"}, videos, tmp_path / "c"))
+
+
+def test_cli_refuses_a_length_that_is_not_4k_plus_1_naming_the_flag(tmp_path, files, videos, capsys):
+    """vc_core.timing.check_length's rule and message, naming --length (last one given wins)."""
+    assert run_cli(*cli_args(files, videos, tmp_path / "a", "--steps", "1", "--length", "32")) == 2
+    assert "error: --length must be 4k+1 (…, 29, 33, …); got 32\n" in capsys.readouterr().err
+    assert not (tmp_path / "a" / "state.json").exists()
 
 
 def one_thread_env() -> dict:

@@ -130,8 +130,9 @@ def main(argv=None) -> int:
 
 
 def _train(args, models, dist, device: torch.device, out: Path, log) -> None:
+    from ._pack import vc
     from .cache import build_cache, file_id, load_cached
-    from .data import check_length, find_videos, parse_buckets
+    from .data import DataError, find_videos, parse_buckets
     from .loop import Trainer
     from .lora import LoRASet
 
@@ -155,7 +156,11 @@ def _train(args, models, dist, device: torch.device, out: Path, log) -> None:
         models.check_vae(base, vae, f"--vae {args.vae}")
     except ValueError as e:
         raise SystemExit(str(e)) from None
-    length = check_length(args.length)
+    timing = vc("timing")
+    try:
+        length = timing.check_length(args.length, name="--length")
+    except timing.TimingError as e:  # shown by cli() as one line, as before
+        raise DataError(str(e)) from None
     buckets = parse_buckets(args.sizes, base.spatial_multiple)
     videos = find_videos(Path(args.data))
     cache_dir = Path(args.cache) if args.cache else out / "cache"

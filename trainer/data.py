@@ -78,12 +78,6 @@ def parse_buckets(text: str, multiple: int = 16) -> list[Bucket]:
     return out
 
 
-def check_length(length: int, stride: int = 4) -> int:
-    if length < 1 or (length - 1) % stride:
-        raise DataError(f"length {length}: must be {stride}k+1 pixel frames (e.g. 17, 33, 49, 81)")
-    return int(length)
-
-
 @dataclass(frozen=True)
 class AllowedFolder:
     """A folder the server lets clients read from, and how messages name it (never its path)."""

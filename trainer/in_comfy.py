@@ -10,7 +10,7 @@ import torch
 
 from . import models
 from ._pack import vc
-from .data import AllowedFolder, check_length, find_videos, load_clip, parse_buckets, plan_clips, video_label
+from .data import AllowedFolder, find_videos, load_clip, parse_buckets, plan_clips, video_label
 from .loop import Sample, TrainConfig, Trainer
 from .lora import LoRASet
 
@@ -51,7 +51,7 @@ def train_lora(patcher, vae, context: torch.Tensor, folder: Path, width: int, he
         if init_lora is not None:  # checked before any encoding; made here: trainable tensors
             lora = LoRASet.from_comfy(base.wan, init_lora, "init_lora")
             config.rank, config.alpha = lora.rank, lora.alpha
-        length = check_length(length)
+        length = vc("timing").check_length(length)  # a TimingError (ValueError) names `length`
         buckets = parse_buckets(f"{width}x{height}", base.spatial_multiple)
         samples = []
         label = str(folder) if label is None else label

@@ -83,14 +83,14 @@ def _check_policy(policy: Any) -> str:
 # --------------------------------------------------------------------------- lengths
 
 
-def check_length(length: Any, stride: int = WAN_TEMPORAL_STRIDE) -> int:
+def check_length(length: Any, stride: int = WAN_TEMPORAL_STRIDE, *, name: str = "length") -> int:
     """Return `length` if a causal VAE with this stride can encode it (length = stride*k + 1, k >= 0).
 
     Any other length would leave a partial last latent window, so it is refused with the nearest valid
-    lengths suggested rather than silently trimmed or padded.
+    lengths suggested rather than silently trimmed or padded. `name` is the input named in errors.
     """
     stride = _check_stride(stride)
-    length = _as_int(length, "length")
+    length = _as_int(length, name)
     if length >= 1 and (length - 1) % stride == 0:
         return length
     if length < 1:
@@ -98,7 +98,7 @@ def check_length(length: Any, stride: int = WAN_TEMPORAL_STRIDE) -> int:
     else:
         below = length - (length - 1) % stride
         examples = ("…, " if below > 1 else "") + f"{below}, {below + stride}, …"
-    raise TimingError(f"length must be {stride}k+1 ({examples}); got {length}")
+    raise TimingError(f"{name} must be {stride}k+1 ({examples}); got {length}")
 
 
 def latent_length(length: Any, stride: int = WAN_TEMPORAL_STRIDE) -> int:
