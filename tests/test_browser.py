@@ -143,6 +143,7 @@ def frontend_has_nodes2() -> bool:
 # "Nodes 2.0" (nodes as Vue components; the editors' canvases are then DOM inside them).
 VUE_NODES = "Comfy.VueNodes.Enabled"
 RENDERERS = ("classic", "nodes2") if frontend_has_nodes2() else ("classic",)
+SHOWN = {"renderer": RENDERERS[0]}  # the renderer of the page open now (for screenshots' folder)
 
 
 @pytest.fixture(params=RENDERERS)
@@ -154,6 +155,7 @@ def renderer(request) -> str:
 def page(browser, ui_server, renderer):
     """The ComfyUI app in the given renderer, loaded, in a fresh browser profile; page errors fail
     the test."""
+    SHOWN["renderer"] = renderer
     if len(RENDERERS) > 1:  # the renderer is a user setting, read when the app loads
         status, _ = ui_server.request(f"/settings/{VUE_NODES}", renderer == "nodes2")
         assert status == 200
@@ -183,7 +185,10 @@ def wait_until_interactive(pg) -> None:
 
 
 def shot(pg, name: str) -> None:
-    pg.screenshot(path=str(ARTEFACTS / f"{name}.png"))
+    """A screenshot as a test artefact; under out/browser/<host>/<renderer>/ where there are two."""
+    folder = ARTEFACTS / SHOWN["renderer"] if len(RENDERERS) > 1 else ARTEFACTS
+    folder.mkdir(exist_ok=True)
+    pg.screenshot(path=str(folder / f"{name}.png"))
 
 
 # ----------------------------------------------------------------------------------- templates
@@ -192,7 +197,8 @@ def shot(pg, name: str) -> None:
 def open_template_browser(pg):
     """Templates, as a user finds them: the sidebar's Templates button, then EXTENSIONS -> the pack."""
     pg.locator(".side-bar-button", has_text="Templates").first.click()
-    pg.get_by_text(PACK_LINK_NAME, exact=True).first.click()
+    # the pack's entry in the browser's navigation (Nodes 2.0 also shows the name on each node)
+    pg.get_by_role("dialog").get_by_text(PACK_LINK_NAME, exact=True).first.click()
     return pg.locator('[data-testid^="template-workflow-"]')
 
 
@@ -235,7 +241,38 @@ def test_each_template_opens_from_the_template_browser_with_every_node_known(pag
                                    !!window.LiteGraph.registered_node_types[n.type]])""")
         assert all(known for *_, known in loaded), f"{name}: unknown node types {loaded}"
         assert page.get_by_text("Missing Node Types").count() == 0, f"{name}: missing-node dialog"
+        wait_until_fitted(page, name)  # opened fitted to the view, none under the sidebar
         shot(page, f"template_{name}")
+
+
+# Screen boxes of the nodes that are not wholly inside the part of the graph canvas a user sees: the
+# canvas element's rectangle in the window, less the left sidebar's icon bar that lies over it.
+NODES_OUT_OF_VIEW = f"""() => {{
+  const app = {APP}, c = app.canvas, r = c.canvas.getBoundingClientRect();
+  let left = Math.max(r.left, 0);
+  const top = Math.max(r.top, 0), right = Math.min(r.right, innerWidth), bottom = Math.min(r.bottom, innerHeight);
+  for (const bar of document.querySelectorAll(".side-tool-bar-container")) {{
+    const b = bar.getBoundingClientRect();
+    if (b.width && b.height && b.left <= left + 1) left = Math.max(left, b.right);
+  }}
+  const out = [];
+  for (const n of app.graph._nodes) {{
+    const [x, y, w, h] = n.getBounding();  // graph units, title bar included
+    const [x0, y0] = c.ds.convertOffsetToCanvas([x, y]), [x1, y1] = c.ds.convertOffsetToCanvas([x + w, y + h]);
+    const box = [r.left + x0, r.top + y0, r.left + x1, r.top + y1].map(Math.round);
+    if (box[0] < left || box[1] < top || box[2] > right || box[3] > bottom) out.push([n.id, n.title, box]);
+  }}
+  return out.length ? {{view: [left, top, right, bottom].map(Math.round), out}} : null;
+}}"""
+
+
+def wait_until_fitted(pg, name: str, timeout: float = 5.0) -> None:
+    """Until every node of the graph lies inside the visible canvas (the view is fitted a frame or
+    two after a template loads)."""
+    deadline = time.monotonic() + timeout
+    while (outside := pg.evaluate(NODES_OUT_OF_VIEW)) is not None:
+        assert time.monotonic() < deadline, f"{name}: nodes outside the visible canvas {outside}"
+        pg.wait_for_timeout(100)
 
 
 def wait_for_graph(pg, workflow: dict, name: str) -> None:

@@ -579,10 +579,110 @@ function setupStrip(node) {
   });
 }
 
+// ------------------------------------------------------------------------- templates open fitted
+
+// The part of the graph canvas a user sees, in window px: the canvas element less the sidebar's
+// icon bar (and an open sidebar panel) lying over its left or right edge.
+function visibleRect(el) {
+  const r = el.getBoundingClientRect();
+  const v = { left: Math.max(r.left, 0), top: Math.max(r.top, 0),
+              right: Math.min(r.right, window.innerWidth), bottom: Math.min(r.bottom, window.innerHeight) };
+  const middle = (v.left + v.right) / 2;
+  for (const bar of document.querySelectorAll(".side-tool-bar-container, .side-bar-panel")) {
+    const b = bar.getBoundingClientRect();
+    if (!b.width || !b.height || b.bottom <= v.top || b.top >= v.bottom) continue;
+    if (b.right > v.left && b.right < middle) v.left = b.right;
+    else if (b.left < v.right && b.left > middle) v.right = b.left;
+  }
+  return { canvas: r, view: v };
+}
+
+function graphBounds(graph) {
+  const title = window.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+  let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+  const add = (x, y, w, h) => {
+    if (![x, y, w, h].every(Number.isFinite)) return;
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + w); y1 = Math.max(y1, y + h);
+  };
+  for (const n of graph?._nodes ?? graph?.nodes ?? []) {
+    const b = n.getBounding?.();
+    if (b) add(b[0], b[1], b[2], b[3]);
+    else add(n.pos[0], n.pos[1] - title, n.size[0], n.size[1] + title);
+  }
+  for (const g of graph?._groups ?? graph?.groups ?? []) {
+    const b = g._bounding ?? g.boundingRect;
+    if (b) add(b[0], b[1], b[2], b[3]);
+  }
+  return x1 > x0 && y1 > y0 ? { x0, y0, x1, y1 } : null;
+}
+
+// Scale and offset that show the whole graph in the visible part of the canvas, with a margin;
+// never zoomed in past 100 %. Returns the view set, or null when there is nothing to fit.
+const FIT_MARGIN = 32;
+function fitGraphToView() {
+  const canvas = app.canvas;
+  const el = canvas?.canvas, ds = canvas?.ds;
+  const b = graphBounds(app.graph);
+  if (!el || !ds || !b) return null;
+  const { canvas: r, view: v } = visibleRect(el);
+  const w = v.right - v.left - 2 * FIT_MARGIN, h = v.bottom - v.top - 2 * FIT_MARGIN;
+  if (w <= 0 || h <= 0) return null;
+  const scale = Math.max(0.05, Math.min(1, w / (b.x1 - b.x0), h / (b.y1 - b.y0)));
+  const cx = (v.left + v.right) / 2 - r.left, cy = (v.top + v.bottom) / 2 - r.top;
+  ds.scale = scale;
+  ds.offset = [cx / scale - (b.x0 + b.x1) / 2, cy / scale - (b.y0 + b.y1) / 2];
+  canvas.setDirty?.(true, true);
+  return { key: JSON.stringify(b), scale, offset: [...ds.offset] };
+}
+
+// Fitted once the frontend has laid the graph out (its own fit, if any, runs on the next frame;
+// Nodes 2.0 sizes nodes from their DOM a few frames later): refitted while the graph's bounds
+// still change, for a second at most, unless the user moved the view meanwhile.
+function fitWhenLaidOut() {
+  let fitted = null, frames = 0;
+  const step = () => {
+    const ds = app.canvas?.ds;
+    if (fitted && ds && (ds.scale !== fitted.scale || ds.offset[0] !== fitted.offset[0] ||
+                         ds.offset[1] !== fitted.offset[1])) return; // the user moved the view
+    const b = graphBounds(app.graph);
+    if (!fitted || (b && JSON.stringify(b) !== fitted.key)) fitted = fitGraphToView() ?? fitted;
+    if (++frames < 60) requestAnimationFrame(step);
+  };
+  requestAnimationFrame(step);
+}
+
+const isPackGraph = (graph) => (graph?._nodes ?? graph?.nodes ?? []).some((n) =>
+  String(n.comfyClass ?? n.type).startsWith("VideoCanvas"));
+
+// The template browser opens a template with app.loadGraphData(..., {openSource: "template"}) on
+// the frontends 1.32.9 to 1.48.7; the view a template was saved with (or the frontend's fit, which
+// does not see the sidebar) leaves nodes under the sidebar, so the pack's templates are fitted to
+// the visible canvas. Workflows opened otherwise keep the view they were saved with.
+function fitTemplatesOnOpen() {
+  const load = app.loadGraphData;
+  if (typeof load !== "function" || load.videocanvasFit) return;
+  const wrapped = async function (graphData, clean, restoreView, workflow, options, ...rest) {
+    const result = await load.call(this, graphData, clean, restoreView, workflow, options, ...rest);
+    try {
+      if (options?.openSource === "template" && restoreView !== false && isPackGraph(app.graph)) {
+        fitWhenLaidOut();
+      }
+    } catch (err) {
+      console.warn("videocanvas: could not fit the template to the view", err);
+    }
+    return result;
+  };
+  wrapped.videocanvasFit = true;
+  app.loadGraphData = wrapped;
+}
+
 // --------------------------------------------------------------------------------- registration
 
 app.registerExtension({
   name: "videocanvas.editor",
+  setup() {
+    fitTemplatesOnOpen();
+  },
   nodeCreated(node) {
     const type = node.comfyClass ?? node.type;
     if (typeof node.addDOMWidget !== "function") return;
