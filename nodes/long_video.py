@@ -28,7 +28,8 @@ from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
 from .encode import encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_patch import is_patched, paradigm_of, patch_model
+from .model_patch import patch_model
+from .patch_state import is_patched, paradigm_of
 from .patches import NODE_HIDDEN, node_origin
 from .sampling import check_count, prepare, sampler_inputs, with_plan
 from .types import CATEGORY, VCConditions, canvas_input

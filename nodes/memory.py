@@ -22,6 +22,7 @@ from pathlib import Path
 import comfy.patcher_extension as pe
 
 from ..vc_core import memory_estimates as est
+from .patch_state import condition_options_of, paradigm_of
 from .types import COND_LATENTS
 
 # A hard cap on tokens per sample (video + conditions) for requests checked without a model (the
@@ -132,8 +133,6 @@ def adds_tokens(model) -> bool:
     """Whether conditions add latent frames of tokens on this model: in context (the VideoCanvas
     paradigm, also what VideoCanvas Sampler patches an unpatched model with); latent replacement
     overwrites video slots instead."""
-    from .model_patch import paradigm_of  # model_patch imports this module
-
     return paradigm_of(model) in (None, "in_context")
 
 
@@ -240,8 +239,6 @@ def condition_cache_bytes(model, noise_shape, conditions: int) -> int:
     """What cached condition attention keeps for a run (vc_core.condition_tokens): keys and values
     of every condition token in every block, for each cond and uncond row; 0 for other options.
     Counts every condition token (sparse keeps at most these)."""
-    from .model_patch import condition_options_of  # model_patch imports this module
-
     options = condition_options_of(model)
     if options is None or options[1] != "cached" or len(noise_shape) != 5 or not conditions:
         return 0

@@ -53,9 +53,8 @@ from .encode import DeferredEncoding
 from .hook_state import hooks_in_force
 from .interrupt import interruptible
 from .memory import MEMORY_WRAPPERS, apply_memory_patches, check_condition_memory
+from .patch_state import WRAPPER_KEY, paradigm_of
 from .types import COND_LATENTS, COND_TIMING
-
-WRAPPER_KEY = "videocanvas"
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
@@ -533,22 +532,6 @@ def _to_channels(guider, entries, shape) -> None:
         c["model_conds"] = {k: v for k, v in c["model_conds"].items()
                             if k not in (COND_LATENTS, COND_TIMING)}
         c["concat_latent_image"], c["concat_mask"] = image, mask
-
-
-def is_patched(model) -> bool:
-    return paradigm_of(model) is not None
-
-
-def condition_options_of(model) -> tuple[str, str] | None:
-    """(condition_tokens, condition_attention) of a patched model (None: not patched)."""
-    wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
-    return (wrappers[0].condition_tokens, wrappers[0].condition_attention) if wrappers else None
-
-
-def paradigm_of(model) -> str | None:
-    """The paradigm a patched model conditions with (None: not patched)."""
-    wrappers = model.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL, WRAPPER_KEY)
-    return wrappers[0].paradigm if wrappers else None
 
 
 def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,

@@ -13,14 +13,8 @@ from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_patch import (
-    attach_conditions,
-    describe_model,
-    is_channel_concat_model,
-    is_patched,
-    paradigm_of,
-    patch_model,
-)
+from .model_patch import attach_conditions, describe_model, is_channel_concat_model, patch_model
+from .patch_state import is_patched, paradigm_of
 from .types import CATEGORY, VCConditions, canvas_input
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
