@@ -720,3 +720,85 @@ def test_layout_strip_labels_show_long_titles_whole_or_cut_with_the_full_title_o
     tip = page.evaluate(f"""id => {APP}.graph.getNodeById(id).widgets.find(w => w.name === "layout_strip")
                            .element.querySelector("canvas").title""", preview)
     assert tip == long
+
+
+# ------------------------------------------------------------------ templates' values, per frontend
+
+API_TWINS = ROOT / "example_workflows" / "api"
+
+
+@pytest.fixture(scope="module")
+def object_info(ui_server) -> dict:
+    return ui_server.get("/object_info")
+
+
+def input_default(spec: list):
+    """The value a frontend gives a new widget of this /object_info input spec: its default, else a
+    combo's first option; (False, None) where the spec names none."""
+    options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+    if "default" in options:
+        return True, options["default"]
+    choices = spec[0] if isinstance(spec[0], list) else options.get("options")
+    if isinstance(choices, list) and choices:
+        return True, choices[0]
+    return False, None
+
+
+# Widgets a frontend adds to core nodes and exports with the API prompt though the node has no such
+# input (frontend 1.48's LoadVideo preview, once its video loaded).
+FRONTEND_WIDGETS = {"video-preview"}
+
+
+def export_differences(exported: dict, twin: dict, object_info: dict) -> tuple[list[str], list[str]]:
+    """What the frontend's API export of a template differs in from its API twin: (problems, inputs
+    the host's core nodes gained, each at its /object_info default, which is allowed)."""
+    problems, gained = [], []
+    if sorted(exported) != sorted(twin):
+        problems.append(f"nodes {sorted(exported)} exported, the twin has {sorted(twin)}")
+    for node_id in sorted(set(exported) & set(twin), key=int):
+        got, want = exported[node_id], twin[node_id]
+        where = f"node {node_id} ({want['class_type']})"
+        if got["class_type"] != want["class_type"]:
+            problems.append(f"{where}: exported as {got['class_type']}")
+            continue
+        for key, value in want["inputs"].items():
+            if key not in got["inputs"]:
+                problems.append(f"{where}: input {key!r} missing")
+            elif got["inputs"][key] != value and not (
+                    isinstance(value, float) and got["inputs"][key] == pytest.approx(value, abs=1e-9)):
+                problems.append(f"{where}: {key} = {got['inputs'][key]!r}, the twin has {value!r}")
+        info = object_info.get(want["class_type"], {}).get("input", {})
+        specs = {**info.get("required", {}), **info.get("optional", {})}
+        for key in sorted(set(got["inputs"]) - set(want["inputs"])):
+            if key in FRONTEND_WIDGETS and key not in specs:
+                continue  # the frontend's own widget, no input of the node: the server ignores it
+            known, default = input_default(specs[key]) if key in specs else (False, None)
+            if known and got["inputs"][key] == default:
+                gained.append(f"{want['class_type']}.{key}={default!r}")
+            else:
+                problems.append(f"{where}: input {key} = {got['inputs'][key]!r} is not in the twin "
+                                f"and not this host's default ({default!r})" if known else
+                                f"{where}: input {key} = {got['inputs'][key]!r} is not in the twin")
+    return problems, gained
+
+
+TWINNED = [name for name in templates() if (API_TWINS / f"{name}.json").exists()]
+
+
+def test_each_template_loads_with_its_values_and_exports_its_api_twin(page, object_info):
+    """Every UI template, loaded into this host's frontend, exports (the frontend's own
+    app.graphToPrompt) exactly the inputs of its API twin; inputs that this host's core nodes gained
+    since (e.g. CreateVideo's bit_depth) may come in addition, at the host's defaults."""
+    assert TWINNED and len(TWINNED) == len(templates()), "a template without its API twin"
+    problems, gained = {}, set()
+    for name in TWINNED:
+        twin = json.loads((API_TWINS / f"{name}.json").read_text())
+        exported = page.evaluate(f"""async wf => {{ await {APP}.loadGraphData(wf);
+                                     return (await {APP}.graphToPrompt()).output; }}""", templates()[name])
+        bad, new = export_differences(exported, twin, object_info)
+        if bad:
+            problems[name] = bad
+        gained.update(new)
+    (ARTEFACTS / f"template_exports_{SHOWN['renderer']}.json").write_text(
+        json.dumps({"inputs_gained_at_defaults": sorted(gained), "problems": problems}, indent=1))
+    assert not problems, json.dumps(problems, indent=1)
