@@ -26,7 +26,7 @@ from hostkit.workflows import TOY, TOY_UNET, TOY_VAE, WORKFLOWS, WORKFLOWS_DIR, 
 
 SIZE, LENGTH = TOY.width, TOY.length
 THUMBNAIL = 256  # px, square: the template cards crop to a square
-KEYFRAME_TEMPLATE = "01 Image to video at any frame (Toy model)"
+KEYFRAME_TEMPLATE = "VideoCanvas 01 Image to video at any frame (Toy model)"
 KEYFRAME_AT = 8  # the template holds its keyframe at the middle frame of 17
 
 
@@ -39,7 +39,7 @@ def toy_templates(numbers: str | None = None) -> list[str]:
     """The bundled-model templates, in order; numbers: e.g. '01,04' (None: all)."""
     wanted = set(numbers.split(",")) if numbers else None
     return [name for name, w in WORKFLOWS.items()
-            if w.bundled and (wanted is None or name[:2] in wanted)]
+            if w.bundled and (wanted is None or name.split()[1] in wanted)]  # 'VideoCanvas 01 ...'
 
 
 def thumbnail(frames, path: Path) -> None:

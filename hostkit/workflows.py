@@ -512,11 +512,13 @@ def _frames_length(prompt: dict, clip_frames: int) -> int:
 
 
 def template_name(number: int, title: str, models: Models) -> str:
-    """'01 Image to video at any frame (Toy model)': the frontends 1.32.9 and 1.35.9 show a custom
-    node template's file name as its card title (and again, '-'/'_' as spaces, as its description),
-    and list the files in the server's directory order unless sorted by name: the number keeps the
-    order, the suffix tells the twins apart."""
-    return f"{number:02d} {title} ({models.label})"
+    """'VideoCanvas 01 Image to video at any frame (Toy model)': the frontends 1.32.9 to 1.48.7 show
+    a custom node template's file name as its card title (and again, '-'/'_' as spaces, as its
+    description), search nothing else of it, and list the files in the server's directory order
+    unless sorted by name: the leading word makes the pack's templates found by searching
+    "videocanvas" in the template browser, the number keeps the order, the suffix tells the twins
+    apart."""
+    return f"VideoCanvas {number:02d} {title} ({models.label})"
 
 
 def workflow(number: int, key: str, title: str, description: str, models=(TOY, WAN21),

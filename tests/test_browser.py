@@ -287,6 +287,26 @@ def wait_for_graph(pg, workflow: dict, name: str) -> None:
         raise AssertionError(f"{name}: the canvas shows {shown}, not the template's {want}") from None
 
 
+def test_searching_videocanvas_in_the_template_browser_finds_every_template(page):
+    """The browser's search box (every tested frontend has one) searches a custom node template by
+    its name only: each of the pack's names holds the word."""
+    page.locator(".side-bar-button", has_text="Templates").first.click()
+    search = page.get_by_role("dialog").get_by_placeholder("Search", exact=False).first
+    search.fill("videocanvas")
+    want = sorted(templates())
+    deadline = time.monotonic() + 15
+    while True:  # the search runs as the text settles; cards render as they scroll into view
+        found = sorted(page.evaluate("""() => { const cards = [...document.querySelectorAll(
+            '[data-testid^="template-workflow-"]')]; cards.at(-1)?.scrollIntoView();
+            return cards.map(c => c.dataset.testid.replace('template-workflow-', '')); }"""))
+        if set(want) <= set(found) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(300)
+    shot(page, "template_search")
+    assert set(want) <= set(found), f"searching 'videocanvas' finds {found}"
+    assert all(name.split()[0] == "VideoCanvas" for name in found if name in want)
+
+
 BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
 
 

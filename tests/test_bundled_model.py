@@ -57,7 +57,7 @@ def test_a_keyframe_at_frame_8_appears_at_frame_8(server):
     assert curve[KEYFRAME_AT] - max(curve[0], curve[-1]) > 2.0, [round(c, 2) for c in curve]
 
 
-I2V_TEMPLATE = "13 First and last frame on a Wan I2V model (Toy model)"
+I2V_TEMPLATE = "VideoCanvas 13 First and last frame on a Wan I2V model (Toy model)"
 
 
 def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):

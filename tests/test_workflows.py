@@ -164,7 +164,7 @@ def test_i2v_model_template_runs_on_the_tiny_i2v_model(name, server, checkpoints
 def test_i2v_model_template_names_the_real_files():
     """ComfyUI's repackaged Wan 2.1 I2V 480p files, CLIP vision of the first frame into the sampler
     as in ComfyUI's own I2V template, and no RoPE Interpolator (the sampler patches the model)."""
-    assert I2V == ["13 First and last frame on a Wan I2V model (Wan 2.1 I2V 480p)"]
+    assert I2V == ["VideoCanvas 13 First and last frame on a Wan I2V model (Wan 2.1 I2V 480p)"]
     api = wf.load_api(I2V[0])
     by_kind = {}
     for node_id, node in api.items():
@@ -253,13 +253,13 @@ def test_titles_hold_no_values_that_can_go_stale():
 def test_template_names_are_titles_in_order():
     """The frontends 1.32.9 and 1.35.9 show the file name as the card's title and list the files in
     the server's order unless sorted by name: numbered, the bundled-model template before its twin."""
-    assert NAMES[:4] == ["01 Image to video at any frame (Toy model)",
-                         "01 Image to video at any frame (Wan 2.1 1.3B)",
-                         "02 First and last frame (KSampler) (Toy model)",
-                         "02 First and last frame (KSampler) (Wan 2.1 1.3B)"]
+    assert NAMES[:4] == ["VideoCanvas 01 Image to video at any frame (Toy model)",
+                         "VideoCanvas 01 Image to video at any frame (Wan 2.1 1.3B)",
+                         "VideoCanvas 02 First and last frame (KSampler) (Toy model)",
+                         "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 1.3B)"]
     for name in NAMES:
         w = wf.WORKFLOWS[name]
-        assert re.fullmatch(rf"\d\d {re.escape(w.title)} \({re.escape(w.models.label)}\)", name)
+        assert re.fullmatch(rf"VideoCanvas \d\d {re.escape(w.title)} \({re.escape(w.models.label)}\)", name)
 
 
 def test_files_are_generated_from_the_descriptions(object_info):
@@ -348,7 +348,7 @@ def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
 
 
 def test_adapt_moves_frames_with_the_length():
-    name = "03 Keyframes (Wan 2.1 1.3B)"
+    name = "VideoCanvas 03 Keyframes (Wan 2.1 1.3B)"
     api = wf.load_api(name)
     prompt = wf.adapt(api, unet="u.safetensors", vae="v.safetensors", size=(48, 32), length=9, steps=2,
                       inputs={"videocanvas_key_middle.png": "m.png"})
