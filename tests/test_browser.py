@@ -1,19 +1,25 @@
 """The pack in a real browser: Debian's Chromium, driven by Playwright, against a real ComfyUI server.
 
 What a user does with the mouse, checked through the frontend the host pins (1.32.9 on 0.3.75, 1.35.9
-on 0.7.0):
+on 0.7.0, 1.48.7 on 0.33.0), in each node renderer it offers: LiteGraph's canvas ("classic") and, where
+the frontend has it (all three do), "Nodes 2.0" (nodes as Vue components; the setting
+Comfy.VueNodes.Enabled, set through the settings API before the page loads):
 - every template opens from the template browser (Templates -> EXTENSIONS -> the pack) with all its
-  node types known (no missing-node dialog); the bundled-model templates run from the Run button
-  unedited and leave their video in the server's output;
+  node types known (no missing-node dialog), fitted to the canvas a user sees (none under the
+  sidebar); searching the browser for "videocanvas" finds every one; the bundled-model templates run
+  from the Run button unedited and leave their video in the server's output;
+- every UI template, loaded into the frontend, exports (app.graphToPrompt) its API twin's inputs;
 - the Patch Placer's box editor: dragging the box and a corner writes exact x/y/width/height
   (fractions snapped to the widgets' 0.01 step, pixels to whole pixels), and those values survive the
   API export, a save + reload and a page reload (the widgets are the source of truth);
 - the Timestamp Conditioner's timeline: clicks and drags write the normalised `frames` text;
-- the layout strip redraws from the widgets, without sampling.
+- each click and drag is one undo step (Ctrl+Z);
+- the layout strip redraws from the widgets, without sampling, and shows long titles readably;
+- a node's help opens without a 404 on the way.
 
-Screenshots go to out/browser/<host>/ (git-ignored) as test artefacts. Chromium and Playwright come
-from the project's set-up (hostkit/setup.py); the tests skip only where Chromium could not be
-installed, with set-up's reason.
+Screenshots go to out/browser/<host>/<renderer>/ (git-ignored) as test artefacts. Chromium and
+Playwright come from the project's set-up (hostkit/setup.py); the tests skip only where Chromium could
+not be installed, with set-up's reason.
 
 VIDEOCANVAS_FRONT_END_ROOT=<a frontend package's static folder> runs the same tests against another
 frontend (ComfyUI's --front-end-root; screenshots then go to out/browser/<host>-front-end-root/).
