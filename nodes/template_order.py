@@ -3,7 +3,8 @@
 ComfyUI's GET /workflow_templates lists a pack's example_workflows/*.json in the order the file system
 returns them (glob), and the frontends 1.32.9 / 1.35.9 keep that order for custom-node templates
 under their default sorts ("Newest", "Default": such templates have no date); so the pack sorts its
-own entry of that answer by name ("01 ... (Toy model)", "01 ... (Wan 2.1 1.3B)", "02 ..."), through an
+own entry of that answer by name ("VideoCanvas 01 ... (Toy model)", "VideoCanvas 01 ... (Wan 2.1
+1.3B)", "VideoCanvas 02 ..."), through an
 aiohttp middleware on ComfyUI's server. Other packs' entries are left as they are.
 """
 

@@ -1,6 +1,7 @@
-"""Node help pages: web/docs/<NodeId>.md, served by a real ComfyUI where its frontend looks for them.
+"""Node help pages: web/docs/<NodeId>.md and its English copy web/docs/<NodeId>/en.md, served by a
+real ComfyUI where its frontend looks for them.
 
-The frontends the two hosts pin (1.32.9, 1.35.9) fetch a custom node's help from
+The frontends the hosts pin (1.32.9, 1.35.9, 1.48.7) fetch a custom node's help from
 `/extensions/<pack>/docs/<NodeId>/<locale>.md`, then `/extensions/<pack>/docs/<NodeId>.md`, where
 <pack> is the second part of the node's python_module ("custom_nodes.<pack>"), cut at '@'; 1.35.9
 also rejects a page served as text/html. ComfyUI serves a pack's WEB_DIRECTORY at
@@ -106,9 +107,11 @@ def test_server_serves_each_page_where_the_frontend_looks(server, ours):
         assert status == 200, f"GET {url} -> {status}"
         assert "text/html" not in ctype, f"GET {url}: {ctype} (frontend 1.35.9 rejects html)"
         assert body == (DOCS / f"{name}.md").read_bytes(), url
-        # The locale page the frontends try first is absent: they fall back to <NodeId>.md.
+        # The English page the frontends try first is served too, the same bytes (no 404 logged
+        # on every help open); other locales fall back to <NodeId>.md.
         localised = url[:-len(".md")] + "/en.md"
-        assert fetch(server, localised)[0] == 404, localised
+        status, _, english = fetch(server, localised)
+        assert status == 200 and english == body, localised
 
 
 def test_each_page_documents_its_schema_exactly(ours):
