@@ -6,6 +6,11 @@
 export const FALLBACK_CANVAS = Object.freeze({ width: 832, height: 480, length: 81, fps: 16, source: "default" });
 
 const FRAME_WORDS = { first: (n) => 0, middle: (n) => Math.floor((n - 1) / 2), last: (n) => n - 1 };
+// What vc_core/timing.py splits a frame spec on and reads as a number: Python's whitespace (its
+// str.isspace(), which JS's \s differs from: U+001C-U+001F and U+0085 in, U+FEFF out) and commas;
+// ASCII decimals with an optional sign, point and exponent.
+const SEPARATORS = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000,]+/;
+const ASCII_NUMBER = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
 
 // Python's round(): ties to even, as vc_core/timing.py converts seconds to frames.
 export function roundHalfEven(v) {
@@ -19,14 +24,15 @@ export function roundHalfEven(v) {
 // The frame spec resolved as the sampler will (vc_core.timing.parse_frames), for drawing only:
 // [{token, frame}] with frame null for an entry that this length cannot take (drawn as an error).
 export function resolveFrames(spec, length, unit = "frames", fps = 16) {
-  const tokens = String(spec ?? "").trim().split(/[\s,]+/).filter((t) => t);
+  const tokens = String(spec ?? "").split(SEPARATORS).filter((t) => t);
   return tokens.map((token) => {
     const word = token.toLowerCase();
     let index;
-    if (word in FRAME_WORDS) {
+    if (Object.hasOwn(FRAME_WORDS, word)) {
       index = FRAME_WORDS[word](length);
     } else {
-      const value = Number(token);
+      // Number() also reads '0x10', '0b11' and '0o7'; the sampler reads ASCII decimals only
+      const value = ASCII_NUMBER.test(token) ? Number(token) : NaN;
       if (!Number.isFinite(value)) return { token, frame: null };
       if (unit === "seconds") index = roundHalfEven(value * fps);
       else if (Number.isInteger(value)) index = value;
