@@ -256,7 +256,8 @@ def test_each_template_opens_from_the_template_browser_with_every_node_known(pag
 NODES_OUT_OF_VIEW = f"""() => {{
   const app = {APP}, c = app.canvas, r = c.canvas.getBoundingClientRect();
   let left = Math.max(r.left, 0);
-  const top = Math.max(r.top, 0), right = Math.min(r.right, innerWidth), bottom = Math.min(r.bottom, innerHeight);
+  const top = Math.max(r.top, 0), right = Math.min(r.right, innerWidth);
+  const bottom = Math.min(r.bottom, innerHeight);
   for (const bar of document.querySelectorAll(".side-tool-bar-container")) {{
     const b = bar.getBoundingClientRect();
     if (b.width && b.height && b.left <= left + 1) left = Math.max(left, b.right);
@@ -264,7 +265,8 @@ NODES_OUT_OF_VIEW = f"""() => {{
   const out = [];
   for (const n of app.graph._nodes) {{
     const [x, y, w, h] = n.getBounding();  // graph units, title bar included
-    const [x0, y0] = c.ds.convertOffsetToCanvas([x, y]), [x1, y1] = c.ds.convertOffsetToCanvas([x + w, y + h]);
+    const [x0, y0] = c.ds.convertOffsetToCanvas([x, y]);
+    const [x1, y1] = c.ds.convertOffsetToCanvas([x + w, y + h]);
     const box = [r.left + x0, r.top + y0, r.left + x1, r.top + y1].map(Math.round);
     if (box[0] < left || box[1] < top || box[2] > right || box[3] > bottom) out.push([n.id, n.title, box]);
   }}
@@ -679,7 +681,8 @@ def click_title(pg, node_id) -> None:
     """Selects a node as a user does: a click on its title bar."""
     x, y = pg.evaluate(f"""id => {{
         const n = {APP}.graph.getNodeById(id), c = {APP}.canvas, r = c.canvas.getBoundingClientRect();
-        const [x, y] = c.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] * 0.6, n.pos[1] - window.LiteGraph.NODE_TITLE_HEIGHT / 2]);
+        const [x, y] = c.ds.convertOffsetToCanvas([n.pos[0] + n.size[0] * 0.6,
+                                                   n.pos[1] - window.LiteGraph.NODE_TITLE_HEIGHT / 2]);
         return [r.left + x, r.top + y]; }}""", node_id)
     pg.mouse.click(x, y)
 
