@@ -16,6 +16,7 @@ import time
 
 import pytest
 import torch
+from prompt_parts import timestamp_conditions
 
 from hostkit.server import PromptFailed
 from hostkit.setup import comfy_dir
@@ -50,16 +51,6 @@ def base(checkpoints, unet: str) -> dict:
         "img": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1,
                                                        "color": 0xC04020}},
     }
-
-
-def timestamp_conditions(p: dict, frames: str) -> list:
-    p["place"] = {"class_type": "VideoCanvasPatchPlacer", "inputs": {
-        "image": ["img", 0], "x": 0.25, "y": 0.25, "width": 0.5, "height": 0.5, "unit": "fraction",
-        "fit": "contain", "feather": 0.0}}
-    p["when"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
-        "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
-        "strength": 1.0}}
-    return ["when", 0]
 
 
 def camera_move_conditions(p: dict) -> list:

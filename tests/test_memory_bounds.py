@@ -19,6 +19,7 @@ import time
 import uuid
 
 import pytest
+from prompt_parts import timestamp_conditions
 
 from hostkit.server import ComfyServer
 
@@ -55,15 +56,7 @@ def base(checkpoints) -> dict:
 def with_canvas(p: dict, width: int, height: int, length: int, frames: str | None = "0") -> list | None:
     p["canvas"] = {"class_type": "VideoCanvasCanvas", "inputs": {"width": width, "height": height,
                                                                  "length": length, "fps": 16.0}}
-    if frames is None:
-        return None
-    p["place"] = {"class_type": "VideoCanvasPatchPlacer", "inputs": {
-        "image": ["img", 0], "x": 0.25, "y": 0.25, "width": 0.5, "height": 0.5, "unit": "fraction",
-        "fit": "contain", "feather": 0.0}}
-    p["when"] = {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
-        "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
-        "strength": 1.0}}
-    return ["when", 0]
+    return None if frames is None else timestamp_conditions(p, frames)
 
 
 def sampler(checkpoints, width, height, length, frames="0", steps=1, seed=0) -> dict:
