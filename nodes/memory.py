@@ -291,8 +291,9 @@ def _prepare_sampling_with_condition_memory(executor, model, noise_shape, conds,
     """PREPARE_SAMPLING wrapper: refuse before the model is loaded if the run cannot fit, then let
     ComfyUI reserve memory for the condition frames too (it sizes from the noise shape)."""
     extra = _condition_frames(conds)
-    if extra and len(noise_shape) == 5:
+    if len(noise_shape) == 5:  # with no conditions too: the video alone can be past what fits
         check_condition_memory(model, noise_shape, extra, blamed="VideoCanvas conditions")
+    if extra and len(noise_shape) == 5:
         if adds_tokens(model):
             cache = condition_cache_bytes(model, noise_shape, extra)
             if cache:  # ComfyUI reserves by shape: the cache as the latent frames it weighs as much as

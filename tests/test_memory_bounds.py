@@ -81,14 +81,16 @@ def layout_preview(checkpoints, width, height) -> dict:
     return p
 
 
-def conditioning_ksampler(checkpoints, width, height, length) -> dict:
+def conditioning_ksampler(checkpoints, width, height, length, frames: str | None = "0") -> dict:
     p = base(checkpoints)
     p["rope"] = {"class_type": "VideoCanvasRoPEInterpolator", "inputs": {
         "model": ["unet", 0], "position_policy": "interpolate", "paradigm": "in_context"}}
-    conditions = with_canvas(p, width, height, length)
+    conditions = with_canvas(p, width, height, length, frames)
     p["cond"] = {"class_type": "VideoCanvasConditioning", "inputs": {
         "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0], "canvas": ["canvas", 0],
-        "batch_size": 1, "conditions": conditions}}
+        "batch_size": 1}}
+    if conditions:
+        p["cond"]["inputs"]["conditions"] = conditions
     p["sample"] = {"class_type": "KSampler", "inputs": {
         "model": ["rope", 0], "seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "euler",
         "scheduler": "simple", "denoise": 1.0, "positive": ["cond", 0], "negative": ["cond", 1],
@@ -162,6 +164,11 @@ BOMBS = {
     "no_conditions_2048x81": (lambda c: sampler(c, 2048, 2048, 81, frames=None), "VideoCanvasSampler",
                               ["length: this request makes 344,064 tokens per sample (21 video "
                                "latent frames)", "Use a shorter length or a smaller size"]),
+    # the same through KSampler on a patched model: its PREPARE_SAMPLING wrapper checks the video alone
+    "no_conditions_ksampler_2048x81": (
+        lambda c: conditioning_ksampler(c, 2048, 2048, 81, frames=None), "KSampler",
+        ["length: this request makes 344,064 tokens per sample (21 video latent frames)",
+         "Use a shorter length or a smaller size"]),
     "conditions_10000_on_10001_frames": (
         lambda c: sampler(c, 64, 64, 10001, frames=", ".join(map(str, range(10000)))),
         "VideoCanvasSampler", ["conditions: this request makes 200,016 tokens per sample (2501 video "
