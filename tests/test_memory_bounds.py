@@ -220,11 +220,23 @@ def cancelled_within(server, prompt, node: str, settle: float) -> tuple[float, l
     return end["t"] - sent, run.events
 
 
+def seconds_from_start(server, prompt, node: str) -> float:
+    """Seconds from `node` starting to the end of `prompt`, run to completion (how long the phase
+    lasts on this machine, so that Cancel can be sent inside it however fast the machine is)."""
+    run = Run(server, prompt)
+    start = run.until(lambda e: e["type"] == "executing" and e["data"].get("node") == node)["t"]
+    end = run.finish()
+    assert end["type"] == "execution_success", end
+    return end["t"] - start
+
+
 def test_cancel_stops_a_condition_encode_and_a_decode_within_a_second_and_a_step_inside_it(
         capped, checkpoints):
-    # encode: one 512x512 canvas through the tiny VAE takes ~3 s on one core; its longest layer is
-    # the unit Cancel waits for (at 768x768: 1.9 s with both cores busy by other work)
-    encode = sampler(checkpoints, 512, 512, 1)
+    # encode: one 640x640 canvas through the tiny VAE, most of that Sampler run; its longest layer is
+    # the unit Cancel waits for (at 768x768: 1.9 s with both cores busy by other work). Cancel goes
+    # a third of the way into the run as timed here (another seed: ComfyUI would reuse the output).
+    encode = sampler(checkpoints, 640, 640, 1)
+    encode_settle = seconds_from_start(capped, sampler(checkpoints, 640, 640, 1, seed=1), "sample") / 3
     # a step: 16 latent frames of 64x32 latents, 8,192 tokens: ~2 s a step on one core. Cancel is
     # checked before every layer; one attention call is the unit (~0.5 s here, ~2 s at 16,384 tokens)
     step = sampler(checkpoints, 512, 256, 61, frames=None, steps=3)
@@ -237,8 +249,9 @@ def test_cancel_stops_a_condition_encode_and_a_decode_within_a_second_and_a_step
         "feather": 0.0}}
     decode["show"] = {"class_type": "PreviewImage", "inputs": {"images": ["decode", 0]}}
     report = {}
-    for name, prompt, node in (("encode", encode, "sample"), ("decode", decode, "decode")):
-        report[name] = round(cancelled_within(capped, prompt, node, settle=1.0)[0], 3)
+    for name, prompt, node, settle in (("encode", encode, "sample", encode_settle),
+                                       ("decode", decode, "decode", 1.0)):
+        report[name] = round(cancelled_within(capped, prompt, node, settle=settle)[0], 3)
     # the step: stopped inside the first step (ComfyUI alone checks only when a step ends, and
     # reports its progress first); one attention call over all tokens is not split, so not < 1 s
     seconds, events = cancelled_within(capped, step, "sample", settle=0.5)
