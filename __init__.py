@@ -16,7 +16,7 @@ WEB_DIRECTORY = "./web"
 
 
 async def comfy_entrypoint():
-    from .nodes import VideoCanvasExtension
+    from .vc_nodes import VideoCanvasExtension
 
     return VideoCanvasExtension()
 

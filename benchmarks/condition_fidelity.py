@@ -45,7 +45,7 @@ class ModeRunner(Runner):
             if self.base is None:
                 self.base = self.comfy_sd.load_diffusion_model(self.path)
             tokens, attention = MODES[variant]
-            self.models[variant] = self.pack.nodes.model_patch.patch_model(
+            self.models[variant] = self.pack.vc_nodes.model_patch.patch_model(
                 self.base, condition_tokens=tokens, condition_attention=attention,
                 check_training=False)  # measuring what the refused combination would cost
         return self.models[variant]

@@ -109,13 +109,13 @@ def camera_clip(seed: int, camera: dict, size: int, frames: int) -> torch.Tensor
     size, seen through the move over every frame, with vc_core's camera path, so that its frames are
     what VideoCanvas Camera Move gives as conditions at theirs. camera: {"start": [cx, cy, zoom],
     "end": [...], "easing": "linear"}, as the node's inputs."""
-    from training.procedural import ClipSpec, generate_clip
+    from toy_models.procedural import SceneSpec, generate_clip
     from vc_core.plan import CameraMove, Patch
 
     if set(camera) - CAMERA_KEYS or not {"start", "end"} <= set(camera):
         raise ValueError(f"source camera: needs 'start' and 'end' ([cx, cy, zoom]), optionally 'easing'; "
                          f"got {sorted(camera)}")
-    still = generate_clip(seed, ClipSpec(frames, 2 * size, 2 * size))[frames // 2]
+    still = generate_clip(seed, SceneSpec(frames, 2 * size, 2 * size))[frames // 2]
     move = CameraMove(tuple(map(float, camera["start"])), tuple(map(float, camera["end"])),
                       camera.get("easing", "linear"))
     return Patch(still, None, move).render((size, size), range(frames)).pixels
@@ -126,9 +126,9 @@ def load_source(source: dict, size: int, frames: int) -> torch.Tensor:
     if "seed" in source and "camera" in source:
         return camera_clip(int(source["seed"]), source["camera"], size, frames)
     if "seed" in source:
-        from training.procedural import ClipSpec, generate_clip
+        from toy_models.procedural import SceneSpec, generate_clip
 
-        return generate_clip(int(source["seed"]), ClipSpec(frames, size, size))
+        return generate_clip(int(source["seed"]), SceneSpec(frames, size, size))
     if "frames" in source:
         import numpy as np
         from PIL import Image
@@ -191,17 +191,18 @@ class Runner:
             if not Path(path).is_file():
                 raise FileNotFoundError(
                     f"no weights for variant {variant!r} at {path}: train them (python -m "
-                    f"training.train_dit --variant {variant}) or pass --weights {variant}=FILE")
+                    f"toy_models.train_dit --variant {variant}) or pass --weights {variant}=FILE")
             base = self.comfy_sd.load_diffusion_model(path)
-            self.models[variant] = self.pack.nodes.model_patch.patch_model(base, policy, paradigm)
+            self.models[variant] = self.pack.vc_nodes.model_patch.patch_model(base, policy, paradigm)
         return self.models[variant]
 
     @torch.inference_mode()  # as ComfyUI's executor runs nodes
     def generate(self, variant: str, clip: torch.Tensor, conditions: list[dict], seed: int):
         import nodes as comfy_nodes
+
         from vc_core.plan import ConditionSource, Patch
 
-        sampling = self.pack.nodes.sampling
+        sampling = self.pack.vc_nodes.sampling
         sources = []
         for c in conditions:
             frame = int(c["frame"])
@@ -224,7 +225,7 @@ class Runner:
     def reconstruct(self, plan) -> torch.Tensor:
         """The VAE's own round trip of each condition canvas: encoded as a single image, as the
         sampler encodes it (encode_plan), and decoded alone. [K, H, W, 3]."""
-        latents = self.pack.nodes.encode.encode_plan(self.vae, plan)  # [1, C, K, h, w]
+        latents = self.pack.vc_nodes.encode.encode_plan(self.vae, plan)  # [1, C, K, h, w]
         return self.vae.decode(latents[0].movedim(1, 0).unsqueeze(2))[:, 0]  # K one-frame clips
 
 

@@ -59,9 +59,9 @@ def _setup():
 
 
 def _run(pack, model, vae, total, output="images", conditions=None, seed=0, steps=STEPS):
-    node = pack.nodes.long_video.VideoCanvasLongVideo
-    null = pack.nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
-    canvas = pack.nodes.types.Canvas(SIZE, SIZE, total, 16.0)
+    node = pack.vc_nodes.long_video.VideoCanvasLongVideo
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
     return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, steps, 1.0, "euler",
                         "simple", output, conditions).result
 
@@ -72,7 +72,7 @@ def memory_worker(total: int, output: str) -> dict:
     _run(pack, model, vae, WINDOW, output, steps=MEMORY_STEPS)
     before = _rss()
     peak_during = [before]
-    lv = pack.nodes.long_video
+    lv = pack.vc_nodes.long_video
     original = lv._to_uint8
 
     def sampled(images):  # after every window: RSS while windows run
@@ -99,7 +99,7 @@ def seams(pack, model, vae, windows: int, keyframes: bool) -> dict:
     total = WINDOW + (windows - 1) * (WINDOW - OVERLAP)
     total -= (total - 1) % 4  # a canvas length is 4k+1
     tails = []
-    lv = pack.nodes.long_video
+    lv = pack.vc_nodes.long_video
     original = lv._to_uint8
 
     def record(images):
@@ -109,10 +109,10 @@ def seams(pack, model, vae, windows: int, keyframes: bool) -> dict:
 
     conditions = None
     if keyframes:
-        from training.procedural import ClipSpec, generate_clip
+        from toy_models.procedural import SceneSpec, generate_clip
 
         plan = pack.vc_core.plan
-        clip = generate_clip(1_000_511, ClipSpec(17, SIZE, SIZE))
+        clip = generate_clip(1_000_511, SceneSpec(17, SIZE, SIZE))
         conditions = tuple(plan.ConditionSource(plan.Patch(clip[8]), frames=f)
                            for f in range(0, total, 100))
     lv._to_uint8 = record

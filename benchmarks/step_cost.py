@@ -682,7 +682,7 @@ def run_modes(args, log) -> int:
     add_comfy_to_path()
     torch.set_num_threads(int(args.threads) if args.threads != "auto" else (os.cpu_count() or 1))
     pack = load_comfy_with_pack()
-    mp = pack.nodes.model_patch
+    mp = pack.vc_nodes.model_patch
     import comfy.ldm.modules.attention as attention
     import comfy.model_management as mm
     import comfy.sd
@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         threads, probe = int(args.threads), None
     torch.set_num_threads(threads)
     pack = load_comfy_with_pack()
-    mp = pack.nodes.model_patch
+    mp = pack.vc_nodes.model_patch
     import comfy.ldm.modules.attention as attention
     import comfy.model_management as mm
     import comfy.sd

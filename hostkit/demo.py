@@ -71,10 +71,10 @@ def keyframe_image(size: int = SIZE):
     """The shipped keyframe (example_workflows/inputs/videocanvas_keyframe.png) as the procedural
     generator renders it at size x size: [H, W, 3] float in 0..1, on 8-bit levels."""
     from hostkit.example_inputs import FILES, FRAMES
-    from training.procedural import ClipSpec, generate_clip
+    from toy_models.procedural import SceneSpec, generate_clip
 
     _, seed, frame = FILES["videocanvas_keyframe.png"]
-    return (generate_clip(seed, ClipSpec(FRAMES, size, size))[frame] * 255).round() / 255.0
+    return (generate_clip(seed, SceneSpec(FRAMES, size, size))[frame] * 255).round() / 255.0
 
 
 def keyframe_curve(frames) -> list[float]:
@@ -123,7 +123,7 @@ def main() -> int:
                     help="write example_workflows/<name>.jpg for each template run and its Wan twin")
     args = ap.parse_args()
     if not bundled_models_present():
-        print("The bundled toy model is not in models/ (train it: bash training/train_all.sh). "
+        print("The bundled toy model is not in models/ (train it: bash toy_models/train_all.sh). "
               "Refusing to run the demo on random weights.", file=sys.stderr)
         return 2
     import numpy as np

@@ -1,5 +1,5 @@
 """The example inputs the templates load (images, a cut-out, a mask, clips), made by this project's
-procedural generator (training/procedural.py) from held-out seeds, so they are the pack's own and
+procedural generator (toy_models/procedural.py) from held-out seeds, so they are the pack's own and
 are shipped with it in example_workflows/inputs/ (the pack copies them into ComfyUI's input folder
 when it loads: nodes/example_inputs.py).
 
@@ -51,7 +51,7 @@ def render(name: str) -> bytes:
     """The bytes of one example input (a pure function of its entry in FILES)."""
     from PIL import Image, ImageDraw
 
-    from training.procedural import ClipSpec, generate_clip
+    from toy_models.procedural import SceneSpec, generate_clip
 
     kind, seed, frame = FILES[name]
     if kind == "mask":  # white = the hole to generate, at the clips' size, as Video Inpaint wants
@@ -60,7 +60,7 @@ def render(name: str) -> bytes:
                                        fill=255)
         return _png(mask.convert("RGB"))
     size = CLIP if kind == "video" else STILL
-    clip = generate_clip(seed, ClipSpec(FRAMES, size, size))
+    clip = generate_clip(seed, SceneSpec(FRAMES, size, size))
     pixels = (clip.numpy() * 255).round().astype("uint8")
     if kind == "video":
         return _video(pixels)

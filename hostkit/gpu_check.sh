@@ -6,7 +6,7 @@
 #   train_cost.json  issue 14: LoRA training cost at real size (benchmarks/train_cost.py)
 #   condition_modes_real_size.{md,json}  issue 16 (benchmarks/step_cost.py --real-size)
 #   toy.log + $TOY_FILES   toy models trained on the GPU by the command $TOY (when set; it runs beside
-#                          the tests, so it should train in a copy of the tree: training/train_gpu.sh)
+#                          the tests, so it should train in a copy of the tree: toy_models/train_gpu.sh)
 # TRAIN_LIMIT=0 STEP_LIMIT=0 skip the two real-size benchmarks.
 # SMOKE=1 runs every step at toy size on whatever device there is (a check of this script, here).
 set -uo pipefail

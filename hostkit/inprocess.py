@@ -24,14 +24,7 @@ def on_gpu() -> bool:
 
 def add_comfy_to_path(comfy: Path | None = None) -> Path:
     comfy = Path(comfy or comfy_dir())
-    checkout = str(Path(__file__).resolve().parent.parent)
-    if str(comfy) not in sys.path or (
-            checkout in sys.path and sys.path.index(checkout) < sys.path.index(str(comfy))):
-        # Before this checkout: ComfyUI's top-level `nodes` module must win over this pack's
-        # `nodes/`. pytest prepends the checkout itself when its folder name is not a Python
-        # identifier (a clone named comfyui-videocanvas), after conftest put ComfyUI first.
-        if str(comfy) in sys.path:
-            sys.path.remove(str(comfy))
+    if str(comfy) not in sys.path:
         sys.path.insert(0, str(comfy))
     from comfy.cli_args import args
     # Tests run on the CPU (CI has no GPU); VIDEOCANVAS_DEVICE=cuda runs them on ComfyUI's default GPU.

@@ -83,9 +83,8 @@ def object_info() -> dict:
     from .inprocess import load_comfy_with_pack
 
     load_comfy_with_pack()
-    from comfy_api.internal import _ComfyNodeInternal
-
     import nodes
+    from comfy_api.internal import _ComfyNodeInternal
 
     def node_info(name, cls):
         if issubclass(cls, _ComfyNodeInternal):
@@ -456,7 +455,7 @@ class Models:
 
 
 TOY_UNET, TOY_VAE = "videocanvas_toy_t2v.safetensors", "videocanvas_toy_vae.safetensors"
-# The bundled toy model (models/, trained by training/): 64x64, 17 frames, no text (Null Prompt),
+# The bundled toy model (models/, trained by toy_models/): 64x64, 17 frames, no text (Null Prompt),
 # cfg 1; 20 steps take about a second on a CPU. Seed 0: the one models/MODEL_CARD.md measures with.
 TOY = Models("Toy model", TOY_UNET, TOY_VAE, 64, 64, 17, 16.0, 20, 1.0, text=False, seed=0)
 WAN21 = Models("Wan 2.1 1.3B", "wan2.1_t2v_1.3B_fp16.safetensors", "wan_2.1_vae.safetensors",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))  # after ComfyUI's folder, which hostkit puts first: its `nodes` wins
+    sys.path.append(str(ROOT))
 
 
 def main() -> int:

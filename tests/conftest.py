@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))  # after ComfyUI's folder: its `nodes` module must win
+    sys.path.append(str(ROOT))
 
 from hostkit.inprocess import add_comfy_to_path  # noqa: E402
 from hostkit.setup import comfy_dir  # noqa: E402

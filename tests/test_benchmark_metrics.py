@@ -275,13 +275,13 @@ def test_a_camera_source_is_what_the_camera_move_task_gives_at_its_condition_fra
     """benchmarks/cases/camera.json's pan: its frames 0, 4, .., 16 are exactly the conditions
     VideoCanvas Camera Move (template 07's settings) renders from the same still."""
     from benchmarks.evaluate import camera_clip, load_source
-    from training.procedural import ClipSpec, generate_clip
+    from toy_models.procedural import SceneSpec, generate_clip
     from vc_core.tasks import camera_move_sources
 
     pan = {"start": [0.65, 0.5, 1.6], "end": [0.35, 0.5, 1.6], "easing": "ease_in_out"}
     clip = load_source({"seed": 1_000_003, "camera": pan}, 64, 17)
     assert clip.shape == (17, 64, 64, 3)
-    still = generate_clip(1_000_003, ClipSpec(17, 128, 128))[8]
+    still = generate_clip(1_000_003, SceneSpec(17, 128, 128))[8]
     (source,) = camera_move_sources(still, tuple(pan["start"]), tuple(pan["end"]), pan["easing"], every_nth=4)
     given = source.patch.render((64, 64), [0, 4, 8, 12, 16])
     assert torch.equal(given.pixels, clip[[0, 4, 8, 12, 16]])

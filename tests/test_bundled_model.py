@@ -1,4 +1,4 @@
-"""The bundled toy model (models/, trained by training/): ComfyUI's loaders list it, and through a
+"""The bundled toy model (models/, trained by toy_models/): ComfyUI's loaders list it, and through a
 real server, its shipped template (unedited) does what VideoCanvas is for: a keyframe given at
 frame 8 shows up at frame 8.
 
@@ -68,7 +68,7 @@ def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
     import copy
 
     from hostkit.example_inputs import FILES
-    from training.procedural import ClipSpec, generate_clip
+    from toy_models.procedural import SceneSpec, generate_clip
 
     prompt = load_api(I2V_TEMPLATE)
     (unet,) = [n["inputs"]["unet_name"] for n in prompt.values() if n["class_type"] == "UNETLoader"]
@@ -83,7 +83,7 @@ def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
     # the shipped first and last images (hostkit/example_inputs.py) as rendered at the video's size
     (_, seed, f0), (_, seed_last, f1) = FILES["videocanvas_first.png"], FILES["videocanvas_last.png"]
     assert seed == seed_last  # frames 0 and 16 of one clip
-    clip = generate_clip(seed, ClipSpec(LENGTH, SIZE, SIZE))
+    clip = generate_clip(seed, SceneSpec(LENGTH, SIZE, SIZE))
     first, last = ((clip[f] * 255).round() / 255.0 for f in (f0, f1))
     gains = (psnr(shipped[0] / 255.0, first) - psnr(other[0] / 255.0, first),
              psnr(shipped[-1] / 255.0, last) - psnr(other[-1] / 255.0, last))

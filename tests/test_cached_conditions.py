@@ -104,7 +104,7 @@ def test_conditions_below_strength_one_are_recomputed_at_every_step(wan):
 
 @pytest.fixture(scope="module")
 def mp(pack):
-    return pack.nodes.model_patch
+    return pack.vc_nodes.model_patch
 
 
 @pytest.fixture(scope="module")
@@ -205,9 +205,9 @@ def test_the_options_run_from_an_api_prompt_and_refusals_name_the_node(comfy, ch
 
 
 def test_the_toy_trainer_trains_the_cached_variant_through_the_same_masked_forward():
-    """training/train_dit.py --variant cached: one step is finite and differentiable, and the loss
+    """toy_models/train_dit.py --variant cached: one step is finite and differentiable, and the loss
     is what the masked forward (cache-free) gives for the same draw."""
-    from training.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, training_step
+    from toy_models.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, training_step
 
     gen = torch.Generator().manual_seed(0)
     data = {"video": torch.randn(2, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen),
@@ -240,7 +240,7 @@ def test_the_memory_estimate_counts_the_cache_of_cached_attention(pack, mp, t2v,
         "diffusion_models", checkpoints["wan21_t2v_tiny"]), model_options={"dtype": dtype})
     compute = model.model.manual_cast_dtype or model.model.get_dtype()
     assert compute in (dtype, torch.float32)
-    memory = pack.nodes.memory
+    memory = pack.vc_nodes.memory
     shape = [1, 16, 3, 4, 4]
     assert memory.condition_cache_bytes(mp.patch_model(model, condition_attention="cached"), shape,
                                         2) == 2 * 2 * 8 * 128 * 2 * (4 if compute == torch.float32 else 2)

@@ -24,7 +24,7 @@ NOT_PATCHED = ("not patched", "VideoCanvas RoPE Interpolator", "both the high-no
 
 @pytest.fixture(scope="module")
 def mp(pack):
-    return pack.nodes.model_patch
+    return pack.vc_nodes.model_patch
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -17,7 +18,7 @@ def test_server_loads_pack_without_import_failure(server):
 def test_object_info_lists_every_node_in_the_videocanvas_category(server, pack):
     info = server.get("/object_info")
     ours = {name: d for name, d in info.items() if d.get("python_module", "").endswith(PACK_LINK_NAME)}
-    assert set(ours) == {cls.GET_NODE_INFO_V1()["name"] for cls in pack.nodes.NODES}
+    assert set(ours) == {cls.GET_NODE_INFO_V1()["name"] for cls in pack.vc_nodes.NODES}
     for name, d in ours.items():
         assert d["category"].split("/")[0] == "VideoCanvas", name  # e.g. VideoCanvas/training
         assert d["description"], f"{name} has no description"
@@ -33,17 +34,24 @@ def test_ruff_is_clean():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_comfyui_goes_back_before_this_checkout_when_something_prepended_it(monkeypatch):
-    from hostkit.inprocess import add_comfy_to_path
+def test_no_top_level_name_of_this_checkout_is_also_one_of_comfyuis():
+    """The checkout and ComfyUI share sys.path in tests, tools and `python -m trainer`; with no name
+    in common, their order does not matter (the nodes live in vc_nodes/, not a second `nodes`)."""
     from hostkit.setup import comfy_dir
 
-    comfy = str(comfy_dir())
-    # what pytest does to a clone in a folder such as comfyui-videocanvas: the checkout goes first
-    monkeypatch.setattr(sys, "path", [str(ROOT), "/elsewhere", comfy])
-    add_comfy_to_path()
-    assert sys.path == [comfy, str(ROOT), "/elsewhere"]
-    add_comfy_to_path()  # already in order: left alone
-    assert sys.path == [comfy, str(ROOT), "/elsewhere"]
+    def top_level(folder: Path) -> set[str]:
+        names = set()
+        for p in folder.iterdir():
+            if p.name.startswith((".", "_")) or p.name in ("tests", "models", "custom_nodes"):
+                continue  # test folders are collected by path; models/ holds no Python
+            if p.suffix == ".py" or (p.is_dir() and any(p.glob("*.py"))):
+                names.add(p.stem if p.suffix == ".py" else p.name)
+        return names
+
+    ours, comfy = top_level(ROOT), top_level(comfy_dir())
+    assert {"vc_core", "vc_nodes", "trainer", "hostkit"} <= ours
+    assert {"nodes", "comfy", "utils", "folder_paths"} <= comfy
+    assert ours & comfy == set()
 
 
 def run_test_command(tmp_path, **env_extra) -> subprocess.CompletedProcess:

@@ -58,7 +58,7 @@ def test_a_partial_patch_marks_the_cells_it_covers_by_the_share_it_covers():
 
 def test_strength_on_i2v_models_is_one_sentence_in_the_strength_tooltip(pack):
     assert CHANNEL_STRENGTH_DEFINITION.count(". ") == 0 and CHANNEL_STRENGTH_DEFINITION.endswith(".")
-    assert CHANNEL_STRENGTH_DEFINITION in pack.nodes.types.strength_input().tooltip
+    assert CHANNEL_STRENGTH_DEFINITION in pack.vc_nodes.types.strength_input().tooltip
 
 
 def test_strength_is_how_known_the_mask_marks_a_condition():
@@ -356,9 +356,8 @@ def test_in_context_options_are_refused_by_name_on_an_i2v_model(n, i2v):
 
 
 def test_native_start_image_and_videocanvas_conditions_together_are_refused(n, i2v, vae):
-    from comfy_extras.nodes_wan import WanImageToVideo
-
     import nodes as comfy_nodes
+    from comfy_extras.nodes_wan import WanImageToVideo
 
     pos, neg, _ = WanImageToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, start_image=image(3))
     conds = full_frame_conditions(n, [("-1", image(4))])

@@ -227,8 +227,8 @@ def test_the_example_input_copy_never_writes_through_a_link_nor_replaces_a_file(
     temporary file behind; the other shipped files are copied."""
     import folder_paths
 
-    copy = pack.nodes.example_inputs.copy_example_inputs
-    shipped = sorted(p.name for p in pack.nodes.example_inputs.SHIPPED.iterdir() if p.is_file())
+    copy = pack.vc_nodes.example_inputs.copy_example_inputs
+    shipped = sorted(p.name for p in pack.vc_nodes.example_inputs.SHIPPED.iterdir() if p.is_file())
     target, outside = tmp_path / "input", tmp_path / "elsewhere"
     target.mkdir()
     outside.mkdir()
@@ -250,7 +250,7 @@ def test_the_example_input_copy_never_writes_through_a_link_nor_replaces_a_file(
 
 
 def test_writing_a_new_file_refuses_every_existing_name(pack, tmp_path):
-    write = pack.nodes.example_inputs.write_new_file
+    write = pack.vc_nodes.example_inputs.write_new_file
     (tmp_path / "file").write_bytes(b"mine")
     (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
     (tmp_path / "folder").mkdir()
@@ -267,7 +267,7 @@ def test_writing_a_new_file_refuses_every_existing_name(pack, tmp_path):
 def every_widget(pack):
     import comfy_api.latest as api
 
-    for node in pack.nodes.NODES:
+    for node in pack.vc_nodes.NODES:
         for spec in node.define_schema().inputs:
             if isinstance(spec, (api.io.Float.Input, api.io.Combo.Input)):
                 yield node, spec

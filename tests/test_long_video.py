@@ -73,9 +73,9 @@ def toy(pack):
 
 def run_node(pack, toy, total, conditions, seed=3, output="images"):
     model, vae = toy
-    node = pack.nodes.long_video.VideoCanvasLongVideo
-    null = pack.nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
-    canvas = pack.nodes.types.Canvas(SIZE, SIZE, total, 16.0)
+    node = pack.vc_nodes.long_video.VideoCanvasLongVideo
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
     return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, STEPS, 1.0, "euler",
                         "simple", output, conditions).result
 
@@ -85,9 +85,9 @@ def sampler_window(pack, toy, conditions, seed) -> torch.Tensor:
     import nodes as comfy_nodes
 
     model, vae = toy
-    null = pack.nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
-    canvas = pack.nodes.types.Canvas(SIZE, SIZE, WINDOW, 16.0)
-    latent = pack.nodes.sampling.VideoCanvasSampler.execute(
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, WINDOW, 16.0)
+    latent = pack.vc_nodes.sampling.VideoCanvasSampler.execute(
         model, null, null, vae, canvas, 1, seed, STEPS, 1.0, "euler", "simple", 1.0, conditions).result[0]
     images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
     return images.clamp(0, 1).mul(255).round().to(torch.uint8)

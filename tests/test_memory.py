@@ -218,12 +218,12 @@ W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents
 
 @pytest.fixture(scope="module")
 def mp(pack):
-    return pack.nodes.model_patch
+    return pack.vc_nodes.model_patch
 
 
 @pytest.fixture(scope="module")
 def memory(pack):
-    return pack.nodes.memory
+    return pack.vc_nodes.memory
 
 
 @pytest.fixture(scope="module")
@@ -379,7 +379,7 @@ def test_conditioning_node_conditions_are_encoded_only_after_the_memory_check(
     import comfy.utils
 
     plan_mod = importlib.import_module(pack.__name__ + ".vc_core.plan")
-    encode = importlib.import_module(pack.__name__ + ".nodes.encode")
+    encode = importlib.import_module(pack.__name__ + ".vc_nodes.encode")
     vae_path = comfy_dir() / "models" / "vae" / checkpoints["wan21_vae_tiny"]
     vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(str(vae_path)))
     sources = [plan_mod.ConditionSource(plan_mod.Patch(torch.rand(H, W, 3)), frames=f) for f in (0, 4, 8)]

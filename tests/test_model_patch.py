@@ -12,7 +12,7 @@ W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents = 2x2 tokens each
 
 @pytest.fixture(scope="module")
 def mp(pack):
-    return pack.nodes.model_patch
+    return pack.vc_nodes.model_patch
 
 
 def load(name, **options):

@@ -1,4 +1,4 @@
-"""Specification of the procedural training-video generator (training/procedural.py)."""
+"""Specification of the procedural training-video generator (toy_models/procedural.py)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from training.procedural import (
+from toy_models.procedural import (
     CAMERAS,
     HELD_OUT_SEEDS,
     SHAPE_KINDS,
     SHAPE_TEXTURES,
     TRAIN_SEEDS,
-    ClipSpec,
+    SceneSpec,
     _main,
     cut_range,
     describe_clip,
@@ -26,7 +26,7 @@ from training.procedural import (
 )
 
 SEEDS = list(range(24))
-CUT = ClipSpec(scene_cut=True)
+CUT = SceneSpec(scene_cut=True)
 
 
 def frame_diffs(clip: torch.Tensor) -> np.ndarray:
@@ -57,7 +57,7 @@ def test_clip_is_a_comfyui_image_batch_in_unit_range(clips):
 
 @pytest.mark.parametrize("frames,height,width", [(1, 64, 64), (9, 48, 80), (33, 64, 32), (5, 96, 96)])
 def test_other_sizes_and_lengths(frames, height, width):
-    x = generate_clip(5, ClipSpec(frames, height, width, scene_cut=frames > 1))
+    x = generate_clip(5, SceneSpec(frames, height, width, scene_cut=frames > 1))
     assert x.shape == (frames, height, width, 3) and x.dtype == torch.float32
     assert x.min() >= 0.0 and x.max() <= 1.0
 
@@ -65,18 +65,18 @@ def test_other_sizes_and_lengths(frames, height, width):
 def test_content_does_not_depend_on_resolution():
     """The same seed at 128x128 is the 64x64 clip drawn at twice the resolution."""
     small = generate_clip(3)
-    big = generate_clip(3, ClipSpec(height=128, width=128))
+    big = generate_clip(3, SceneSpec(height=128, width=128))
     pooled = torch.nn.functional.avg_pool2d(big.permute(0, 3, 1, 2), 2).permute(0, 2, 3, 1)
     assert (small - pooled).abs().mean() < 0.01
 
 
 def test_invalid_specs_and_seeds_are_refused():
     with pytest.raises(ValueError):
-        ClipSpec(frames=0)
+        SceneSpec(frames=0)
     with pytest.raises(ValueError):
-        ClipSpec(scene_cut=1.5)
+        SceneSpec(scene_cut=1.5)
     with pytest.raises(ValueError):
-        ClipSpec(frames=1, scene_cut=True)
+        SceneSpec(frames=1, scene_cut=True)
     with pytest.raises(ValueError):
         generate_clip(-1)
 
@@ -91,11 +91,11 @@ def test_same_seed_gives_a_bit_identical_clip(clips):
 
 
 def test_batch_is_the_stack_of_single_clips(clips):
-    batch = generate_batch([2, 0, 9], ClipSpec())
+    batch = generate_batch([2, 0, 9], SceneSpec())
     assert batch.shape == (3, 17, 64, 64, 3) and batch.dtype == torch.float32
     for b, s in enumerate([2, 0, 9]):
         assert torch.equal(batch[b], clips[s])
-    assert generate_batch([], ClipSpec(frames=5)).shape == (0, 5, 64, 64, 3)
+    assert generate_batch([], SceneSpec(frames=5)).shape == (0, 5, 64, 64, 3)
 
 
 def test_generation_leaves_global_rng_state_alone():
@@ -180,7 +180,7 @@ def test_cut_frame_is_in_the_middle_third():
 def test_no_cut_unless_asked_and_probability_is_respected():
     assert all(describe_clip(s)["cut_frame"] is None for s in range(20))
     assert all(len(describe_clip(s)["scenes"]) == 1 for s in range(20))
-    half = ClipSpec(scene_cut=0.5)
+    half = SceneSpec(scene_cut=0.5)
     rate = np.mean([describe_clip(s, half)["cut_frame"] is not None for s in range(200)])
     assert 0.35 < rate < 0.65
 

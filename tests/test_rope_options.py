@@ -78,7 +78,7 @@ def sample(model, positive, negative, cfg=1.0, steps=2):
 
 @pytest.mark.parametrize("scale_first", [False, True])
 def test_scale_rope_positions_reach_the_model_scaled_for_video_and_conditions(pack, t2v, scale_first):
-    mp = pack.nodes.model_patch
+    mp = pack.vc_nodes.model_patch
     if scale_first:  # ScaleROPE before or after the RoPE Interpolator: the same model options
         model = mp.patch_model(scale_rope(t2v, **OPTIONS))
     else:
@@ -104,7 +104,7 @@ def test_scale_rope_positions_reach_the_model_scaled_for_video_and_conditions(pa
 
 
 def test_scale_rope_without_conditions_stays_comfyui_native(pack, t2v):
-    mp = pack.nodes.model_patch
+    mp = pack.vc_nodes.model_patch
     prompt = [[torch.zeros(1, 1, 4096), {}]]
     native = sample(scale_rope(t2v, **OPTIONS), prompt, prompt)
     assert torch.equal(sample(scale_rope(mp.patch_model(t2v), **OPTIONS), prompt, prompt), native)

@@ -112,7 +112,7 @@ def test_sparse_keeps_exactly_the_tokens_under_the_patch_in_a_comfyui_sampling_r
     from vc_core.canvas import Box
     from vc_core.plan import ConditionSource, Patch, Placement
 
-    sampling, mp = pack.nodes.sampling, pack.nodes.model_patch
+    sampling, mp = pack.vc_nodes.sampling, pack.vc_nodes.model_patch
     model = comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
         "diffusion_models", checkpoints["wan21_t2v_tiny"]))
     vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(folder_paths.get_full_path_or_raise(

@@ -21,7 +21,7 @@ W, H, LENGTH = 32, 32, 9  # tiny checkpoints: 3 latent frames of 4x4 latents
 
 def test_strength_is_defined_in_one_sentence_shown_as_the_tooltip(pack):
     assert STRENGTH_DEFINITION.count(". ") == 0 and STRENGTH_DEFINITION.endswith(".")
-    tooltip = pack.nodes.types.strength_input().tooltip
+    tooltip = pack.vc_nodes.types.strength_input().tooltip
     assert tooltip.startswith(STRENGTH_DEFINITION)
     assert "revise" not in tooltip  # the model's output for a condition is discarded
     assert "latent replacement" in tooltip.lower()
@@ -57,7 +57,7 @@ def test_every_batch_row_of_a_step_gets_the_same_noise_for_condition_k():
 
 @pytest.fixture(scope="module")
 def mp(pack):
-    return pack.nodes.model_patch
+    return pack.vc_nodes.model_patch
 
 
 @pytest.fixture(scope="module")

@@ -253,7 +253,7 @@ def test_training_forward_equals_inference_forward_with_the_lora_as_comfyui_load
     import comfy.samplers
     import comfy.sd
 
-    mp = pack.nodes.model_patch
+    mp = pack.vc_nodes.model_patch
     # float32 weights on ComfyUI's side too (on a GPU it would pick half precision by default)
     comfy_model = comfy.sd.load_diffusion_model(str(files["model"]), model_options={"dtype": torch.float32})
     wan = base.wan

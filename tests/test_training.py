@@ -4,8 +4,8 @@ resumable safetensors-only checkpoints."""
 import pytest
 import torch
 
-from training.common import RunDir, cosine_lr
-from training.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, random_crop_mask, training_step
+from toy_models.common import RunDir, cosine_lr
+from toy_models.train_dit import FRAMES, LATENT_FRAMES, SIZE, build_dit, random_crop_mask, training_step
 
 
 def test_patches_cover_20_to_100_percent_of_the_frame():
@@ -148,7 +148,7 @@ def test_learning_rate_warms_up_then_decays_to_five_percent():
 
 def test_latent_calibration_is_exact_and_gives_unit_content_std_after_the_wan_format():
     from hostkit.tiny_models import build_wan21_vae
-    from training.calibrate_vae import fold_affine, latent_affine
+    from toy_models.calibrate_vae import fold_affine, latent_affine
 
     vae = build_wan21_vae(dim=4, seed=1).eval()
     x = torch.rand(6, 3, 5, 16, 16, generator=torch.Generator().manual_seed(2)) * 2 - 1
@@ -169,7 +169,7 @@ def test_latent_calibration_is_exact_and_gives_unit_content_std_after_the_wan_fo
 
 
 def test_vae_regulariser_charges_a_content_free_pattern_and_a_collapsed_spread():
-    from training.train_vae import latent_regulariser
+    from toy_models.train_vae import latent_regulariser
 
     mean, std = torch.linspace(-1, 1, 16), torch.linspace(0.5, 2, 16)
     fmt = lambda z: mean.view(1, -1, 1, 1, 1) + std.view(1, -1, 1, 1, 1) * z  # noqa: E731
@@ -183,7 +183,7 @@ def test_vae_regulariser_charges_a_content_free_pattern_and_a_collapsed_spread()
 
 def test_decoder_only_training_moves_the_decoder_and_leaves_every_latent_bit_equal():
     """A DiT trained on a VAE's latents stays valid when that VAE's decoder is trained further."""
-    from training.train_vae import build_vae, latent_stats_target, reconstruction_loss, trainable_parameters
+    from toy_models.train_vae import build_vae, latent_stats_target, reconstruction_loss, trainable_parameters
 
     vae = build_vae(4)
     x = torch.rand(2, 3, 5, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -209,7 +209,7 @@ def test_decoder_only_training_moves_the_decoder_and_leaves_every_latent_bit_equ
 def test_the_encoded_training_set_is_keyed_by_the_encoder_and_the_data_recipe(monkeypatch, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from training import train_dit
+    from toy_models import train_dit
 
     bundled = train_dit.dataset_path(1024)
     assert bundled.name.startswith("dit_data_1024_")
@@ -230,8 +230,8 @@ def test_the_encoded_training_set_is_keyed_by_the_encoder_and_the_data_recipe(mo
 def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse_tokens():
     """Training `sparse` masks the keys of the condition tokens the pack's sparse mode drops, batched;
     each row's output equals the pack's sparse forward (the tokens really left out) for that row."""
+    from toy_models.train_dit import sample_forward
     from trainer.anchors import Anchor, anchor_masks
-    from training.train_dit import sample_forward
     from vc_core.condition_tokens import Footprint
     from vc_core.wan_forward import ConditionLatents, in_context_forward
 
@@ -264,8 +264,8 @@ def test_the_concat_variant_reads_the_mask_and_image_channels_comfyui_hands_a_wa
     as 1 - concat_mask) mark latent frame 0 whole and channel 3 of the last latent frame, exactly as
     WanFirstLastFrameToVideo lays them out; the image channels are the encoder's output for the grey
     video holding those two frames; a sample without anchors gets zeros (no concat inputs)."""
+    from toy_models.train_dit import concat_channels
     from trainer.anchors import Anchor
-    from training.train_dit import concat_channels
     from vc_core.canvas import VAE_ZERO
 
     gen = torch.Generator().manual_seed(0)
@@ -294,7 +294,7 @@ def test_the_concat_variant_reads_the_mask_and_image_channels_comfyui_hands_a_wa
 def test_steps_zero_fits_the_step_count_to_the_time_budget(monkeypatch):
     """--steps 0: steps 10..60 are timed (the first ones warm up), then the count is fixed so the
     rest fits 92 % of the time left; a given count is kept as it is."""
-    import training.common as common
+    import toy_models.common as common
 
     clock = [0.0]
     monkeypatch.setattr(common.time, "monotonic", lambda: clock[0])

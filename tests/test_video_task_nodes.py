@@ -13,7 +13,7 @@ RED, BLUE = 0xFF0000, 0x0000FF
 @pytest.fixture(scope="module")
 def vt(pack):
     """The pack's video_tasks module as ComfyUI loaded it."""
-    return importlib.import_module(pack.__name__ + ".nodes.video_tasks")
+    return importlib.import_module(pack.__name__ + ".vc_nodes.video_tasks")
 
 
 def clip(frames, color=RED, size=W):
@@ -147,7 +147,7 @@ def test_node_ids_and_input_names_are_the_workflow_contract(vt):
 def test_task_nodes_append_to_the_conditions_they_are_given(vt, pack):
     import torch
 
-    canvas = pack.nodes.types.Canvas(16, 16, 9, 16.0)
+    canvas = pack.vc_nodes.types.Canvas(16, 16, 9, 16.0)
     video = torch.rand(4, 16, 16, 3)
     earlier = vt.VideoCanvasLoop.execute(video, canvas, 1, 1.0)[0]
     assert [s.label for s in earlier] == ["loop: clip end", "loop: clip start"]

@@ -35,11 +35,11 @@ CLIP_FRAMES = example_inputs.FRAMES  # every shipped clip has 17 frames
 
 def require_registered(node_types, info: dict) -> None:
     """Fail (never skip) when the server lacks a node type the workflows use: a pack that failed to
-    import, or a node left out of nodes/__init__.py, must not turn these tests into skips."""
+    import, or a node left out of vc_nodes/__init__.py, must not turn these tests into skips."""
     missing = sorted(set(node_types) - set(info))
     if missing:
         pytest.fail(f"node types not registered on the server: {missing}. Either the pack failed to "
-                    f"import (see 'IMPORT FAILED' in the server log) or nodes/__init__.py does not "
+                    f"import (see 'IMPORT FAILED' in the server log) or vc_nodes/__init__.py does not "
                     f"list them", pytrace=False)
 
 
@@ -107,7 +107,7 @@ def test_the_copy_at_pack_load_fills_in_missing_files_and_keeps_the_users(pack, 
     user's with a shipped name is left as it is."""
     import folder_paths
 
-    copy = pack.nodes.example_inputs.copy_example_inputs
+    copy = pack.vc_nodes.example_inputs.copy_example_inputs
     before = folder_paths.get_input_directory()
     folder_paths.set_input_directory(str(tmp_path))
     try:

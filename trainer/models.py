@@ -30,12 +30,9 @@ def find_comfyui(explicit: str | None = None) -> Path:
 
 
 def import_comfyui(path: Path, device: str) -> None:
-    """Put ComfyUI first on sys.path (its top-level `nodes`/`utils` must win over this pack's
-    folders) and set its CPU flag before comfy.model_management is imported."""
-    path = str(path)
-    if path in sys.path:
-        sys.path.remove(path)
-    sys.path.insert(0, path)
+    """ComfyUI on sys.path, its CPU flag set before comfy.model_management is imported."""
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
     from comfy.cli_args import args
 
     args.cpu = device == "cpu"
@@ -151,7 +148,7 @@ def encode_video(vae, pixels: torch.Tensor, latent_format) -> torch.Tensor:
 
 def encode_images(vae, canvases: torch.Tensor, latent_format) -> torch.Tensor:
     """[1, C, K, h, w]: every canvas [K, H, W, 3] (0..1) encoded on its own as one image, as the
-    pack's nodes encode conditions (nodes/encode.py: a shallow copy of the VAE flagged not_video)."""
+    pack's nodes encode conditions (vc_nodes/encode.py: a shallow copy of the VAE flagged not_video)."""
     import copy
 
     image_mode = copy.copy(vae)

@@ -82,7 +82,7 @@ def check_trained_attention(trained: tuple[str, str] | None, condition_attention
             f"condition_attention='{condition_attention}': the model {name} was trained with two-way "
             f"condition attention (condition tokens read the video); run cached it {TWO_WAY_RUN_CACHED} "
             f"(benchmarks/results/condition_fidelity.md). Use 'two-way', or a model trained cached "
-            f"(python -m training.train_dit --variant cached)")
+            f"(python -m toy_models.train_dit --variant cached)")
     raise ConditionTokenError(
         f"condition_attention='{condition_attention}': the model {name} was trained with {mode} "
         f"condition attention (condition tokens attend only to condition tokens) and never learnt "

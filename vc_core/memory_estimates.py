@@ -1,6 +1,6 @@
 """Peak memory of each phase of a VideoCanvas request, as pure functions of its sizes, so a request
 that cannot fit is refused before anything is allocated (the node pack compares them with what the
-process may still use: nodes/memory.py).
+process may still use: vc_nodes/memory.py).
 
 The constants are CPU peaks (RSS growth, ru_maxrss) measured on this project's 2-core machines with
 ComfyUI 0.3.75, rounded up; tests/test_memory_bounds.py measures them again.

@@ -2,7 +2,7 @@
 
 Each function returns a list of ConditionSource (vc_core.plan) that build_plan renders once the
 output size and length are known. Which clip frame lands on which output frame, and which pixels of
-it are kept, is decided here; the ComfyUI nodes (nodes/video_tasks.py) only call these.
+it are kept, is decided here; the ComfyUI nodes (vc_nodes/video_tasks.py) only call these.
 
 Conventions (ComfyUI's): clips are [F, H, W, C] floats in [0, 1] (one image [H, W, C] is a 1-frame
 clip), masks [F, H, W] or [H, W]. Output frames are pixel frames of the generated video.

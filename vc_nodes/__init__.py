@@ -51,7 +51,7 @@ for _node in NODES:
     guard_inputs(_node)
 
 
-# The bundled toy model (trained by training/, committed under models/) is listed by ComfyUI's own
+# The bundled toy model (trained by toy_models/, committed under models/) is listed by ComfyUI's own
 # UNETLoader / VAELoader next to the user's models.
 BUNDLED_MODELS = Path(__file__).resolve().parent.parent / "models"
 for _kind in ("diffusion_models", "vae"):

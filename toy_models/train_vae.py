@@ -1,8 +1,8 @@
 """Train the toy Wan 2.1-format VAE (ComfyUI's own WanVAE class, small base dim) on procedural clips.
 
-    python -m training.train_vae [--minutes 44] [--steps 1400] [--dim 8] [--resume]
-    python -m training.train_vae --dim 16 --crop 64 --batch 16 --steps 0 --minutes 3 --workers 8  (GPU)
-    python -m training.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
+    python -m toy_models.train_vae [--minutes 44] [--steps 1400] [--dim 8] [--resume]
+    python -m toy_models.train_vae --dim 16 --crop 64 --batch 16 --steps 0 --minutes 3 --workers 8  (GPU)
+    python -m toy_models.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
         --crop 64 --batch 4 --lr 5e-4 --steps 4367 --minutes 90 --run train_runs/vae_decoder \
         --out train_runs/vae_decoder/videocanvas_toy_vae.safetensors
 
@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import load_file
 
 from .common import ROOT, VAE_FILE, RunDir, StepBudget, comfy_modules, cosine_lr, export_weights, pick_device
-from .procedural import ClipSpec, generate_clip
+from .procedural import SceneSpec, generate_clip
 
 
 def build_vae(dim: int):
@@ -87,7 +87,7 @@ def reconstruction_loss(vae, x: torch.Tensor, mean: torch.Tensor, std: torch.Ten
 
 def batch(step: int, size: int, frames: int, crop: int, gen: torch.Generator) -> torch.Tensor:
     """[B, 3, T, crop, crop] in [-1, 1] (the Wan VAE's input range), random crops of 64x64 clips."""
-    spec = ClipSpec(frames=frames, height=64, width=64)
+    spec = SceneSpec(frames=frames, height=64, width=64)
     clips = []
     for i in range(size):
         clip = generate_clip((step * size + i) % 1_000_000, spec)  # training seeds 0 .. < 1e6

@@ -1,6 +1,6 @@
 """Procedural training videos: textured shapes moving over textured backgrounds under a moving camera.
 
-Every clip is a pure function of `(seed, ClipSpec)`. `describe_clip` samples the scene parameters with
+Every clip is a pure function of `(seed, SceneSpec)`. `describe_clip` samples the scene parameters with
 `numpy.random.Generator(PCG64([seed, stream]))` (no global RNG state is read or written) and returns
 them as a JSON-serialisable dict; `render_description` turns such a dict into pixels; `generate_clip`
 is the two together. The pixels are evaluated analytically per pixel and per frame (signed distances
@@ -20,7 +20,7 @@ units, i.e. one pixel of a 64-pixel frame, and speeds below are quoted in refere
   occlusions actually happen;
 - camera: static, pan (any direction, optionally curved), zoom in/out, or pan + zoom; the frame is
   a moving window on the world plane;
-- scene cut (`ClipSpec.scene_cut`): two independent scenes, the second starting at `cut_frame`, an
+- scene cut (`SceneSpec.scene_cut`): two independent scenes, the second starting at `cut_frame`, an
   integer in the middle third of the clip; the second scene's background is forced to look different.
   The first scene of a seed is the same whether or not a cut happens.
 
@@ -31,7 +31,7 @@ Seed convention: seeds 0 .. 999_999 are training seeds, seeds >= 1_000_000 are h
 evaluation (`split_of`, `TRAIN_SEEDS`, `HELD_OUT_SEEDS`); different seeds draw independent PCG64
 streams, so held-out clips are new content.
 
-Look at the data:  python -m training.procedural --seed 7 --out /tmp/x.png [--rows 4 --scene-cut 1]
+Look at the data:  python -m toy_models.procedural --seed 7 --out /tmp/x.png [--rows 4 --scene-cut 1]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "ClipSpec",
+    "SceneSpec",
     "HELD_OUT_SEEDS",
     "HELD_OUT_START",
     "TRAIN_SEEDS",
@@ -89,7 +89,7 @@ def _check_seed(seed: int) -> int:
 
 
 @dataclass(frozen=True)
-class ClipSpec:
+class SceneSpec:
     """Clip size. `scene_cut`: False, True, or a probability in [0, 1] that the clip has a cut."""
 
     frames: int = 17
@@ -100,10 +100,10 @@ class ClipSpec:
     def __post_init__(self):
         for name in ("frames", "height", "width"):
             if operator.index(getattr(self, name)) < 1:
-                raise ValueError(f"ClipSpec.{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"SceneSpec.{name} must be >= 1, got {getattr(self, name)}")
         p = float(self.scene_cut)
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"ClipSpec.scene_cut must be a bool or a probability, got {self.scene_cut}")
+            raise ValueError(f"SceneSpec.scene_cut must be a bool or a probability, got {self.scene_cut}")
         if self.scene_cut is True and self.frames < 2:
             raise ValueError("a scene cut needs at least 2 frames")
 
@@ -332,7 +332,7 @@ def _jsonable(obj):
     return obj
 
 
-def describe_clip(seed: int, spec: ClipSpec = ClipSpec()) -> dict:
+def describe_clip(seed: int, spec: SceneSpec = SceneSpec()) -> dict:
     """The sampled scene parameters of a clip (JSON-serialisable). `render_description` of this dict
     is `generate_clip(seed, spec)`. Keys: seed, split, spec, cut_frame (int, the first frame of the
     second scene, or None) and scenes (one or two dicts with background, camera and shapes)."""
@@ -510,12 +510,12 @@ def render_description(desc: dict) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
-def generate_clip(seed: int, spec: ClipSpec = ClipSpec()) -> torch.Tensor:
+def generate_clip(seed: int, spec: SceneSpec = SceneSpec()) -> torch.Tensor:
     """A clip as a ComfyUI IMAGE batch: float32 [F, H, W, 3] in [0, 1], a pure function of (seed, spec)."""
     return render_description(describe_clip(seed, spec))
 
 
-def generate_batch(seeds: Iterable[int], spec: ClipSpec = ClipSpec()) -> torch.Tensor:
+def generate_batch(seeds: Iterable[int], spec: SceneSpec = SceneSpec()) -> torch.Tensor:
     """Clips for several seeds: float32 [B, F, H, W, 3]; clip b is bit-identical to
     generate_clip(seeds[b], spec)."""
     clips = [generate_clip(s, spec) for s in seeds]
@@ -563,7 +563,7 @@ def _main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", type=int, default=2, help="integer upscale for viewing")
     ap.add_argument("--describe", action="store_true", help="print the scene descriptions as JSON")
     args = ap.parse_args(argv)
-    spec = ClipSpec(args.frames, args.height, args.width, args.scene_cut)
+    spec = SceneSpec(args.frames, args.height, args.width, args.scene_cut)
     seeds = list(range(args.seed, args.seed + args.rows))
     descs = [describe_clip(s, spec) for s in seeds]
     clips = torch.stack([render_description(d) for d in descs])

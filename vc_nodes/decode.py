@@ -1,9 +1,8 @@
 """Latent decode (with optional exact paste-back of the conditions) and the layout preview."""
 
+import nodes
 import torch
 from comfy_api.latest import io
-
-import nodes as comfy_nodes
 
 from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.plan import paste_back as paste_conditions_back
@@ -66,9 +65,9 @@ class VideoCanvasDecode(io.ComfyNode):
             check_decode_memory(vae, shape, frames, shape[4] * spatial, shape[3] * spatial, tile_size)
         with interruptible(getattr(vae, "first_stage_model", None)):  # Cancel inside the decode
             if tile_size:
-                images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, tile_size)[0]
+                images = nodes.VAEDecodeTiled().decode(vae, latent, tile_size)[0]
             else:
-                images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
+                images = nodes.VAEDecode().decode(vae, latent)[0]
         if paste_back and conditions:
             batch = latent["samples"].shape[0]
             length = images.shape[0] // batch

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "models"  # committed weights, registered with ComfyUI's loaders by nodes/__init__.py
+BUNDLED = ROOT / "models"  # committed weights, registered with ComfyUI's loaders by vc_nodes/__init__.py
 VAE_FILE = BUNDLED / "vae" / "videocanvas_toy_vae.safetensors"  # the toy VAE the trainers read or write
 
 

@@ -2,9 +2,8 @@
 
 import dataclasses
 
+import nodes
 from comfy_api.latest import io
-
-import nodes as comfy_nodes
 
 from ..vc_core.canvas import BOX_UNITS, FIT_MODES, Box, CanvasError
 from ..vc_core.plan import ConditionSource, Patch, Placement, PlanError, check_patch, source_frames
@@ -21,7 +20,7 @@ from .types import (
 
 # The longest video a VideoCanvas Canvas accepts (its `length` input's max), and the slowest fps:
 # frame specs beyond them are refused before the canvas is known (validation sees one input at a time).
-MAX_LENGTH = comfy_nodes.MAX_RESOLUTION
+MAX_LENGTH = nodes.MAX_RESOLUTION
 MIN_FPS = 0.1
 MAX_FPS = 240.0
 

@@ -1,8 +1,8 @@
 """Write the toy training clips as video files: the folder the LoRA trainer (python -m trainer) reads.
 
-    python -m training.export_clips --clips 1024 --out train_runs/toy_clips
+    python -m toy_models.export_clips --clips 1024 --out train_runs/toy_clips
 
-The clips are train_dit's (training.procedural, the same seeds and scene cuts), written losslessly
+The clips are train_dit's (toy_models.procedural, the same seeds and scene cuts), written losslessly
 (FFV1 in Matroska) so the LoRA route trains on exactly the pixels the bundled toy model saw.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .procedural import ClipSpec, generate_clip
+from .procedural import SceneSpec, generate_clip
 from .train_dit import FRAMES, SCENE_CUTS, SIZE
 
 
@@ -35,7 +35,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("train_runs/toy_clips"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
+    spec = SceneSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
     for seed in range(args.clips):
         path = args.out / f"clip_{seed:05d}.mkv"
         if not path.exists():

@@ -1,6 +1,6 @@
 """Calibrate the toy VAE's latent scale: an exact reparameterisation, folded into its weights.
 
-    python -m training.calibrate_vae [--clips 128]
+    python -m toy_models.calibrate_vae [--clips 128]
 
 ComfyUI normalises every Wan 2.1 latent with fixed constants (latent_formats.Wan21) before the DiT,
 and the sampler's noise is unit-variance in that space. train_vae's regulariser only pulls the
@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .common import VAE_FILE, comfy_modules, pick_device
-from .procedural import ClipSpec, generate_clip
+from .procedural import SceneSpec, generate_clip
 from .train_dit import FRAMES, SIZE, load_vae
 
 
@@ -66,7 +66,7 @@ def main() -> None:
     # full float32 on a GPU too: the drift check below compares two float32 paths to 1e-3
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     vae = load_vae(device)
-    pixels = torch.stack([generate_clip(s, ClipSpec(FRAMES, SIZE, SIZE)) for s in range(args.clips)])
+    pixels = torch.stack([generate_clip(s, SceneSpec(FRAMES, SIZE, SIZE)) for s in range(args.clips)])
     x = pixels.permute(0, 4, 1, 2, 3).to(device) * 2 - 1
     mu = torch.cat([vae.encode(x[i:i + 16]) for i in range(0, args.clips, 16)]).cpu()
     a, b = latent_affine(mu, mean_w, std_w)

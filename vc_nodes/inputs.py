@@ -3,7 +3,7 @@
 ComfyUI does not do it for V3 nodes: 0.3.75 compares a V3 combo's value with no list at all (so a
 misspelled sampler_name ran with a fallback), NaN passes its min/max checks (every comparison with
 NaN is false; cfg NaN gave an all-black video), and a linked value is never checked. So each node's
-execute is wrapped once, when the pack loads (nodes/__init__.py), with a check read from the
+execute is wrapped once, when the pack loads (vc_nodes/__init__.py), with a check read from the
 node's own schema: new inputs are covered without code of their own.
 """
 

@@ -1,6 +1,6 @@
 """Held-out reconstruction of the toy VAE, and the paper's padding check, through ComfyUI's own VAE.
 
-    python -m training.eval_vae [--clips 16] [--vae FILE] [--baseline FILE] [--out train_runs/vae/eval.json]
+    python -m toy_models.eval_vae [--clips 16] [--vae FILE] [--baseline FILE] [--out train_runs/vae/eval.json]
 
 Means over held-out clips, with 95 % bootstrap intervals over clips; with --baseline, the paired
 difference (this VAE - baseline) clip by clip on the same clips, crops and frames.
@@ -24,7 +24,7 @@ import json
 import torch
 
 from .common import ROOT, VAE_FILE, comfy_modules
-from .procedural import HELD_OUT_START, ClipSpec, generate_clip
+from .procedural import HELD_OUT_START, SceneSpec, generate_clip
 from .train_dit import random_crop_mask
 
 
@@ -46,7 +46,7 @@ def measure(vae, clips: int) -> tuple[dict[str, list[float]], list[float]]:
             "video_mode_motion": [], "source_motion": []}
     per_frame = torch.zeros(17)  # video mode: a causal VAE's late frames are where it drifts
     for i in range(clips):
-        clip = generate_clip(HELD_OUT_START + i, ClipSpec(17, 64, 64))
+        clip = generate_clip(HELD_OUT_START + i, SceneSpec(17, 64, 64))
         rec = vae.decode(vae.encode(clip))[0]
         rows["video_mode"].append(psnr(rec, clip))
         # benchmarks.evaluate's motion (mean |frame difference|) of the round trip and of the clip:

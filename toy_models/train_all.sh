@@ -6,17 +6,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(python3 -m hostkit.setup --print python)
-"$PY" -m training.train_vae
-"$PY" -m training.calibrate_vae  # exact per-channel latent rescale, folded into the weights
+"$PY" -m toy_models.train_vae
+"$PY" -m toy_models.calibrate_vae  # exact per-channel latent rescale, folded into the weights
 # The decoder trained further on full 64x64 clips with the encoder frozen: every latent (and so the
 # DiT training set below) stays as it was; only what the decoder draws from them gets sharper.
-"$PY" -m training.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
+"$PY" -m toy_models.train_vae --init models/vae/videocanvas_toy_vae.safetensors --decoder-only \
     --crop 64 --batch 4 --lr 5e-4 --steps 4367 --minutes 90 --run train_runs/vae_decoder
-"$PY" -m training.eval_vae --clips 8
+"$PY" -m toy_models.eval_vae --clips 8
 # The three DiT variants share one encoded training set, the same 5000-step schedule and the same
 # time budget; one after the other, each with both cores (~0.24 s a step for icc on 2 CPU cores).
-"$PY" -m training.train_dit --data-only
+"$PY" -m toy_models.train_dit --data-only
 for variant in icc nearest replace; do
-    "$PY" -m training.train_dit --variant "$variant" > "train_runs/dit_$variant.out" 2>&1
+    "$PY" -m toy_models.train_dit --variant "$variant" > "train_runs/dit_$variant.out" 2>&1
 done
 "$PY" -m benchmarks.evaluate

@@ -18,10 +18,9 @@ import comfy.sample
 import comfy.utils
 import folder_paths
 import latent_preview
+import nodes
 import torch
 from comfy_api.latest import InputImpl, Types, io
-
-import nodes as comfy_nodes
 
 from ..vc_core.in_context import require_full_strength
 from ..vc_core.plan import PlanError, build_plan
@@ -177,7 +176,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
                     model, comfy.sample.prepare_noise(empty, s), steps, cfg, sampler_name, scheduler,
                     with_plan(positive, wplan, latents), with_plan(negative, wplan, latents), empty,
                     callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s)
-                tail = _to_uint8(comfy_nodes.VAEDecode().decode(vae, {"samples": samples})[0])
+                tail = _to_uint8(nodes.VAEDecode().decode(vae, {"samples": samples})[0])
                 del samples, latents
                 new = tail[win.carried:win.carried + win.keep]
                 if stream:

@@ -1,8 +1,7 @@
 """VideoCanvas Canvas: the output's width, height, length and fps, set once per graph."""
 
+import nodes
 from comfy_api.latest import io
-
-import nodes as comfy_nodes
 
 from ..vc_core.plan import PlanError, check_size
 from ..vc_core.timing import TimingError, check_length
@@ -37,9 +36,9 @@ class VideoCanvasCanvas(io.ComfyNode):
                 "typed, and nothing goes stale when the size changes. width, height, length and fps "
                 "also come out as numbers for core nodes (ImageScale, CreateVideo, ...)."),
             inputs=[
-                io.Int.Input("width", default=832, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                io.Int.Input("width", default=832, min=16, max=nodes.MAX_RESOLUTION, step=16,
                              tooltip="Output width in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
-                io.Int.Input("height", default=480, min=16, max=comfy_nodes.MAX_RESOLUTION, step=16,
+                io.Int.Input("height", default=480, min=16, max=nodes.MAX_RESOLUTION, step=16,
                              tooltip="Output height in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
                 io.Int.Input("length", default=81, min=1, max=MAX_LENGTH, step=4,
                              tooltip="Frames: 4k+1 (Wan's VAE packs 4 frames per latent after the first), "

@@ -2,7 +2,7 @@
 # Toy-scale proof of the LoRA route (issue 14, item 3): a plain toy T2V base (no conditions, the
 # bundled toy's data and budget), then a VideoCanvas LoRA on it with the product trainer
 # (python -m trainer), then the fidelity benchmark for base + LoRA beside the fully trained toy.
-#   DEVICE=cuda LORA_RANK=32 STEPS=3000 bash training/toy_lora_proof.sh
+#   DEVICE=cuda LORA_RANK=32 STEPS=3000 bash toy_models/toy_lora_proof.sh
 # On a 2-core CPU each stage takes its --minutes / steps budget (the base alone 44 min): run it on
 # a GPU. Results: bench_out/toy_lora_r$LORA_RANK/results.md against bench_out/toy_full/results.md.
 set -euo pipefail
@@ -17,11 +17,11 @@ CLIPS=${CLIPS:-1024}  # the bundled toy's training set
 EVAL_STEPS=${EVAL_STEPS:-20}
 RUN=train_runs/toy_lora_r$LORA_RANK
 
-"$PY" -m training.train_dit --data-only --clips "$CLIPS" --device "$DEVICE"
+"$PY" -m toy_models.train_dit --data-only --clips "$CLIPS" --device "$DEVICE"
 [[ -f train_runs/toy_t2v_plain.safetensors ]] ||
-    "$PY" -m training.train_dit --variant plain --clips "$CLIPS" --minutes "$MINUTES" --device "$DEVICE"
+    "$PY" -m toy_models.train_dit --variant plain --clips "$CLIPS" --minutes "$MINUTES" --device "$DEVICE"
 # the trainer's cache is keyed on the files, so existing clips are not written again
-[[ -d train_runs/toy_clips ]] || "$PY" -m training.export_clips --clips "$CLIPS" --out train_runs/toy_clips
+[[ -d train_runs/toy_clips ]] || "$PY" -m toy_models.export_clips --clips "$CLIPS" --out train_runs/toy_clips
 "$PY" -m trainer --comfyui "$COMFY" --device "$DEVICE" \
     --model train_runs/toy_t2v_plain.safetensors --vae models/vae/videocanvas_toy_vae.safetensors \
     --data train_runs/toy_clips --out "$RUN" --cache train_runs/toy_lora_cache --sizes 64x64 --length 17 \

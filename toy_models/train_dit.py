@@ -1,7 +1,7 @@
 """Train the toy VideoCanvas DiT (ComfyUI's own WanModel, Wan 2.1 T2V format) with the paper's recipe.
 
-    python -m training.train_dit --data-only           (encode the shared training set once)
-    python -m training.train_dit --variant icc [--minutes 44] [--resume]
+    python -m toy_models.train_dit --data-only           (encode the shared training set once)
+    python -m toy_models.train_dit --variant icc [--minutes 44] [--resume]
     variants: icc (in-context + RoPE interpolation: the paper, the bundled default),
               nearest (in-context, conditions at their causal latent slot: "w/o interpolation"),
               replace (latent replacement: the condition overwrites its slot, kept clean)
@@ -46,7 +46,7 @@ from .common import (
     export_weights,
     pick_device,
 )
-from .procedural import ClipSpec, generate_clip
+from .procedural import SceneSpec, generate_clip
 
 SIZE, FRAMES, STRIDE = 64, 17, 4
 LATENT_FRAMES = (FRAMES - 1) // STRIDE + 1
@@ -57,7 +57,7 @@ DIT_FILES = {
     "replace": BUNDLED / "ablations" / "videocanvas_toy_t2v_replace.safetensors",
     "cached": BUNDLED / "ablations" / "videocanvas_toy_t2v_cached.safetensors",
     "sparse": BUNDLED / "ablations" / "videocanvas_toy_t2v_sparse.safetensors",
-    # no conditions at all: the base of the LoRA route (training/toy_lora_proof.sh); not shipped
+    # no conditions at all: the base of the LoRA route (toy_models/toy_lora_proof.sh); not shipped
     "plain": ROOT / "train_runs" / "toy_t2v_plain.safetensors",
     # Wan's 36-channel image-to-video format, registered: the toy image-to-video model
     "concat": BUNDLED / "diffusion_models" / "videocanvas_toy_i2v.safetensors",
@@ -100,7 +100,7 @@ def build_dataset(path: Path, clips: int, device) -> dict:
     fmt = comfy_modules().latent_formats.Wan21()
     vae = load_vae(device)
     video, frames = [], []
-    spec = ClipSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
+    spec = SceneSpec(FRAMES, SIZE, SIZE, scene_cut=SCENE_CUTS)
     for start in range(0, clips, 16):
         seeds = range(start, min(clips, start + 16))
         pixels = torch.stack([generate_clip(s, spec) for s in seeds])

@@ -3,10 +3,9 @@
 import comfy.model_management
 import comfy.samplers
 import node_helpers
+import nodes
 import torch
 from comfy_api.latest import io
-
-import nodes as comfy_nodes
 
 from ..vc_core.in_context import require_full_strength
 from ..vc_core.plan import PlanError, build_plan, check_size
@@ -202,7 +201,7 @@ class VideoCanvasSampler(io.ComfyNode):
         if not is_patched(model):
             model = patch_model(model)
         # the patched model's OUTER_SAMPLE wrapper makes every step interruptible (model_patch.py)
-        out = comfy_nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
+        out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
                                           with_plan(positive, plan, latents),
                                           with_plan(negative, plan, latents), latent, denoise=denoise)[0]
         return io.NodeOutput(out, layout_strip(plan))
