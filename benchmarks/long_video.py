@@ -51,7 +51,7 @@ def _setup():
     import comfy.utils
     import folder_paths
 
-    from hostkit.workflows import TOY_UNET, TOY_VAE
+    from templates.recipes import TOY_UNET, TOY_VAE
 
     model = comfy.sd.load_diffusion_model(folder_paths.get_full_path("diffusion_models", TOY_UNET))
     vae = comfy.sd.VAE(sd=comfy.utils.load_torch_file(folder_paths.get_full_path("vae", TOY_VAE)))

@@ -157,14 +157,14 @@ def condition_frames(k: int, pixel_frames: int) -> list[int]:
 
 
 class Bench:
-    def __init__(self, setup: Setup, mp, model):
+    def __init__(self, setup: Setup, vcn, model):
         import comfy.patcher_extension as pe
 
-        self.setup, self.mp = setup, mp
+        self.setup, self.vcn = setup, vcn
         self.timer = ForwardTimer()
         self.plain = model.clone()
         self.plain.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, TIMER_KEY, self.timer)
-        self.patched = mp.patch_model(model, policy="interpolate")
+        self.patched = vcn.model_patch.patch_model(model, policy="interpolate")
         self.patched.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, TIMER_KEY, self.timer)
         g = torch.Generator().manual_seed(0)
         self.context = torch.randn(1, TEXT_TOKENS, 4096, generator=g)
@@ -205,8 +205,8 @@ class Bench:
         if k:
             frames_px = condition_frames(k, self.setup.pixel_frames)
             latents = self.cond_latents[:, :, :k]
-            positive = self.mp.attach_conditions(positive, latents, frames_px, [1.0] * k, STRIDE)
-            negative = self.mp.attach_conditions(negative, latents, frames_px, [1.0] * k, STRIDE)
+            positive = self.vcn.conditions.attach_conditions(positive, latents, frames_px, [1.0] * k, STRIDE)
+            negative = self.vcn.conditions.attach_conditions(negative, latents, frames_px, [1.0] * k, STRIDE)
         noise = self.noise[frames]
         gc.collect()
         before = len(self.timer.times)
@@ -272,7 +272,7 @@ class Bench:
                 "by_latent_frames": out}
 
 
-def passthrough_cost(mp, patched, iters: int = 20000, blocks: int = 7) -> dict:
+def passthrough_cost(vcn, patched, iters: int = 20000, blocks: int = 7) -> dict:
     """Per-forward cost of the K=0 path: ComfyUI's DIFFUSION_MODEL wrapper dispatch (as in
     WanModel.forward) with the VideoCanvas wrapper installed vs with none, around a no-op."""
     import comfy.patcher_extension as pe
@@ -284,8 +284,8 @@ def passthrough_cost(mp, patched, iters: int = 20000, blocks: int = 7) -> dict:
     x, t, ctx = torch.zeros(1), torch.zeros(1), torch.zeros(1)
     options = {"none": {"wrappers": {}},
                "videocanvas": {"wrappers": {pe.WrappersMP.DIFFUSION_MODEL: {
-                   mp.WRAPPER_KEY: list(patched.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL,
-                                                             mp.WRAPPER_KEY))}}}}
+                   vcn.patch_state.WRAPPER_KEY: list(patched.get_wrappers(pe.WrappersMP.DIFFUSION_MODEL,
+                                                             vcn.patch_state.WRAPPER_KEY))}}}}
     per_call = {name: [] for name in options}
     for _ in range(blocks):
         for name, to in options.items():
@@ -520,14 +520,14 @@ def centred_box_masks(k: int, height: int, width: int, fraction: float) -> torch
 
 
 class ModeBench:
-    def __init__(self, setup: ModeSetup, mp, model, cuda: bool):
+    def __init__(self, setup: ModeSetup, vcn, model, cuda: bool):
         import comfy.patcher_extension as pe
 
-        self.setup, self.mp = setup, mp
+        self.setup, self.vcn = setup, vcn
         self.timer = SyncTimer() if cuda else ProcessTimer()
         self.models = {"unconditioned": model.clone()}
         for name, (tokens, attention) in MODES.items():
-            self.models[name] = mp.patch_model(model, condition_tokens=tokens,
+            self.models[name] = vcn.model_patch.patch_model(model, condition_tokens=tokens,
                                                condition_attention=attention)
         for m in self.models.values():
             m.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, TIMER_KEY, self.timer)
@@ -553,7 +553,7 @@ class ModeBench:
         positive = [[self.context, {}]]
         if n:
             frames = (list(range(n)) if k == "dense" else condition_frames(n, self.setup.pixel_frames))
-            positive = self.mp.attach_conditions(positive, self.cond_latents[:, :, :n], frames,
+            positive = self.vcn.conditions.attach_conditions(positive, self.cond_latents[:, :, :n], frames,
                                                  [1.0] * n, STRIDE, masks=self.masks[:n])
         gc.collect()
         before = len(self.timer.times)
@@ -682,7 +682,7 @@ def run_modes(args, log) -> int:
     add_comfy_to_path()
     torch.set_num_threads(int(args.threads) if args.threads != "auto" else (os.cpu_count() or 1))
     pack = load_comfy_with_pack()
-    mp = pack.vc_nodes.model_patch
+    vcn = pack.vc_nodes
     import comfy.ldm.modules.attention as attention
     import comfy.model_management as mm
     import comfy.sd
@@ -696,7 +696,7 @@ def run_modes(args, log) -> int:
         sd = setup.wan.build(seed=0).state_dict()
         model = comfy.sd.load_diffusion_model_state_dict(sd, model_options={"dtype": dtype})
         del sd
-        bench = ModeBench(setup, mp, model, cuda)
+        bench = ModeBench(setup, vcn, model, cuda)
         t0 = time.perf_counter()
         rounds = bench.run_rounds(log)
         rows = summarise_modes(setup, bench, rounds)
@@ -777,7 +777,7 @@ def main(argv: list[str] | None = None) -> int:
         threads, probe = int(args.threads), None
     torch.set_num_threads(threads)
     pack = load_comfy_with_pack()
-    mp = pack.vc_nodes.model_patch
+    vcn = pack.vc_nodes
     import comfy.ldm.modules.attention as attention
     import comfy.model_management as mm
     import comfy.sd
@@ -790,12 +790,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{setup.height}x{setup.width} px, {setup.tokens_per_frame} tokens/frame")
             path = save(setup.wan.build(seed=0), Path(tmp) / "wan.safetensors")
             model = comfy.sd.load_diffusion_model(str(path))
-            bench = Bench(setup, mp, model)
+            bench = Bench(setup, vcn, model)
             t0 = time.perf_counter()
             raw = bench.run_rounds(log)
             calib = bench.attention_share()
             rows = summarise(setup, raw, calib)
-            micro = passthrough_cost(mp, bench.patched)
+            micro = passthrough_cost(vcn, bench.patched)
             log(table(rows))
             results.append({"setup": {**asdict(setup), "wan": asdict(setup.wan),
                                       "num_heads": setup.wan.dim // 128,

@@ -1,4 +1,5 @@
-"""ComfyUI in-process: import its modules, load the builtin nodes and this pack, execute prompts.
+"""ComfyUI in-process: import its modules, load the builtin nodes and this pack, read the nodes'
+definitions (/object_info) and execute prompts.
 
 The recipe from shared/COMFYUI_NOTES.md: CPU flag before `comfy.model_management` is imported,
 `utils.extra_config` before `nodes`, then ComfyUI's own validate_prompt + PromptExecutor.
@@ -7,9 +8,11 @@ The recipe from shared/COMFYUI_NOTES.md: CPU flag before `comfy.model_management
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
+from enum import Enum
 from pathlib import Path
 
 from .setup import PACK_LINK_NAME, comfy_dir
@@ -50,6 +53,38 @@ def load_comfy_with_pack() -> object:
         _loaded = True
     # ComfyUI registers a pack folder under its path with '.' spelled '_x_' (nodes.load_custom_node).
     return sys.modules[str(link).replace(".", "_x_")]
+
+
+def _plain(value):
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def object_info() -> dict:
+    """ComfyUI's /object_info for every registered node, computed in-process (as server.py's
+    node_info does), after loading ComfyUI and this pack once: what the templates are built with
+    (templates.recipes.build_all) without starting a server."""
+    load_comfy_with_pack()
+    import nodes
+    from comfy_api.internal import _ComfyNodeInternal
+
+    def node_info(name, cls):
+        if issubclass(cls, _ComfyNodeInternal):
+            return cls.GET_NODE_INFO_V1()
+        inputs = cls.INPUT_TYPES()
+        return {"input": inputs, "input_order": {k: list(v) for k, v in inputs.items()},
+                "output": cls.RETURN_TYPES,
+                "output_name": getattr(cls, "RETURN_NAMES", None) or cls.RETURN_TYPES,
+                "name": name, "display_name": nodes.NODE_DISPLAY_NAME_MAPPINGS.get(name, name)}
+
+    info = {}
+    for name, cls in nodes.NODE_CLASS_MAPPINGS.items():
+        try:
+            info[name] = node_info(name, cls)
+        except Exception:  # a broken third-party node must not stop the generator
+            continue
+    return json.loads(json.dumps(info, default=_plain))  # exactly what HTTP would deliver
 
 
 class NoCacheArgs(dict):

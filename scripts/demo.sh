@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=$(python3 -m hostkit.setup --print python)
-exec "$PY" -m hostkit.demo "$@"
+exec "$PY" -m benchmarks.demo "$@"

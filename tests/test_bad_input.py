@@ -8,91 +8,14 @@ The graphs are small (tiny random Wan checkpoints, 48x32, 9 frames, 1 step) and 
 
 from __future__ import annotations
 
-import itertools
-import json
 import time
 
 import pytest
 
+from helpers import GRAPH_H, GRAPH_LENGTH, GRAPH_W, graph, refusal, serves_next_good_prompt
 from hostkit.server import PromptFailed
 
-W, H, LENGTH = 48, 32, 9
-_seeds = itertools.count(1000)
-
-
-def graph(ckpt: dict, *, unet="wan21_t2v_tiny", vae="wan21_vae_tiny", width=W, height=H, length=LENGTH,
-          image=(W, H), mask=None, box=(0.0, 0.0, 1.0, 1.0), unit="fraction", frames="0",
-          conditions=True, sampler="VideoCanvasSampler", place_on_canvas=False,
-          sampler_length=None) -> dict:
-    """VideoCanvas Canvas (width, height, length) -> image (EmptyImage) -> Patch Placer (box,
-    optional SolidMask; the canvas linked if place_on_canvas) -> Timestamp Conditioner (frames) ->
-    VideoCanvas Sampler (or Conditioning + KSampler) on a tiny Wan -> Decode -> PreviewImage.
-    sampler_length: the sampler gets a second canvas of this length (conditions planned on another
-    canvas)."""
-    unet_name = ckpt[unet] if unet in ckpt else unet
-    p = {
-        "canvas": {"class_type": "VideoCanvasCanvas", "inputs": {"width": width, "height": height,
-                                                                 "length": length, "fps": 16.0}},
-        "unet": {"class_type": "UNETLoader", "inputs": {"unet_name": unet_name, "weight_dtype": "default"}},
-        "vae": {"class_type": "VAELoader", "inputs": {"vae_name": ckpt[vae]}},
-        "text": {"class_type": "VideoCanvasNullPrompt", "inputs": {}},
-        "rope": {"class_type": "VideoCanvasRoPEInterpolator", "inputs": {
-            "model": ["unet", 0], "position_policy": "interpolate", "paradigm": "in_context"}},
-        "img": {"class_type": "EmptyImage", "inputs": {"width": image[0], "height": image[1], "batch_size": 1,
-                                                       "color": 0xC04020}},
-        "place": {"class_type": "VideoCanvasPatchPlacer", "inputs": {
-            "image": ["img", 0], "x": box[0], "y": box[1], "width": box[2], "height": box[3], "unit": unit,
-            "fit": "stretch", "feather": 0.0}},
-        "when": {"class_type": "VideoCanvasTimestampConditioner", "inputs": {
-            "patch": ["place", 0], "frames": frames, "unit": "frames", "canvas": ["canvas", 0],
-            "strength": 1.0}},
-        "decode": {"class_type": "VideoCanvasDecode", "inputs": {
-            "vae": ["vae", 0], "tile_size": 0, "paste_back": False, "feather": 0.0}},
-        "show": {"class_type": "PreviewImage", "inputs": {"images": ["decode", 0]}},
-    }
-    if mask is not None:
-        p["mask"] = {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": mask[0], "height": mask[1]}}
-        p["place"]["inputs"]["mask"] = ["mask", 0]
-    if place_on_canvas:
-        p["place"]["inputs"]["canvas"] = ["canvas", 0]
-    size = {"canvas": ["canvas", 0], "batch_size": 1}
-    if sampler_length is not None:
-        p["other_canvas"] = {"class_type": "VideoCanvasCanvas", "inputs": {
-            "width": width, "height": height, "length": sampler_length, "fps": 16.0}}
-        size["canvas"] = ["other_canvas", 0]
-    conds = {"conditions": ["when", 0]} if conditions else {}
-    if sampler == "VideoCanvasSampler":
-        p["sample"] = {"class_type": "VideoCanvasSampler", "inputs": {
-            "model": ["rope", 0], "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0],
-            **size, "seed": next(_seeds), "steps": 1, "cfg": 1.0, "sampler_name": "euler",
-            "scheduler": "simple", "denoise": 1.0, **conds}}
-    else:  # VideoCanvas Conditioning + ComfyUI's KSampler
-        p["cond"] = {"class_type": "VideoCanvasConditioning", "inputs": {
-            "positive": ["text", 0], "negative": ["text", 0], "vae": ["vae", 0], **size, **conds}}
-        p["sample"] = {"class_type": "KSampler", "inputs": {
-            "model": ["rope", 0], "seed": next(_seeds), "steps": 1, "cfg": 1.0, "sampler_name": "euler",
-            "scheduler": "simple", "positive": ["cond", 0], "negative": ["cond", 1],
-            "latent_image": ["cond", 2], "denoise": 1.0}}
-    p["decode"]["inputs"]["latent"] = ["sample", 0]
-    if not conditions:
-        for key in ("img", "place", "when"):
-            del p[key]
-    return p
-
-
-def refusal(err: PromptFailed) -> tuple[str, str]:
-    """(the node type blamed, the whole message a user sees) of a refused prompt."""
-    if err.kind == "rejected":  # HTTP 400 from validation: node_errors name node and input
-        blamed = {e["class_type"] for e in err.payload.get("node_errors", {}).values()}
-        return ",".join(sorted(blamed)), json.dumps(err.payload)
-    return err.payload.get("node_type", ""), err.payload.get("exception_message", "")
-
-
-def serves_next_good_prompt(server, checkpoints) -> None:
-    entry = server.run(graph(checkpoints), timeout=120)
-    assert entry["status"]["status_str"] == "success"
-    assert any(out.get("images") for out in entry["outputs"].values())
-
+W, H, LENGTH = GRAPH_W, GRAPH_H, GRAPH_LENGTH
 
 # (id, graph keyword arguments, node blamed, fragments the message must contain)
 CASES = [

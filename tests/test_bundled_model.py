@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.evaluate import psnr
-from hostkit.demo import (
+from benchmarks.demo import (
     KEYFRAME_AT,
     KEYFRAME_TEMPLATE,
     LENGTH,
@@ -28,7 +27,8 @@ from hostkit.demo import (
     keyframe_curve,
     read_video,
 )
-from hostkit.workflows import load_api
+from benchmarks.evaluate import psnr
+from templates.graph import load_api
 
 
 def run_video(server, prompt) -> torch.Tensor:
@@ -67,7 +67,7 @@ def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
     are beyond the toy VAE, which reconstructs them at ~15 dB, so absolute PSNR says little.)"""
     import copy
 
-    from hostkit.example_inputs import FILES
+    from toy_models.example_inputs import FILES
     from toy_models.procedural import SceneSpec, generate_clip
 
     prompt = load_api(I2V_TEMPLATE)
@@ -80,7 +80,7 @@ def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
     for inputs in loads:
         inputs["image"] = names[inputs["image"]]
     shipped, other = run_video(server, prompt), run_video(server, swapped)
-    # the shipped first and last images (hostkit/example_inputs.py) as rendered at the video's size
+    # the shipped first and last images (toy_models/example_inputs.py) as rendered at the video's size
     (_, seed, f0), (_, seed_last, f1) = FILES["videocanvas_first.png"], FILES["videocanvas_last.png"]
     assert seed == seed_last  # frames 0 and 16 of one clip
     clip = generate_clip(seed, SceneSpec(LENGTH, SIZE, SIZE))

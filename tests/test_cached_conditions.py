@@ -5,13 +5,13 @@ mask (tests/masked_wan.py); the cache is pinned to recomputation."""
 
 import pytest
 import torch
-from masked_wan import allowed_mask, masked_forward
 
+from helpers import allowed_mask, graph, masked_forward, vcn
 from hostkit.tiny_models import TinyWan, save
 from vc_core.condition_tokens import ConditionKVCache
-from vc_core.in_context import assemble, plan_in_context
+from vc_core.paradigms.in_context import assemble, in_context_forward, plan_in_context
 from vc_core.rope import rope_table
-from vc_core.wan_forward import ConditionLatents, in_context_forward
+from vc_core.wan_forward import ConditionLatents
 
 # As in test_sparse_tokens: float32, other summation order; a change of mask moves outputs > 1e-2.
 TOL = {"atol": 1e-4, "rtol": 1e-4}
@@ -136,9 +136,9 @@ def sample(mp, model, strengths=(1.0, 1.0), cfg=3.0, steps=3, attention="cached"
     patched.model_options.setdefault("transformer_options", {})["optimized_attention_override"] = count
     g = torch.Generator().manual_seed(0)
     latents = torch.randn(1, 16, 2, 4, 4, generator=g)
-    pos = mp.attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
+    pos = vcn("conditions").attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
                                list(strengths), 4)
-    neg = mp.attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
+    neg = vcn("conditions").attach_conditions([[torch.randn(1, 4, 4096, generator=g), {}]], latents, [0, 5],
                                list(strengths), 4)
     noise = torch.randn(1, 16, 3, 4, 4, generator=g)
     with torch.inference_mode():
@@ -185,7 +185,6 @@ def test_a_block_replace_patch_is_refused_with_cached_attention(mp, t2v):
 
 
 def api_graph(checkpoints, attention, tokens="sparse", paradigm="in_context"):
-    from test_bad_input import graph
 
     g = graph(checkpoints, box=(0.0, 0.0, 0.5, 0.5), frames="0, 4")
     g["rope"]["inputs"].update(paradigm=paradigm, condition_tokens=tokens,
@@ -274,7 +273,7 @@ def test_the_bundled_two_way_model_refuses_cached_attention_by_name(mp):
 
     toy = comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
         "diffusion_models", "videocanvas_toy_t2v.safetensors"))
-    assert mp.trained_attention(toy) == ("videocanvas_toy_t2v.safetensors", "two-way")
+    assert vcn("model_kinds").trained_attention(toy) == ("videocanvas_toy_t2v.safetensors", "two-way")
     with pytest.raises(ValueError) as err:
         mp.patch_model(toy, condition_attention="cached")
     message = str(err.value)
@@ -288,9 +287,10 @@ def test_the_bundled_two_way_model_refuses_cached_attention_by_name(mp):
 def test_the_shipped_cached_model_runs_cached_and_refuses_two_way_by_name(mp):
     import comfy.sd
 
-    path = mp.MODELS_DIR / "ablations" / "videocanvas_toy_t2v_cached.safetensors"
+    path = vcn("model_kinds").MODELS_DIR / "ablations" / "videocanvas_toy_t2v_cached.safetensors"
     cached = comfy.sd.load_diffusion_model(str(path))
-    assert mp.trained_attention(cached) == ("videocanvas_toy_t2v_cached.safetensors", "cached")
+    assert (vcn("model_kinds").trained_attention(cached)
+            == ("videocanvas_toy_t2v_cached.safetensors", "cached"))
     mp.patch_model(cached, condition_attention="cached", condition_tokens="sparse")
     with pytest.raises(ValueError, match="the model videocanvas_toy_t2v_cached.safetensors was trained "
                                          "with cached condition attention .* use 'cached'"):
@@ -301,16 +301,16 @@ def test_a_model_trained_cached_refuses_two_way_and_unknown_models_are_not_check
     import comfy.sd
 
     path = save(TinyWan().build(seed=7), tmp_path / "ablations" / "trained_cached.safetensors")
-    known = mp.known_models(tmp_path, {"ablations/trained_cached.safetensors": "cached",
+    known = vcn("model_kinds").known_models(tmp_path, {"ablations/trained_cached.safetensors": "cached",
                                        "ablations/absent.safetensors": "two-way"})
-    trained = mp.trained_attention(comfy.sd.load_diffusion_model(str(path)), known)
+    trained = vcn("model_kinds").trained_attention(comfy.sd.load_diffusion_model(str(path)), known)
     assert trained == ("trained_cached.safetensors", "cached")
     from vc_core.condition_tokens import check_trained_attention
 
     check_trained_attention(trained, "cached")
     with pytest.raises(ValueError, match="trained with cached condition attention .* use 'cached'"):
         check_trained_attention(trained, "two-way")
-    assert mp.trained_attention(t2v, known) is None  # a random test model: nothing known
+    assert vcn("model_kinds").trained_attention(t2v, known) is None  # a random test model: nothing known
 
 
 # --- ComfyUI hooks change the weights within a run: the cache is keyed on the weights in force --------
@@ -340,8 +340,9 @@ def hooked_sample(pack, mp, model, keyframes=(), positive_only=False, recompute=
         hooks.set_keyframes_on_hooks(group)
     latents = torch.randn(1, 16, 2, 4, 4, generator=g)
     text = torch.randn(1, 4, 4096, generator=g)
-    pos = mp.attach_conditions([[text, {}]], latents, [0, 5], [1.0, 1.0], 4)
-    neg = mp.attach_conditions([[text if positive_only else -text, {}]], latents, [0, 5], [1.0, 1.0], 4)
+    pos = vcn("conditions").attach_conditions([[text, {}]], latents, [0, 5], [1.0, 1.0], 4)
+    neg = vcn("conditions").attach_conditions([[text if positive_only else -text, {}]], latents, [0, 5],
+                                              [1.0, 1.0], 4)
     pos = comfy.hooks.set_hooks_for_conditioning(pos, hooks)
     if not positive_only:
         neg = comfy.hooks.set_hooks_for_conditioning(neg, hooks)

@@ -13,9 +13,18 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_bad_input import graph, refusal, serves_next_good_prompt
-from test_model_patch import condition_latents, ksampler, load, prompt, with_conditions
 
+from helpers import (
+    condition_latents,
+    graph,
+    ksampler,
+    load,
+    prompt,
+    refusal,
+    serves_next_good_prompt,
+    vcn,
+    with_conditions,
+)
 from hostkit.server import PromptFailed
 
 NOT_PATCHED = ("not patched", "VideoCanvas RoPE Interpolator", "both the high-noise and the low-noise "
@@ -156,7 +165,7 @@ def test_every_wrapper_passes_unknown_arguments_through(mp, t2v):
                        (pe.WrappersMP.OUTER_SAMPLE, (x, x, "sampler", torch.ones(2))),
                        (pe.WrappersMP.CALC_COND_BATCH, (patched.model, [[], None], x, torch.ones(1), {})),
                        (pe.WrappersMP.DIFFUSION_MODEL, (x, torch.ones(1), torch.zeros(1, 1, 4096)))):
-        (fn,) = patched.get_wrappers(kind, mp.WRAPPER_KEY)
+        (fn,) = patched.get_wrappers(kind, vcn("patch_state").WRAPPER_KEY)
         seen: list = []
         executor = pe.WrapperExecutor.new_class_executor(recorder(seen), Guider(patched, {}), [fn])
         assert executor.execute(*args, **FUTURE) == "result"
@@ -169,18 +178,19 @@ def test_outer_sample_with_conditions_accepts_them_and_passes_arguments_through(
     import comfy.patcher_extension as pe
 
     patched = mp.patch_model(t2v)
-    (entry,) = (c[1] for c in with_conditions(mp, prompt(0), condition_latents(), [4], length=9))
+    (entry,) = (c[1] for c in with_conditions(prompt(0), condition_latents(), [4], length=9))
     conds = {"positive": [dict(entry)]}
     seen: list = []
-    (fn,) = patched.get_wrappers(pe.WrappersMP.OUTER_SAMPLE, mp.WRAPPER_KEY)
+    (fn,) = patched.get_wrappers(pe.WrappersMP.OUTER_SAMPLE, vcn("patch_state").WRAPPER_KEY)
     executor = pe.WrapperExecutor.new_class_executor(recorder(seen), Guider(patched, conds), [fn])
     x = torch.zeros(1, 16, 3, 4, 4)
     assert executor.execute(x, x, "sampler", torch.ones(2), None, None, False, 77, **FUTURE) == "result"
     (got_args, got_kwargs), = seen
     assert got_kwargs == FUTURE and got_args[7] == 77
-    timing = conds["positive"][0]["model_conds"][mp.COND_TIMING]
+    timing = conds["positive"][0]["model_conds"][vcn("types").COND_TIMING]
     assert type(timing).__name__ == "CONDConstant" and timing.cond.seed == 77  # accepted, seeded
-    assert isinstance(entry["model_conds"][mp.COND_TIMING], mp.PendingTiming)  # the node's, untouched
+    # the node's, untouched
+    assert isinstance(entry["model_conds"][vcn("types").COND_TIMING], vcn("conditions").PendingTiming)
 
 
 def test_diffusion_model_with_conditions_passes_unknown_arguments_to_the_blocks(mp, t2v, monkeypatch):
@@ -195,7 +205,7 @@ def test_diffusion_model_with_conditions_passes_unknown_arguments_to_the_blocks(
         return torch.zeros_like(x)
 
     monkeypatch.setattr(wan, "forward_orig", forward_orig)
-    timing = mp.ConditionTiming((4,), (1.0,), 4, 9, seed=0)
+    timing = vcn("conditions").ConditionTiming((4,), (1.0,), 4, 9, seed=0)
     out = wan(torch.zeros(1, 16, 3, 4, 4), torch.ones(1), torch.zeros(1, 1, 4096),
               transformer_options={"wrappers": patched.wrappers},  # as ComfyUI's sampler passes them
               videocanvas_latents=condition_latents(), videocanvas_timing=timing,
@@ -203,7 +213,7 @@ def test_diffusion_model_with_conditions_passes_unknown_arguments_to_the_blocks(
     (shape, kwargs), = seen
     assert shape[2] == 3 + 1 and out.shape[2] == 3  # the condition frame went in and came out
     assert kwargs["some_future_argument"] == 3
-    assert mp.COND_LATENTS not in kwargs and mp.COND_TIMING not in kwargs
+    assert vcn("types").COND_LATENTS not in kwargs and vcn("types").COND_TIMING not in kwargs
 
 
 def test_conditions_that_a_foreign_patch_keeps_from_the_videocanvas_forward_stop_the_run(mp, t2v):
@@ -219,7 +229,7 @@ def test_conditions_that_a_foreign_patch_keeps_from_the_videocanvas_forward_stop
 
     model = t2v.clone()
     model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "another_node", bypass)
-    cond = with_conditions(mp, prompt(0), condition_latents(), [4], length=9)
+    cond = with_conditions(prompt(0), condition_latents(), [4], length=9)
     with pytest.raises(RuntimeError, match="did not reach the VideoCanvas forward in this step"):
         ksampler(mp.patch_model(model), cond, prompt(1))
     ksampler(mp.patch_model(model), prompt(0), prompt(1))  # without conditions: nothing to drop
@@ -236,7 +246,7 @@ def test_a_newer_forward_input_the_videocanvas_forward_cannot_honour_is_refused_
     import node_helpers
 
     model = mp.patch_model(t2v)
-    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    cond = with_conditions(prompt(0), condition_latents(), [4])
     if "context_latents" in inspect.getsource(comfy.model_base.WAN21.extra_conds):
         # a ComfyUI that has them (0.33.0): set as its own nodes set them, a list of latents
         cond = node_helpers.conditioning_set_values(cond, {"context_latents": [torch.zeros(1, 16, 1, 4, 4)]})
@@ -253,7 +263,8 @@ def test_a_wan_model_kind_that_samples_differently_is_refused_by_name(mp, checkp
     type). Stand-in: the same tiny model, loaded as a WAN21 subclass of that name."""
     model = load(checkpoints["wan21_t2v_tiny"])
     model.model.__class__ = type("WAN21_FlowRVS", (type(model.model),), {})
-    with pytest.raises(mp.UnsupportedModel, match="as WAN21_FlowRVS, which samples differently"):
+    unsupported = vcn("model_kinds").UnsupportedModel
+    with pytest.raises(unsupported, match="as WAN21_FlowRVS, which samples differently"):
         mp.patch_model(model)
 
 
@@ -292,7 +303,7 @@ def test_step_caches_run_inside_the_videocanvas_forward(mp, checkpoints, monkeyp
 
     model = (easycache(mp.patch_model(base)) if order == "cache_after_patch"
              else mp.patch_model(easycache(base)))
-    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    cond = with_conditions(prompt(0), condition_latents(), [4])
     steps = 8
     cached = ksampler(model, cond, prompt(1), steps=steps)
     assert 0 < len(counter.frames) < steps, counter.frames  # EasyCache skipped some steps
@@ -306,7 +317,7 @@ def test_scale_rope_node_reaches_the_videocanvas_forward(mp, t2v):
     not dropped)."""
     from comfy_extras.nodes_rope import ScaleROPE
 
-    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    cond = with_conditions(prompt(0), condition_latents(), [5])
     plain = ksampler(mp.patch_model(t2v), cond, prompt(1))
     scaled_model = ScaleROPE.execute(mp.patch_model(t2v), scale_x=1.0, shift_x=0.0, scale_y=1.0,
                                      shift_y=0.0, scale_t=2.0, shift_t=0.0)[0]
@@ -317,7 +328,7 @@ def test_torch_compile_model_composes(mp, t2v):
     """TorchCompileModel (inductor, CPU) on the patched model gives the uncompiled result."""
     from comfy_extras.nodes_torch_compile import TorchCompileModel
 
-    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    cond = with_conditions(prompt(0), condition_latents(), [5])
     eager = ksampler(mp.patch_model(t2v), cond, prompt(1))
     compiled = TorchCompileModel.execute(mp.patch_model(t2v), backend="inductor")[0]
     torch.testing.assert_close(ksampler(compiled, cond, prompt(1)), eager, atol=1e-4, rtol=1e-4)
@@ -329,7 +340,7 @@ def test_conditions_outside_their_timestep_range_are_not_taken_for_bypassed(mp, 
 
     from nodes import ConditioningCombine, ConditioningSetTimestepRange
 
-    video_canvas = with_conditions(mp, prompt(0), condition_latents(), [4], length=9)
+    video_canvas = with_conditions(prompt(0), condition_latents(), [4], length=9)
     late = ConditioningSetTimestepRange().set_range(video_canvas, 0.5, 1.0)[0]
     early = ConditioningSetTimestepRange().set_range(prompt(2), 0.0, 0.5)[0]
     positive = ConditioningCombine().combine(late, early)[0]
@@ -353,17 +364,17 @@ def test_no_run_state_outlives_its_run_or_is_shared_between_patched_clones(mp, t
 
     def spy(executor, *args, **kwargs):
         options = kwargs.get("transformer_options", args[5] if len(args) > 5 else {})
-        seen.append(options.get(mp.RUN_STATE))
+        seen.append(options.get(vcn("wrappers").RUN_STATE))
         return executor(*args, **kwargs)
 
     spied = t2v.clone()
     spied.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-spy", spy)
     first, second = mp.patch_model(spied), mp.patch_model(spied)
-    cond = with_conditions(mp, prompt(0), condition_latents(), [4])
+    cond = with_conditions(prompt(0), condition_latents(), [4])
     for model in (first, first, second):
         ksampler(model, cond, prompt(1))
     states = [s for s in seen if s is not None]
     assert len(states) == len(seen) == 6  # 2 steps x 3 runs, each forward saw a run state
     assert len({id(s) for s in states}) == 3 and states[0] is states[1] and states[2] is not states[0]
     for model in (t2v, spied, first, second):
-        assert mp.RUN_STATE not in model.model_options.get("transformer_options", {})
+        assert vcn("wrappers").RUN_STATE not in model.model_options.get("transformer_options", {})

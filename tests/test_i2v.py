@@ -13,7 +13,7 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
-from vc_core.channel_concat import (
+from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
     concat_mask,
@@ -99,7 +99,7 @@ def test_the_pixel_video_is_grey_except_where_conditions_put_pixels_and_later_on
 
 @pytest.fixture(scope="module")
 def n(pack):
-    return pack.nodes
+    return pack.vc_nodes
 
 
 @pytest.fixture(scope="module")
@@ -350,9 +350,9 @@ def test_in_context_options_are_refused_by_name_on_an_i2v_model(n, i2v):
         with pytest.raises(ValueError, match=f"{name}: this is a Wan image-to-video model .*mask and "
                            f"image channels, not in context"):
             interp.execute(i2v, *args)
-    assert n.model_patch.paradigm_of(interp.execute(i2v, "interpolate", "in_context")[0]) == \
+    assert n.patch_state.paradigm_of(interp.execute(i2v, "interpolate", "in_context")[0]) == \
         "channel_concat"
-    assert n.model_patch.describe_model(i2v) == "Wan image-to-video (36-ch: 16 noise + 4 mask + 16 image)"
+    assert n.model_kinds.describe_model(i2v) == "Wan image-to-video (36-ch: 16 noise + 4 mask + 16 image)"
 
 
 def test_native_start_image_and_videocanvas_conditions_together_are_refused(n, i2v, vae):

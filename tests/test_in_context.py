@@ -3,18 +3,18 @@
 import pytest
 import torch
 
-from vc_core.in_context import (
+from vc_core.paradigms.base import ParadigmError
+from vc_core.paradigms.in_context import (
     InContextError,
     assemble,
-    clamp_replaced_velocity,
     condition_noise,
     condition_noise_levels,
     drop_conditions,
     noise_conditions,
     per_frame_timesteps,
     plan_in_context,
-    replace_latent_slots,
 )
+from vc_core.paradigms.latent_replacement import clamp_replaced_velocity, replace_latent_slots
 
 
 def video_and_conditions(b=2, c=16, f=5, h=4, w=6, k=3):
@@ -99,5 +99,5 @@ def test_assembly_errors_name_what_disagrees():
         assemble(x, cond.expand(3, -1, -1, -1, -1), torch.tensor([1.0, 1.0]))
     with pytest.raises(InContextError, match=r"timestep must be \[B\] or \[B, 5\]"):
         assemble(x, cond, torch.ones(2, 4))
-    with pytest.raises(InContextError, match="slot 9 is outside"):
+    with pytest.raises(ParadigmError, match="slot 9 is outside"):
         replace_latent_slots(x, torch.ones(2), cond[:, :, :1], [9])

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from hostkit.inprocess import ExecutionFailed, PromptRejected
-from hostkit.workflows import TOY_UNET, TOY_VAE
+from templates.recipes import TOY_UNET, TOY_VAE
 
 SIZE, WINDOW, OVERLAP, STEPS = 64, 17, 5, 2
 

@@ -16,8 +16,8 @@ import time
 
 import pytest
 import torch
-from prompt_parts import timestamp_conditions
 
+from helpers import timestamp_conditions, vcn
 from hostkit.server import PromptFailed
 from hostkit.setup import comfy_dir
 from hostkit.tiny_models import TEST_SUBDIR, TinyWan, save
@@ -242,7 +242,7 @@ def prompt(seed):
 def dense(mp, cond, k=3):
     """k conditions (one per latent frame for k = 3: dense, like inpainting every 4th frame)."""
     latents = torch.randn(1, 16, k, H // 8, W // 8, generator=torch.Generator().manual_seed(7))
-    return mp.attach_conditions(cond, latents, list(range(0, 4 * k, 4))[:k], [1.0] * k, 4,
+    return vcn("conditions").attach_conditions(cond, latents, list(range(0, 4 * k, 4))[:k], [1.0] * k, 4,
                                 length=LENGTH)
 
 
@@ -391,7 +391,8 @@ def test_conditioning_node_conditions_are_encoded_only_after_the_memory_check(
     expected = real(vae, plan)
 
     def conds(text):
-        return mp.attach_conditions(prompt(text), deferred, plan.frames, plan.strengths, 4, LENGTH)
+        return vcn("conditions").attach_conditions(prompt(text), deferred, plan.frames, plan.strengths, 4,
+                                                   LENGTH)
 
     patched = mp.patch_model(t2v)
     with monkeypatch.context() as tight:

@@ -19,8 +19,8 @@ import time
 import uuid
 
 import pytest
-from prompt_parts import timestamp_conditions
 
+from helpers import timestamp_conditions
 from hostkit.server import ComfyServer
 
 CAP = 2 ** 30  # the address space the server may add to what it holds after warming up

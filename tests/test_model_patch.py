@@ -4,22 +4,28 @@ samplers (the code paths of KSampler, KSamplerAdvanced and SamplerCustomAdvanced
 import pytest
 import torch
 
-from hostkit.setup import comfy_dir
+from helpers import (
+    TINY_H,
+    TINY_LENGTH,
+    TINY_W,
+    Spy,
+    condition_latents,
+    ksampler,
+    load,
+    noise,
+    on_weights,
+    prompt,
+    vcn,
+    with_conditions,
+)
 from hostkit.tiny_models import TinyWan, save
 
-W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents = 2x2 tokens each
+W, H, LENGTH = TINY_W, TINY_H, TINY_LENGTH
 
 
 @pytest.fixture(scope="module")
 def mp(pack):
     return pack.vc_nodes.model_patch
-
-
-def load(name, **options):
-    import comfy.sd
-
-    path = comfy_dir() / "models" / "diffusion_models" / name
-    return comfy.sd.load_diffusion_model(str(path), model_options=options)
 
 
 @pytest.fixture(scope="module")
@@ -29,42 +35,10 @@ def t2v(checkpoints):
     return load(checkpoints["wan21_t2v_tiny"], dtype=torch.float32)
 
 
-def on_weights(module, x):
-    """x on the device `module`'s weights are on (the GPU where ComfyUI loaded the model there)."""
-    return x.to(next(module.parameters()).device)
-
-
-def prompt(seed=0, tokens=4):
-    g = torch.Generator().manual_seed(seed)
-    return [[torch.randn(1, tokens, 4096, generator=g), {}]]
-
-
-def noise(channels=16, seed=0, length=LENGTH, size=(H, W)):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(1, channels, (length - 1) // 4 + 1, size[0] // 8, size[1] // 8, generator=g)
-
-
-def condition_latents(k=1, channels=16, seed=1, size=(H, W)):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(1, channels, k, size[0] // 8, size[1] // 8, generator=g)
-
-
-def ksampler(model, positive, negative, cfg=1.0, steps=2, length=LENGTH, size=(H, W), **kw):
-    import comfy.sample
-
-    start = noise(model.model.diffusion_model.out_dim, length=length, size=size)
-    return comfy.sample.sample(model, start, steps, cfg, "euler", "simple", positive, negative,
-                               torch.zeros_like(start), seed=0, disable_pbar=True, **kw)
-
-
-def with_conditions(mp, cond, latents, frames, strengths=None, stride=4, length=None):
-    return mp.attach_conditions(cond, latents, frames, strengths or [1.0] * len(frames), stride,
-                                length=length)
-
-
 def test_describe_model_names_the_supported_kinds(mp, t2v, checkpoints):
-    assert mp.describe_model(t2v) == "Wan 2.1/2.2 T2V (16-ch)"
-    assert mp.describe_model(load(checkpoints["wan22_ti2v_tiny"])) == "Wan 2.2 TI2V-5B (48-ch)"
+    describe = vcn("model_kinds").describe_model
+    assert describe(t2v) == "Wan 2.1/2.2 T2V (16-ch)"
+    assert describe(load(checkpoints["wan22_ti2v_tiny"])) == "Wan 2.2 TI2V-5B (48-ch)"
 
 
 def test_other_wan_channel_layouts_are_refused_by_name(mp, tmp_path):
@@ -74,8 +48,9 @@ def test_other_wan_channel_layouts_are_refused_by_name(mp, tmp_path):
 
     path = save(TinyWan(in_dim=32, out_dim=16).build(seed=4), tmp_path / "wan_32ch.safetensors")
     other = comfy.sd.load_diffusion_model(str(path))
-    with pytest.raises(mp.UnsupportedModel, match="a Wan model with 32 input channels for 16 latent "
-                       "channels is not one VideoCanvas knows"):
+    with pytest.raises(vcn("model_kinds").UnsupportedModel,
+                       match="a Wan model with 32 input channels for 16 latent channels is not one "
+                             "VideoCanvas knows"):
         mp.patch_model(other)
 
 
@@ -90,22 +65,6 @@ def test_without_conditions_the_patched_model_is_bit_identical(mp, t2v):
     plain = ksampler(t2v, prompt(0), prompt(1), cfg=3.0)
     patched = ksampler(mp.patch_model(t2v), prompt(0), prompt(1), cfg=3.0)
     assert torch.equal(plain, patched)
-
-
-class Spy:
-    """Captures block 0's inputs through ComfyUI's own block-replace patch mechanism."""
-
-    def __init__(self, model):
-        self.calls = []
-        self.model = model.clone()
-        self.model.set_model_patch_replace(self, "dit", "double_block", 0)
-
-    def __call__(self, args, extra):
-        call = {k: args[k].detach().clone() for k in ("img", "txt", "vec")}
-        call["pe"] = args["pe"]  # the rope table is read-only: kept as the very object received
-        call["cond_or_uncond"] = list(args["transformer_options"].get("cond_or_uncond", []))
-        self.calls.append(call)
-        return extra["original_block"](args)
 
 
 # The patch embedding is a float32 convolution: run over the video and conditions together (inside
@@ -124,7 +83,7 @@ def embedded(wan, latents):
 def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t2v):
     latents = condition_latents(k=2)
     spy = Spy(mp.patch_model(t2v))
-    cond = with_conditions(mp, prompt(0), latents, [0, 41])
+    cond = with_conditions(prompt(0), latents, [0, 41])
     ksampler(spy.model, cond, cond, cfg=1.0, steps=3)
     wan = t2v.model.diffusion_model
     expected_tokens = embedded(wan, t2v.model.latent_format.process_in(latents))
@@ -152,12 +111,12 @@ def test_condition_positions_reach_attention(mp, t2v):
         model = mp.patch_model(t2v, policy=policy)
         for frame in (41, 44):
             # 41 and 44 share the causal latent slot 11 (frames 41..44) but not the position
-            out[policy, frame] = ksampler(model, with_conditions(mp, prompt(0), latents, [frame]),
+            out[policy, frame] = ksampler(model, with_conditions(prompt(0), latents, [frame]),
                                           prompt(1))
     assert not torch.equal(out["interpolate", 41], out["interpolate", 44])
     assert torch.equal(out["nearest", 41], out["nearest", 44])
     assert torch.equal(out["nearest", 44], ksampler(mp.patch_model(t2v, policy="nearest"),
-                                                    with_conditions(mp, prompt(0), latents, [44]),
+                                                    with_conditions(prompt(0), latents, [44]),
                                                     prompt(1)))
 
 
@@ -165,7 +124,7 @@ def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
     from vc_core.rope import grid_positions, rope_table
 
     spy = Spy(mp.patch_model(t2v))
-    ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(), [41]), prompt(1), steps=1)
+    ksampler(spy.model, with_conditions(prompt(0), condition_latents(), [41]), prompt(1), steps=1)
     pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
     # Exact: the patch builds its table the same way (angles in float64, cast to float32), here on
     # the same device. Frame 41 at the nearest slot (11.0 instead of 10.25) would move entries by 0.7.
@@ -179,8 +138,8 @@ def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2
     spy = Spy(model)
     # the same timing (so ComfyUI may batch the two), different condition latents per prompt
     latents = {"positive": condition_latents(seed=1), "negative": condition_latents(seed=2)}
-    positive = with_conditions(mp, prompt(0), latents["positive"], [8])
-    negative = with_conditions(mp, prompt(1), latents["negative"], [8])
+    positive = with_conditions(prompt(0), latents["positive"], [8])
+    negative = with_conditions(prompt(1), latents["negative"], [8])
     batched = ksampler(spy.model, positive, negative, cfg=4.0, steps=1)
     (call,) = spy.calls
     assert call["img"].shape[0] == 2 and sorted(call["cond_or_uncond"]) == [0, 1]
@@ -204,7 +163,7 @@ def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_weights_in_every_dtype_sample_with_float32_positions(mp, checkpoints, dtype):
-    from vc_core.in_context import plan_in_context
+    from vc_core.paradigms.in_context import plan_in_context
     from vc_core.rope import axis_frequencies
 
     # Frame 305 of a 309-frame video sits at 305 / 4 = 76.25, which bf16 (8 significant bits)
@@ -214,7 +173,7 @@ def test_weights_in_every_dtype_sample_with_float32_positions(mp, checkpoints, d
     assert torch.tensor(76.25, dtype=torch.bfloat16).item() == 76.0
     model = load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
     spy = Spy(mp.patch_model(model))
-    cond = with_conditions(mp, prompt(0), condition_latents(size=size), [frame], length=length)
+    cond = with_conditions(prompt(0), condition_latents(size=size), [frame], length=length)
     out = ksampler(spy.model, cond, prompt(1), length=length, size=size)
     assert torch.isfinite(out).all()
     compute = model.model.manual_cast_dtype or model.model.get_dtype()  # CPU upcasts fp16 weights
@@ -242,13 +201,13 @@ def test_wan22_ti2v_per_frame_timesteps_get_condition_frames_appended(mp, checkp
     spy = Spy(mp.patch_model(model))
     mask = torch.ones(1, 1, 3, H // 8, W // 8)
     mask[:, :, 0] = 0  # TI2V's own first-frame latent, made per-frame timesteps by ComfyUI
-    out = ksampler(spy.model, with_conditions(mp, prompt(0), condition_latents(channels=48), [20]),
+    out = ksampler(spy.model, with_conditions(prompt(0), condition_latents(channels=48), [20]),
                    prompt(1), noise_mask=mask)
     assert torch.isfinite(out).all() and spy.calls[0]["vec"].shape[1] == 3 + 1
 
 
 def test_condition_latents_from_another_vae_are_refused_by_name(mp, t2v):
-    cond = with_conditions(mp, prompt(0), condition_latents(channels=48), [0])
+    cond = with_conditions(prompt(0), condition_latents(channels=48), [0])
     with pytest.raises(ValueError, match="vae: condition latents have 48 channels"):
         ksampler(mp.patch_model(t2v), cond, prompt(1))
 
@@ -260,7 +219,7 @@ def test_lora_patched_model(mp, t2v):
     lora = {"diffusion_model.blocks.0.ffn.0.lora_up.weight": torch.randn(256, 4, generator=g),
             "diffusion_model.blocks.0.ffn.0.lora_down.weight": torch.randn(4, 128, generator=g)}
     lora_model, _ = comfy.sd.load_lora_for_models(t2v, None, lora, 1.0, 0)
-    cond = with_conditions(mp, prompt(0), condition_latents(), [5])
+    cond = with_conditions(prompt(0), condition_latents(), [5])
     with_lora = ksampler(mp.patch_model(lora_model), cond, prompt(1))
     assert not torch.equal(with_lora, ksampler(mp.patch_model(t2v), cond, prompt(1)))
     assert torch.equal(ksampler(mp.patch_model(lora_model), prompt(0), prompt(1)),
@@ -272,7 +231,7 @@ def test_ksampler_advanced_split_and_sampler_custom_advanced(mp, t2v):
     import comfy.samplers
 
     model = mp.patch_model(t2v)
-    cond = with_conditions(mp, prompt(0), condition_latents(), [12])
+    cond = with_conditions(prompt(0), condition_latents(), [12])
     full = ksampler(model, cond, prompt(1), steps=4)
     # KSamplerAdvanced: two halves on the same (A14B: on two patched experts) model
     first = ksampler(model, cond, prompt(1), steps=4, last_step=2, force_full_denoise=False)
@@ -304,7 +263,7 @@ def test_latent_replacement_paradigm_keeps_the_slot_at_the_condition(mp, t2v, ch
     latents = condition_latents()
     weights = t2v if dtype == torch.float32 else load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
     model = mp.patch_model(weights, paradigm="latent_replacement")
-    out = ksampler(model, with_conditions(mp, prompt(0), latents, [4]), prompt(1), steps=3)
+    out = ksampler(model, with_conditions(prompt(0), latents, [4]), prompt(1), steps=3)
     # frame 4 lives in latent slot 1; the sampler output is in the model's latent space
     expected = t2v.model.latent_format.process_in(latents)[:, :, 0]
     torch.testing.assert_close(t2v.model.process_latent_in(out)[:, :, 1], expected, atol=atol, rtol=0)
@@ -318,7 +277,7 @@ def test_memory_estimate_counts_one_latent_frame_per_condition(mp, t2v, monkeypa
     monkeypatch.setattr(sh, "estimate_memory", lambda m, shape, conds: seen.append(list(shape))
                         or real(m, shape, conds))
     model = mp.patch_model(t2v)
-    ksampler(model, with_conditions(mp, prompt(0), condition_latents(k=3), [0, 4, 8]), prompt(1),
+    ksampler(model, with_conditions(prompt(0), condition_latents(k=3), [0, 4, 8]), prompt(1),
              steps=1)
     ksampler(model, prompt(0), prompt(1), steps=1)
     assert seen == [[1, 16, 3 + 3, 4, 4], [1, 16, 3, 4, 4]]
@@ -332,7 +291,7 @@ def test_wan22_a14b_two_patched_experts_split_with_ksampler_advanced(mp, t2v, tm
     low_noise = comfy.sd.load_diffusion_model(
         str(save(TinyWan().build(seed=9), tmp_path / "low_noise_expert.safetensors")))
     spies = Spy(mp.patch_model(t2v)), Spy(mp.patch_model(low_noise))
-    cond = with_conditions(mp, prompt(0), condition_latents(k=2), [0, 30])
+    cond = with_conditions(prompt(0), condition_latents(k=2), [0, 30])
     first = ksampler(spies[0].model, cond, prompt(1), steps=4, last_step=2, force_full_denoise=False)
     out = comfy.sample.sample(spies[1].model, torch.zeros_like(first), 4, 1.0, "euler", "simple", cond,
                               prompt(1), first, start_step=2, disable_noise=True, disable_pbar=True,

@@ -10,7 +10,7 @@ W, H, LENGTH = 32, 32, 9
 
 @pytest.fixture(scope="module")
 def n(pack):
-    return pack.nodes
+    return pack.vc_nodes
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_bad_input import H, W, graph, refusal, serves_next_good_prompt
 
+from helpers import GRAPH_H as H
+from helpers import GRAPH_W as W
+from helpers import graph, refusal, serves_next_good_prompt
 from hostkit.server import PromptFailed
 
 HUGE_INT = "1" + "0" * 309  # 310 digits

@@ -86,7 +86,8 @@ class RecordingWan:
 
 
 def forward(rec, frames=(41,), steps=(700.0,), **kwargs):
-    from vc_core.wan_forward import ConditionLatents, in_context_forward
+    from vc_core.paradigms.in_context import in_context_forward
+    from vc_core.wan_forward import ConditionLatents
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(1, 16, 3, 4, 4, generator=g)
@@ -152,7 +153,8 @@ def test_tables_built_while_comfyui_samples_in_inference_mode_still_serve_traini
 def test_a_training_batch_puts_each_row_at_its_own_condition_positions(wan, attention):
     """row_frames (training): one forward over rows whose conditions sit at different frames gives
     each row what a forward of that row alone gives (float32 reassociation only)."""
-    from vc_core.wan_forward import ConditionLatents, in_context_forward
+    from vc_core.paradigms.in_context import in_context_forward
+    from vc_core.wan_forward import ConditionLatents
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 16, 5, 4, 4, generator=g)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_model_patch import Spy
 
+from helpers import Spy, vcn
 from hostkit.setup import comfy_dir
 from hostkit.tiny_models import TinyWan
 from vc_core.rope import apply_rope_options, grid_positions, rope_options_key, rope_table
@@ -39,7 +39,7 @@ def test_unknown_rope_options_are_refused_by_name():
 
 @pytest.mark.parametrize("frames,h,w", [(1, 2, 2), (5, 3, 4)])
 def test_without_conditions_the_table_equals_comfyui_rope_encode_with_rope_options(wan, frames, h, w):
-    from vc_core.wan_forward import plan_rope_table
+    from vc_core.paradigms.in_context import plan_rope_table
 
     theirs = wan.rope_encode(frames, 2 * h, 2 * w, dtype=torch.float32,
                              transformer_options={"rope_options": OPTIONS})
@@ -86,7 +86,7 @@ def test_scale_rope_positions_reach_the_model_scaled_for_video_and_conditions(pa
     spy = Spy(model)
     prompt = [[torch.zeros(1, 1, 4096), {}]]
     latents = torch.randn(1, 16, 1, 4, 4, generator=torch.Generator().manual_seed(1))
-    cond = mp.attach_conditions(prompt, latents, [5], [1.0], 4)
+    cond = vcn("conditions").attach_conditions(prompt, latents, [5], [1.0], 4)
     sample(spy.model, cond, cond, steps=2)
     wan = t2v.model.diffusion_model
     tables = [call["pe"] for call in spy.calls]

@@ -5,13 +5,13 @@ masked out of attention (tests/masked_wan.py)."""
 
 import pytest
 import torch
-from masked_wan import allowed_mask, masked_forward
 
+from helpers import allowed_mask, masked_forward
 from hostkit.tiny_models import TinyWan
 from vc_core.condition_tokens import Footprint, select_tokens, token_keep
-from vc_core.in_context import assemble, plan_in_context
+from vc_core.paradigms.in_context import assemble, in_context_forward, plan_in_context
 from vc_core.rope import rope_table
-from vc_core.wan_forward import ConditionLatents, in_context_forward
+from vc_core.wan_forward import ConditionLatents
 
 # Float32 through 2 blocks of dim 256, summed in another order (SDPA vs ComfyUI's kernel, one
 # sequence vs two): outputs of size ~5 agree to ~1e-5; a single token dropped or misplaced moves

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_model_patch import Spy
 
+from helpers import Spy, vcn
 from hostkit.setup import comfy_dir
-from vc_core.in_context import STRENGTH_DEFINITION, condition_noise, noise_conditions
+from vc_core.paradigms.in_context import STRENGTH_DEFINITION, condition_noise, noise_conditions
 
 W, H, LENGTH = 32, 32, 9  # tiny checkpoints: 3 latent frames of 4x4 latents
 
@@ -106,7 +106,7 @@ def prompt_of(seed):
 def conditioned(mp, seed, strength):
     latents = randn(1, 16, 2, H // 8, W // 8, seed=1)
     prompt = prompt_of(seed)
-    return mp.attach_conditions(prompt, latents, [0, 5], [strength, 1.0], 4)
+    return vcn("conditions").attach_conditions(prompt, latents, [0, 5], [strength, 1.0], 4)
 
 
 def test_cfg_result_is_the_same_whether_comfyui_batches_cond_and_uncond_or_not(mp, t2v):
@@ -168,7 +168,7 @@ def test_strength_noise_is_fixed_by_the_seed_and_changes_with_the_step(mp, t2v):
 
 
 def toy_prompt(strength, seed, paradigm="in_context", steps=10, videos=1):
-    from hostkit.demo import TOY_UNET, TOY_VAE
+    from templates.recipes import TOY_UNET, TOY_VAE
 
     return {
         "1": {"class_type": "UNETLoader", "inputs": {"unet_name": TOY_UNET, "weight_dtype": "default"}},
@@ -204,7 +204,7 @@ KEY_FILE, KEY_AT = "videocanvas_strength_key.png", 8
 def keyframe(comfy):
     from PIL import Image
 
-    from hostkit.demo import bundled_models_present, keyframe_image
+    from benchmarks.demo import bundled_models_present, keyframe_image
 
     assert bundled_models_present(), "the bundled toy model is missing from models/"
     key = (keyframe_image(64).numpy() * 255).round().astype("uint8")
@@ -263,7 +263,7 @@ def test_strength_follows_sigma_not_the_timestep_units(mp, t2v):
     from comfy_extras.nodes_model_advanced import ModelSamplingAuraFlow, ModelSamplingSD3
 
     latents = randn(1, 16, 1, H // 8, W // 8, seed=5)
-    cond = mp.attach_conditions(prompt_of(0), latents, [4], [0.5], 4, LENGTH)
+    cond = vcn("conditions").attach_conditions(prompt_of(0), latents, [4], [0.5], 4, LENGTH)
     tokens = {}
     for name, model in (("sd3", ModelSamplingSD3().patch(mp.patch_model(t2v), 5.0)[0]),
                         ("aura", ModelSamplingAuraFlow().patch_aura(mp.patch_model(t2v), 5.0)[0])):
@@ -282,7 +282,7 @@ def test_latent_replacement_holds_its_slot_under_auraflow_sampling(mp, t2v_float
     t2v = t2v_float32
     latents = randn(1, 16, 1, H // 8, W // 8, seed=6)
     model = ModelSamplingAuraFlow().patch_aura(mp.patch_model(t2v, paradigm="latent_replacement"), 3.0)[0]
-    out = sample(model, mp.attach_conditions(prompt_of(0), latents, [4], [1.0], 4, LENGTH),
+    out = sample(model, vcn("conditions").attach_conditions(prompt_of(0), latents, [4], [1.0], 4, LENGTH),
                  prompt_of(1), cfg=1.0, steps=3)
     # frame 4 lives in latent slot 1; the sampler output is in the model's latent space
     expected = t2v.model.latent_format.process_in(latents)[:, :, 0]

@@ -18,6 +18,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from helpers import vcn
 from hostkit.setup import comfy_dir
 from hostkit.tiny_models import TEST_SUBDIR, TinyWan
 from trainer import models
@@ -270,7 +271,8 @@ def test_training_forward_equals_inference_forward_with_the_lora_as_comfyui_load
 
     patched, _ = comfy.sd.load_lora_for_models(mp.patch_model(comfy_model), None,
                                                lora.comfy_state_dict(), 1.0, 0)
-    positive = mp.attach_conditions([[context, {}]], cond_raw, frames, [1.0, 1.0], 4, length=LENGTH)
+    positive = vcn("conditions").attach_conditions([[context, {}]], cond_raw, frames, [1.0, 1.0], 4,
+                                                   length=LENGTH)
     out = comfy.sample.sample_custom(patched, eps, 1.0, comfy.samplers.sampler_object("euler"),
                                      torch.tensor([sigma, 0.0]), positive, positive, z_raw, seed=0,
                                      disable_pbar=True).cpu()  # from the model's device

@@ -233,7 +233,8 @@ def test_the_sparse_variant_trains_exactly_the_forward_the_pack_runs_with_sparse
     from toy_models.train_dit import sample_forward
     from trainer.anchors import Anchor, anchor_masks
     from vc_core.condition_tokens import Footprint
-    from vc_core.wan_forward import ConditionLatents, in_context_forward
+    from vc_core.paradigms.in_context import in_context_forward
+    from vc_core.wan_forward import ConditionLatents
 
     cpu = torch.device("cpu")
     model = build_dit(seed=0).eval()

@@ -3,8 +3,8 @@
 Each task has two templates: one for the bundled toy model, which must run exactly as shipped (its
 API twin from example_workflows/api/, unedited, with the example inputs the pack copied into
 ComfyUI's input folder when it loaded) and save its video; and one for real Wan, which is run on the
-tiny random checkpoints (hostkit.workflows.adapt: tiny Wan + tiny VAE, VideoCanvas Null Prompt for
-the umt5 text path, 48x32, 9 frames, 2 steps). The UI file must describe the same graph as the API
+tiny random checkpoints (hostkit.adapt: tiny Wan + tiny VAE, VideoCanvas Null Prompt for the
+umt5 text path, 48x32, 9 frames, 2 steps). The UI file must describe the same graph as the API
 file (converted with the server's /object_info), the JSON must be what scripts/build_workflows.py
 generates, and the template browser must list the UI files (not the API twins) with their
 thumbnails, where the frontends 1.32.9 / 1.35.9 fetch them.
@@ -18,11 +18,25 @@ from pathlib import Path
 
 import pytest
 
-from hostkit import example_inputs
-from hostkit import workflows as wf
+from hostkit.adapt import adapt, input_files
 from hostkit.setup import PACK_LINK_NAME, comfy_dir
+from templates import recipes as wf
+from templates.graph import (
+    API_DIR,
+    FRONTEND_ONLY,
+    INPUTS_DIR,
+    WORKFLOWS_DIR,
+    dumps,
+    load_api,
+    load_ui,
+    to_api,
+    to_ui,
+    ui_to_api,
+    widget_layout,
+)
+from toy_models import example_inputs
 
-NAMES = sorted(p.stem for p in wf.WORKFLOWS_DIR.glob("*.json"))
+NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
 TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
 # Templates for Wan 2.1 I2V 480p (36 channels): run on a tiny I2V checkpoint, CLIP vision dropped
 I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
@@ -92,14 +106,14 @@ def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
 def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
     """Every file a template loads ships in example_workflows/inputs/, and the pack copied it into
     ComfyUI's input folder as it loaded: LoadImage and LoadVideo list it, unchanged."""
-    loaded = {f for name in NAMES for f in wf.input_files(wf.load_api(name))}
+    loaded = {f for name in NAMES for f in input_files(load_api(name))}
     assert loaded == set(example_inputs.FILES)
     images = object_info["LoadImage"]["input"]["required"]["image"][0]
     videos = object_info["LoadVideo"]["input"]["required"]["file"]
     videos = videos[0] if isinstance(videos[0], list) else videos[1]["options"]
     for f in loaded:
         assert f in (videos if f.endswith(".mp4") else images), f
-        assert (comfy_dir() / "input" / f).read_bytes() == (wf.INPUTS_DIR / f).read_bytes(), f
+        assert (comfy_dir() / "input" / f).read_bytes() == (INPUTS_DIR / f).read_bytes(), f
 
 
 def test_the_copy_at_pack_load_fills_in_missing_files_and_keeps_the_users(pack, tmp_path):
@@ -116,33 +130,33 @@ def test_the_copy_at_pack_load_fills_in_missing_files_and_keeps_the_users(pack, 
         assert copy() == []
         assert (tmp_path / "videocanvas_keyframe.png").read_bytes() == b"the user's own picture"
         assert (tmp_path / "videocanvas_mask.png").read_bytes() == \
-            (wf.INPUTS_DIR / "videocanvas_mask.png").read_bytes()
+            (INPUTS_DIR / "videocanvas_mask.png").read_bytes()
     finally:
         folder_paths.set_input_directory(before)
 
 
 def test_example_inputs_are_generated_by_the_project():
-    """The PNGs are byte for byte what hostkit/example_inputs.py renders from the procedural
+    """The PNGs are byte for byte what toy_models/example_inputs.py renders from the procedural
     generator (the clips depend on the host's H.264 encoder: checked for size and length)."""
     assert example_inputs.stale() == []
     for name, (kind, _, _) in example_inputs.FILES.items():
         if kind == "video":
-            assert count_frames(wf.INPUTS_DIR / name) == (example_inputs.FRAMES, example_inputs.CLIP,
-                                                          example_inputs.CLIP), name
+            assert count_frames(INPUTS_DIR / name) == (example_inputs.FRAMES, example_inputs.CLIP,
+                                                       example_inputs.CLIP), name
 
 
 @pytest.mark.parametrize("name", TOY)
 def test_bundled_model_template_runs_as_shipped(name, server, object_info):
     """The API twin exactly as shipped: the bundled toy model, the example inputs, no edits."""
-    prompt = wf.load_api(name)
+    prompt = load_api(name)
     require_registered((n["class_type"] for n in prompt.values()), object_info)
     run_and_check_video(server, name, prompt, (wf.TOY.width, wf.TOY.height))
 
 
 @pytest.mark.parametrize("name", WAN)
 def test_real_wan_template_runs_on_tiny_models(name, server, checkpoints, object_info):
-    prompt = wf.adapt(wf.load_api(name), unet=checkpoints["wan21_t2v_tiny"],
-                      vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
+    prompt = adapt(load_api(name), unet=checkpoints["wan21_t2v_tiny"],
+                   vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
     require_registered((n["class_type"] for n in prompt.values()), object_info)
     run_and_check_video(server, name, prompt, SIZE)
 
@@ -151,8 +165,8 @@ def test_real_wan_template_runs_on_tiny_models(name, server, checkpoints, object
 def test_i2v_model_template_runs_on_the_tiny_i2v_model(name, server, checkpoints, object_info):
     """The Wan 2.1 I2V 480p template on a tiny 36-channel Wan I2V checkpoint (ComfyUI's WAN21_I2V),
     its CLIP-vision path dropped (no tiny CLIP vision can exist), over the HTTP API."""
-    prompt = wf.adapt(wf.load_api(name), unet=checkpoints["wan21_i2v_480p_tiny"],
-                      vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
+    prompt = adapt(load_api(name), unet=checkpoints["wan21_i2v_480p_tiny"],
+                   vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
     kinds = {n["class_type"] for n in prompt.values()}
     assert not kinds & {"CLIPVisionLoader", "CLIPVisionEncode"}
     (sampler,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasSampler"]
@@ -165,7 +179,7 @@ def test_i2v_model_template_names_the_real_files():
     """ComfyUI's repackaged Wan 2.1 I2V 480p files, CLIP vision of the first frame into the sampler
     as in ComfyUI's own I2V template, and no RoPE Interpolator (the sampler patches the model)."""
     assert I2V == ["VideoCanvas 13 First and last frame on a Wan I2V model (Wan 2.1 I2V 480p)"]
-    api = wf.load_api(I2V[0])
+    api = load_api(I2V[0])
     by_kind = {}
     for node_id, node in api.items():
         by_kind.setdefault(node["class_type"], []).append((node_id, node["inputs"]))
@@ -197,18 +211,18 @@ CHANGED_UPSTREAM = {"CreateVideo", "SaveVideo"}
 def nodes_read_otherwise(ui: dict, object_info: dict) -> set[int]:
     """Ids of the file's core nodes whose saved widget values do not match this host's widgets."""
     changed = {n["id"]: n["type"] for n in ui["nodes"] if n["type"] in object_info
-               and len(n.get("widgets_values") or []) != len(wf.widget_layout(object_info[n["type"]]))}
+               and len(n.get("widgets_values") or []) != len(widget_layout(object_info[n["type"]]))}
     assert set(changed.values()) <= CHANGED_UPSTREAM, changed  # never one of the pack's own nodes
     return set(changed)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_ui_and_api_files_describe_the_same_graph(name, object_info):
-    ui, api = wf.load_ui(name), wf.load_api(name)
+    ui, api = load_ui(name), load_api(name)
     require_registered((n["class_type"] for n in api.values()), object_info)
     other = nodes_read_otherwise(ui, object_info)
     here = {**ui, "nodes": [n for n in ui["nodes"] if n["id"] not in other]}
-    assert wf.ui_to_api(here, object_info) == {k: v for k, v in api.items() if int(k) not in other}
+    assert ui_to_api(here, object_info) == {k: v for k, v in api.items() if int(k) not in other}
 
     # the links table agrees with the nodes' sockets (what the frontend needs to load the file)
     nodes = {n["id"]: n for n in ui["nodes"]}
@@ -226,7 +240,7 @@ def test_ui_and_api_files_describe_the_same_graph(name, object_info):
 def test_size_length_and_fps_are_set_once(name):
     """One VideoCanvas Canvas per template; every VideoCanvas node that needs the canvas, and every
     core node that needs its size, length or fps, is linked to it (no second typed copy)."""
-    api = wf.load_api(name)
+    api = load_api(name)
     (canvas_id,) = [i for i, n in api.items() if n["class_type"] == "VideoCanvasCanvas"]
     linked = {
         "VideoCanvasTimestampConditioner": ["canvas"], "VideoCanvasSampler": ["canvas"],
@@ -245,7 +259,7 @@ def test_size_length_and_fps_are_set_once(name):
 def test_titles_hold_no_values_that_can_go_stale():
     """Node titles name roles, never numbers (a frame, a size) that a widget may change later."""
     for name in NAMES:
-        for node in wf.load_ui(name)["nodes"]:
+        for node in load_ui(name)["nodes"]:
             title = node.get("title", "")
             assert not re.search(r"\b\d+\b", title), f"{name}: node title {title!r}"
 
@@ -275,15 +289,16 @@ def test_files_are_generated_from_the_descriptions(object_info):
         pytest.skip(f"the templates are generated on ComfyUI {PINNED_HOST}; this is "
                     f"{comfyui_version.__version__}")
     assert sorted(wf.WORKFLOWS) == NAMES
-    assert sorted(p.stem for p in wf.API_DIR.glob("*.json")) == NAMES
+    assert sorted(p.stem for p in API_DIR.glob("*.json")) == NAMES
     graphs = {name: w.build() for name, w in wf.WORKFLOWS.items()}
-    require_registered({n.type for g in graphs.values() for n in g.nodes} - wf.FRONTEND_ONLY,
+    require_registered({n.type for g in graphs.values() for n in g.nodes} - FRONTEND_ONLY,
                        object_info)
     for name, graph in graphs.items():
-        assert (wf.WORKFLOWS_DIR / f"{name}.json").read_text(encoding="utf-8") == \
-            wf.dumps(wf.to_ui(graph, object_info)), f"{name}.json: run scripts/build_workflows.py"
-        assert (wf.API_DIR / f"{name}.json").read_text(encoding="utf-8") == \
-            wf.dumps(wf.to_api(graph, object_info)), f"api/{name}.json: run scripts/build_workflows.py"
+        assert (WORKFLOWS_DIR / f"{name}.json").read_text(encoding="utf-8") == \
+            dumps(to_ui(graph, object_info, wf.MODEL_FILES)), \
+            f"{name}.json: run scripts/build_workflows.py"
+        assert (API_DIR / f"{name}.json").read_text(encoding="utf-8") == \
+            dumps(to_api(graph, object_info)), f"api/{name}.json: run scripts/build_workflows.py"
 
 
 def test_template_browser_lists_the_ui_files_with_their_thumbnails(server):
@@ -295,7 +310,7 @@ def test_template_browser_lists_the_ui_files_with_their_thumbnails(server):
     status, body = server.request(f"{base}/{NAMES[0].replace(' ', '%20')}.json")
     assert status == 200
     body = json.loads(body) if isinstance(body, (bytes, str)) else body
-    assert body == wf.load_ui(NAMES[0])
+    assert body == load_ui(NAMES[0])
     import urllib.parse
     import urllib.request
 
@@ -304,15 +319,15 @@ def test_template_browser_lists_the_ui_files_with_their_thumbnails(server):
     for name in NAMES:  # where the frontends fetch a custom template's thumbnail (mediaSubtype jpg)
         url = f"{server.base}{base}/{urllib.parse.quote(name)}.jpg"
         with urllib.request.urlopen(url, timeout=30) as resp:
-            assert resp.status == 200 and resp.read() == (wf.WORKFLOWS_DIR / f"{name}.jpg").read_bytes()
-        with Image.open(wf.WORKFLOWS_DIR / f"{name}.jpg") as im:
+            assert resp.status == 200 and resp.read() == (WORKFLOWS_DIR / f"{name}.jpg").read_bytes()
+        with Image.open(WORKFLOWS_DIR / f"{name}.jpg") as im:
             assert (im.format, im.size) == ("JPEG", (256, 256)), name
 
 
 def test_real_model_names_and_defaults():
     """The real-Wan twins name ComfyUI's repackaged Wan files and realistic settings."""
     for name in WAN:
-        api = wf.load_api(name)
+        api = load_api(name)
         unets = {n["inputs"]["unet_name"] for n in api.values() if n["class_type"] == "UNETLoader"}
         vaes = {n["inputs"]["vae_name"] for n in api.values() if n["class_type"] == "VAELoader"}
         clips = [n["inputs"] for n in api.values() if n["class_type"] == "CLIPLoader"]
@@ -329,13 +344,13 @@ def test_real_model_names_and_defaults():
         kinds = {n["class_type"] for n in api.values()}
         assert {"VideoCanvasRoPEInterpolator", "VideoCanvasDecode", "CreateVideo", "SaveVideo",
                 "PreviewImage", "VideoCanvasCanvas"} <= kinds, name
-    kinds = [{n["class_type"] for n in wf.load_api(name).values()} for name in NAMES]
+    kinds = [{n["class_type"] for n in load_api(name).values()} for name in NAMES]
     assert any({"VideoCanvasConditioning", "KSampler"} <= k for k in kinds), "no core KSampler path"
 
 
 def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
     for name in TOY:
-        kinds = {n["class_type"]: n["inputs"] for n in wf.load_api(name).values()}
+        kinds = {n["class_type"]: n["inputs"] for n in load_api(name).values()}
         # the image-to-video template runs the toy's 36-channel (channel-concatenation) variant
         assert kinds["UNETLoader"]["unet_name"] == ("videocanvas_toy_i2v.safetensors"
                                                     if wf.WORKFLOWS[name].key == "13_i2v_model_channels"
@@ -343,15 +358,15 @@ def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
         assert kinds["VAELoader"]["vae_name"] == "videocanvas_toy_vae.safetensors"
         assert "CLIPLoader" not in kinds and "VideoCanvasNullPrompt" in kinds
         # one window of the toy model, or (long video) 61 frames in its 17-frame windows
-        assert wf.canvas(wf.load_api(name)) == ((64, 64, 61) if wf.WORKFLOWS[name].key in TOY_ONLY
-                                                else (64, 64, 17)), name
+        assert wf.canvas(load_api(name)) == ((64, 64, 61) if wf.WORKFLOWS[name].key in TOY_ONLY
+                                             else (64, 64, 17)), name
 
 
 def test_adapt_moves_frames_with_the_length():
     name = "VideoCanvas 03 Keyframes (Wan 2.1 1.3B)"
-    api = wf.load_api(name)
-    prompt = wf.adapt(api, unet="u.safetensors", vae="v.safetensors", size=(48, 32), length=9, steps=2,
-                      inputs={"videocanvas_key_middle.png": "m.png"})
+    api = load_api(name)
+    prompt = adapt(api, unet="u.safetensors", vae="v.safetensors", size=(48, 32), length=9, steps=2,
+                   inputs={"videocanvas_key_middle.png": "m.png"})
     kinds = [n["class_type"] for n in prompt.values()]
     assert "CLIPLoader" not in kinds and "CLIPTextEncode" not in kinds
     assert kinds.count("VideoCanvasNullPrompt") == 1
@@ -364,4 +379,4 @@ def test_adapt_moves_frames_with_the_length():
     (null_id,) = [i for i, n in prompt.items() if n["class_type"] == "VideoCanvasNullPrompt"]
     (sampler,) = [n["inputs"] for n in prompt.values() if n["class_type"] == "VideoCanvasSampler"]
     assert sampler["positive"] == sampler["negative"] == [null_id, 0] and sampler["steps"] == 2
-    assert api == wf.load_api(name), "adapt must not change its argument"
+    assert api == load_api(name), "adapt must not change its argument"

@@ -161,7 +161,7 @@ def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch
     vc_core.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
     a sample without anchors gets zeros, what ComfyUI passes when no concat inputs are set."""
     from trainer.anchors import anchor_masks, render_canvases
-    from vc_core.channel_concat import concat_mask, pixel_video
+    from vc_core.paradigms.channel_concat import concat_mask, pixel_video
 
     n = len(draws)
     h, w = SIZE // 8, SIZE // 8
@@ -337,8 +337,9 @@ def sample_forward(model, variant, zt, t, cond, frames, device, anchors=None):
     """The model's output for n samples with the same number of anchors (frames: one tuple per row;
     anchors: the rows' trainer.anchors.Anchor lists, for `sparse`) and the loss weight per sample and
     latent frame (0 where a condition replaced the slot)."""
+    from vc_core.paradigms.in_context import in_context_forward
     from vc_core.timing import causal_latent_slot
-    from vc_core.wan_forward import ConditionLatents, in_context_forward
+    from vc_core.wan_forward import ConditionLatents
 
     n = zt.shape[0]
     weight = torch.ones(n, 1, LATENT_FRAMES, 1, 1, device=device)
@@ -371,7 +372,7 @@ _ROPE_CACHE = {}
 
 
 def rope_video(model, device):
-    from vc_core.in_context import plan_in_context
+    from vc_core.paradigms.in_context import plan_in_context
     from vc_core.rope import rope_table
 
     if device not in _ROPE_CACHE:

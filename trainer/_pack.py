@@ -2,8 +2,7 @@
 
 ComfyUI loads the pack as a package (its nodes import `..trainer`), so there `vc_core` is a sibling
 subpackage; `python -m trainer` from the pack's folder makes `trainer` top-level, and `vc_core` is
-then top-level too. Importing `nodes` from the pack's folder would shadow ComfyUI's own `nodes`
-module, so nothing here relies on the pack being on sys.path inside ComfyUI.
+then top-level too. Relative imports serve only the first, absolute ones only the second.
 """
 
 from __future__ import annotations

@@ -90,13 +90,13 @@ def predict(wan, x_t: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor,
     conditions [1 or B, C, K, h, w] (latent format applied) clean at the given pixel frames (or, per
     batch row, at row_frames); without conditions, the same forward with none appended. Wan's
     timestep is sigma x 1000."""
-    wf = vc("wan_forward")
+    wf, icc = vc("wan_forward"), vc("paradigms.in_context")
     if conditions is None or not len(frames):
         conditions = x_t.new_zeros(x_t.shape[0], x_t.shape[1], 0, *x_t.shape[3:])
         frames, row_frames = (), ()
     rows = tuple(tuple(int(f) for f in r) for r in row_frames) if len(row_frames) > 1 else ()
     cond = wf.ConditionLatents(conditions, tuple(int(f) for f in frames), stride=stride, row_frames=rows)
-    return wf.in_context_forward(wan, x_t, sigma * 1000.0, context, cond, policy)
+    return icc.in_context_forward(wan, x_t, sigma * 1000.0, context, cond, policy)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
 from .template_order import install as install_template_order
-from .training import VideoCanvasTrainLoRA
+from .train_lora import VideoCanvasTrainLoRA
 from .video_tasks import (
     VideoCanvasCameraMove,
     VideoCanvasExtend,

@@ -4,7 +4,7 @@ import copy
 
 import torch
 
-from ..vc_core.channel_concat import concat_mask, from_plan
+from ..vc_core.paradigms.channel_concat import concat_mask, from_plan
 from ..vc_core.plan import VideoCanvasPlan
 
 
@@ -48,7 +48,7 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
 
 
 def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Tensor]:
-    """(concat_latent_image, concat_mask) for a Wan image-to-video model (vc_core.channel_concat):
+    """(concat_latent_image, concat_mask) for a Wan image-to-video model (vc_core.paradigms.channel_concat):
     the conditions composited into one full-length grey pixel video, encoded in video mode (one clip,
     as WanImageToVideo / WanFirstLastFrameToVideo encode theirs), and the per-pixel-frame mask."""
     _, spatial, temporal = video_vae_geometry(vae)
@@ -58,7 +58,7 @@ def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Ten
 
 class DeferredEncoding:
     """The conditions of a VideoCanvas Conditioning node, encoded when a patched model is about to
-    sample them (after its memory check; see model_patch._accept_conditions), once: the node has no
+    sample them (after its memory check; see wrappers.accept_conditions), once: the node has no
     model to check an absurd request against, and encoding first would spend the time (and memory)
     the check exists to save. The rendered canvases are dropped once encoded."""
 

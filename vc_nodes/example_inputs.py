@@ -2,7 +2,7 @@
 
 LoadImage / LoadImageMask / LoadVideo list the files at the top level of the input folder (their
 combo options) and accept a name only if it exists there (their VALIDATE_INPUTS), on 0.3.75 and
-0.7.0 alike; so the shipped files (example_workflows/inputs/, made by hostkit/example_inputs.py) are
+0.7.0 alike; so the shipped files (example_workflows/inputs/, made by toy_models/example_inputs.py) are
 copied there under their own names, and the templates run unedited. A file already there is never
 overwritten (it may be the user's), nothing is written through a link (a planted
 `input/<name> -> elsewhere`, dangling or not, stays as it is and nothing is written elsewhere), and a

@@ -22,7 +22,7 @@ import nodes
 import torch
 from comfy_api.latest import InputImpl, Types, io
 
-from ..vc_core.in_context import require_full_strength
+from ..vc_core.paradigms import PARADIGMS
 from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
 from .encode import encode_plan, video_vae_geometry
@@ -142,8 +142,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
             windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
             if not is_patched(model):
                 model = patch_model(model)
-            if paradigm_of(model) == "latent_replacement":
-                require_full_strength("latent_replacement", plan.strengths, plan.frames, plan.origins)
+            PARADIGMS[paradigm_of(model)].check_strengths(plan.strengths, plan.frames, plan.origins)
             busiest = max(w.conditions for w in windows)
             shape = tuple(latent["samples"].shape)
             check_count(busiest, window_length, shape[3] * shape[4] // 4)

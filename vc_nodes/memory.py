@@ -22,6 +22,7 @@ from pathlib import Path
 import comfy.patcher_extension as pe
 
 from ..vc_core import memory_estimates as est
+from ..vc_core.paradigms import PARADIGMS
 from .patch_state import condition_options_of, paradigm_of
 from .types import COND_LATENTS
 
@@ -133,7 +134,7 @@ def adds_tokens(model) -> bool:
     """Whether conditions add latent frames of tokens on this model: in context (the VideoCanvas
     paradigm, also what VideoCanvas Sampler patches an unpatched model with); latent replacement
     overwrites video slots instead."""
-    return paradigm_of(model) in (None, "in_context")
+    return PARADIGMS[paradigm_of(model) or "in_context"].adds_tokens
 
 
 def _frames_text(f: int, conditions: int) -> str:
@@ -309,7 +310,7 @@ def apply_memory_patches(patched, paradigm: str) -> None:
     (shape [B, C, K, h, w]: K latent frames of tokens, the same units as the noise) when the
     conditions join in context; an object patch, so only this patched clone's model counts them."""
     current = tuple(c for c in patched.get_model_object(_FACTOR_CONDS) if c != COND_LATENTS)
-    patched.add_object_patch(_FACTOR_CONDS, current + ((COND_LATENTS,) if paradigm == "in_context"
+    patched.add_object_patch(_FACTOR_CONDS, current + ((COND_LATENTS,) if PARADIGMS[paradigm].adds_tokens
                                                        else ()))
 
 

@@ -1,9 +1,8 @@
 """Which VideoCanvas patch a model carries: the key the model patch (model_patch.py) registers its
 ComfyUI wrappers under, and what its installed forward was set up with.
 
-Its own module because two others read it and one of them is imported by the other: the model patch
-installs the wrappers, and the memory checks (memory.py, which the model patch imports) count
-condition tokens only where the patch adds them.
+Its own module because the patch's other files all read it (model_patch.py installs the wrappers;
+wrappers.py and memory.py ask which paradigm a model runs) and it imports none of them.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 from comfy_api.latest import io
 
 from ..vc_core.condition_tokens import ATTENTION_HELP, CONDITION_ATTENTION, CONDITION_TOKENS, TOKENS_HELP
-from ..vc_core.in_context import PARADIGMS
+from ..vc_core.paradigms import TOKEN_PARADIGMS
 from ..vc_core.timing import POSITION_POLICIES
-from .model_patch import UnsupportedModel, patch_model
+from .model_kinds import UnsupportedModel
+from .model_patch import patch_model
 from .types import CATEGORY
 
 
@@ -34,7 +35,7 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                                tooltip="interpolate: frame t sits at t/4 (the paper). nearest: at "
                                "the latent slot holding t (ablation). extrapolate: all positions in "
                                "pixel frames (ablation)."),
-                io.Combo.Input("paradigm", options=list(PARADIGMS), default="in_context",
+                io.Combo.Input("paradigm", options=list(TOKEN_PARADIGMS), default="in_context",
                                tooltip="in_context: conditions appended as tokens (VideoCanvas). "
                                "latent_replacement: conditions overwrite their latent slot (the "
                                "paper's baseline, for comparisons)."),

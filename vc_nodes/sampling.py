@@ -7,12 +7,14 @@ import nodes
 import torch
 from comfy_api.latest import io
 
-from ..vc_core.in_context import require_full_strength
+from ..vc_core.paradigms import PARADIGMS
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
+from .conditions import attach_conditions
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_patch import attach_conditions, describe_model, is_channel_concat_model, patch_model
+from .model_kinds import describe_model, is_channel_concat_model
+from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
 from .types import CATEGORY, VCConditions, canvas_input
 
@@ -108,7 +110,7 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     check (for the Conditioning node, which has no model to check against)."""
     channels, spatial, temporal = video_vae_geometry(vae)
     # Wan image-to-video models take the conditions as channels (no tokens): the patched model
-    # encodes them as one pixel video when sampling starts (model_patch._to_channels).
+    # encodes them as one pixel video when sampling starts (wrappers.to_channels).
     channel_concat = model is not None and is_channel_concat_model(model)
     defer = defer or channel_concat
     if model is not None:
@@ -134,8 +136,8 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
     except PlanError as err:
         raise ValueError(str(err)) from None
-    if model is not None and paradigm_of(model) == "latent_replacement":  # before any encoding
-        require_full_strength("latent_replacement", plan.strengths, plan.frames, plan.origins)
+    if model is not None and is_patched(model):  # before any encoding
+        PARADIGMS[paradigm_of(model)].check_strengths(plan.strengths, plan.frames, plan.origins)
     if not plan.num_conditions:
         latents = None
     else:

@@ -4,8 +4,7 @@ from dataclasses import dataclass
 
 from comfy_api.latest import io
 
-from ..vc_core.channel_concat import CHANNEL_STRENGTH_DEFINITION
-from ..vc_core.in_context import STRENGTH_DEFINITION
+from ..vc_core.paradigms import PARADIGMS
 
 CATEGORY = "VideoCanvas"
 
@@ -46,8 +45,7 @@ def chain(conditions, *new) -> tuple:
 
 def strength_input():
     return io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05,
-                          tooltip=STRENGTH_DEFINITION + " Latent replacement accepts only 1. "
-                          + CHANNEL_STRENGTH_DEFINITION)
+                          tooltip=" ".join(p.strength_definition for p in PARADIGMS.values()))
 
 
 # The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):

@@ -5,8 +5,6 @@ latent frame of the video's spatial size. Appending it as an extra frame therefo
 h*w/(patch area) tokens that share the video's patch embedding and spatial RoPE grid. The condition
 frames get timestep 0 (clean) and a temporal RoPE position chosen by the position policy; after the
 forward pass they are dropped, so only video tokens are denoised.
-
-Also here: latent replacement, the paper's baseline paradigm, for ablations.
 """
 
 from __future__ import annotations
@@ -18,10 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .rope import apply_rope_options, grid_positions
-from .timing import condition_time_position, video_time_positions
-
-PARADIGMS = ("in_context", "latent_replacement")
+from ..condition_tokens import ConditionKVCache, check_options, condition_token_forward, token_keep
+from ..rope import ROPE_TABLES, apply_rope_options, grid_positions, rope_options_key, rope_table
+from ..timing import condition_time_position, video_time_positions
+from ..wan_forward import ConditionLatents, check_grid, video_sigma
+from .base import Paradigm, ParadigmError, PatchOptions
 
 # What strength means, in one sentence (the node's tooltip and the README say the same).
 STRENGTH_DEFINITION = (
@@ -31,7 +30,7 @@ STRENGTH_DEFINITION = (
     "lower values loosen how closely the video follows it.")
 
 
-class InContextError(ValueError):
+class InContextError(ParadigmError):
     """Inputs that cannot be assembled; the message names the input."""
 
 
@@ -120,20 +119,6 @@ def noise_conditions(latents: torch.Tensor, sigmas: torch.Tensor, seed: int,
     return (1.0 - s) * latents + s * eps.to(latents)
 
 
-def require_full_strength(paradigm: str, strengths: Sequence[float], frames: Sequence[int],
-                          origins: Sequence[str] = ()) -> None:
-    """Paradigms that cannot honour strength refuse any other value than 1, naming the condition
-    (its origin in the graph where known: 'condition #1 from "Title" (node 12)')."""
-    for i, (s, f) in enumerate(zip(strengths, frames, strict=True)):
-        if float(s) != 1.0:
-            where = origins[i] if i < len(origins) else f"condition frame #{i + 1}"
-            raise InContextError(
-                f"strength of {where} (at frame {f}): the {paradigm} paradigm cannot honour strength "
-                f"{float(s):g}: it overwrites the video's latent slot with the clean condition, so "
-                f"there is nothing to weaken. Set strength to 1, or use the in_context paradigm in "
-                f"'VideoCanvas RoPE Interpolator'")
-
-
 def assemble(x: torch.Tensor, condition_latents: torch.Tensor, timestep: torch.Tensor,
              condition_timestep: torch.Tensor | float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Append K condition frames to the video: x [B, C, F, H, W], conditions [1 or B, C, K, H, W].
@@ -163,36 +148,93 @@ def drop_conditions(output: torch.Tensor, video_frames: int) -> torch.Tensor:
     return output[:, :, :video_frames]
 
 
-# --- Latent replacement (the paper's baseline, Table 2) ---------------------------------------
+def plan_rope_table(wan, video_frames: int, grid: tuple[int, int], condition_frames, stride: int,
+                    policy: str, rope_options, device) -> torch.Tensor:
+    """The rope table of a plan, from ROPE_TABLES: the same object for the same plan, built once on
+    `device` (angles in float64, table float32) the first time it is asked for."""
+    axes = tuple(int(d) for d in wan.rope_embedder.axes_dim)
+    theta = float(wan.rope_embedder.theta)
+    options = rope_options_key(rope_options)
+    device = torch.device(device)
+    key = (int(video_frames), tuple(grid), tuple(int(f) for f in condition_frames), int(stride), policy,
+           options, axes, theta, str(device))
 
-def replace_latent_slots(x: torch.Tensor, timestep: torch.Tensor, condition_latents: torch.Tensor,
-                         slots: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Overwrite video latent frames with condition latents and mark them clean (timestep 0).
+    def build():
+        plan = plan_in_context(video_frames, grid, list(condition_frames), stride, policy)
+        return rope_table(plan.positions(rope_options), axes, theta, device=device)
 
-    Conditions that share a slot: the later one wins (the baseline has no way to hold both).
-    """
+    return ROPE_TABLES.get(key, build)
+
+
+def in_context_forward(wan, x: torch.Tensor, timestep: torch.Tensor, context: torch.Tensor,
+                       conditions: ConditionLatents, policy: str = "interpolate",
+                       clip_fea=None, transformer_options=None, condition_tokens: str = "full",
+                       condition_attention: str = "two-way", attention=None,
+                       kv_cache: ConditionKVCache | None = None, **kwargs) -> torch.Tensor:
+    """One Wan forward with conditions appended as in-context tokens; returns the video's output.
+
+    condition_tokens / condition_attention (vc_core.condition_tokens): full + two-way is the paper's
+    forward (Wan's own forward_orig on the assembled sequence); the others run the condition-token
+    forward, with `attention` as the kernel and `kv_cache` keeping cached keys/values for a run."""
+    check_options(condition_tokens, condition_attention)
+    transformer_options = {} if transformer_options is None else transformer_options
     b, _, f, _, _ = x.shape
-    out = x.clone()
-    t = per_frame_timesteps(timestep, b, f).clone()
-    cond = condition_latents.to(device=x.device, dtype=x.dtype).expand(b, -1, -1, -1, -1)
-    for i, slot in enumerate(slots):
-        if not 0 <= slot < f:
-            raise InContextError(f"latent slot {slot} is outside the video's {f} latent frames")
-        out[:, :, slot] = cond[:, :, i]
-        t[:, slot] = 0
-    return out, t
+    grid = check_grid(wan, x)
+    rows = conditions.row_frames or (conditions.frames,)
+    if len(rows) > 1 and (kv_cache is not None or condition_tokens != "full"):
+        raise ValueError("row_frames (a training batch) runs full condition tokens without a kv cache")
+    # one table per row where rows differ: [B, L, ...] broadcasts in the attention like [1, L, ...]
+    tables = [plan_rope_table(wan, f, grid, r, conditions.stride, policy,
+                              transformer_options.get("rope_options"), x.device) for r in rows]
+    freqs = tables[0] if len(tables) == 1 else torch.cat(tables)
+    strengths = torch.tensor(conditions.strengths, dtype=torch.float32)
+    t_video = torch.as_tensor(timestep).reshape(b, -1).float()
+    t_cond = condition_noise_levels(t_video, strengths)
+    cond = conditions.latents.expand(b, -1, -1, -1, -1)
+    # The conditions' noise level in sigma units, as t_cond is in the model's timestep units. The
+    # step's noise is keyed on each row's sigma (x 1000: Wan's timestep), which cond and uncond rows
+    # of one step share, whatever the model sampling's multiplier.
+    sigma = video_sigma(timestep, transformer_options, b).to(t_cond)
+    sigma_cond = sigma.reshape(-1, 1) * (1.0 - strengths.to(t_cond).reshape(1, -1))
+    cond = noise_conditions(cond, sigma_cond, conditions.seed, sigma * 1000.0)
+    if (condition_tokens, condition_attention) != ("full", "two-way"):
+        if clip_fea is not None:
+            raise ValueError("clip_fea: the condition-token options run Wan text-to-video only")
+        keep = None
+        if condition_tokens == "sparse" and conditions.footprint is not None:
+            keep = token_keep(conditions.footprint.tensor(), tuple(wan.patch_size[1:]))
+        # id(wan): a run's cache must never serve another model's keys/values.
+        key = (id(wan), f, grid, conditions.frames, conditions.stride, policy, condition_tokens,
+               conditions.footprint if keep is not None else None,
+               rope_options_key(transformer_options.get("rope_options")))
+        return condition_token_forward(
+            wan, x, per_frame_timesteps(t_video, b, f), cond, t_cond, context, freqs,
+            condition_tokens, condition_attention, keep, attention, transformer_options, kv_cache, key)
+    x_cat, t_cat = assemble(x, cond, t_video, t_cond)
+    out = wan.forward_orig(x_cat, t_cat, context, clip_fea=clip_fea, freqs=freqs,
+                           transformer_options=transformer_options, **kwargs)
+    return drop_conditions(out, f)
 
 
-def clamp_replaced_velocity(output: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
-                            condition_latents: torch.Tensor, slots: list[int]) -> torch.Tensor:
-    """Make a flow model's velocity at replaced slots denoise exactly to the condition.
+def forward(wan, x, timestep, context, conditions: ConditionLatents, options: PatchOptions, *,
+            attention=None, kv_cache: ConditionKVCache | None = None, **kwargs) -> torch.Tensor:
+    """The paradigm's forward (base.Paradigm): in_context_forward with the patch's options."""
+    return in_context_forward(wan, x, timestep, context, conditions, options.position_policy,
+                              condition_tokens=options.condition_tokens,
+                              condition_attention=options.condition_attention,
+                              attention=attention, kv_cache=kv_cache, **kwargs)
 
-    The sampler computes denoised = x - sigma * v; setting v = (x - c) / sigma at a slot keeps that
-    frame equal to the condition through every step (the slot is 'kept clean').
-    """
-    out = output.clone()
-    s = sigma.to(x).reshape(-1, 1, 1, 1).clamp_min(1e-6)
-    cond = condition_latents.to(x).expand(x.shape[0], -1, -1, -1, -1)
-    for i, slot in enumerate(slots):
-        out[:, :, slot] = ((x[:, :, slot] - cond[:, :, i]) / s).to(out.dtype)
-    return out
+
+def _check_options(options: PatchOptions, model: str) -> None:
+    check_options(options.condition_tokens, options.condition_attention)
+
+
+PARADIGM = Paradigm(
+    name="in_context",
+    condition_becomes=("one latent frame of tokens appended to the video's, at timestep 0 and a "
+                       "fractional temporal RoPE position (pixel frame / VAE stride)"),
+    strength_definition=STRENGTH_DEFINITION,
+    adds_tokens=True,
+    check_options=_check_options,
+    forward=forward,
+)

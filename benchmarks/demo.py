@@ -6,6 +6,9 @@ API with the shipped example inputs; writes the videos, a contact sheet and a re
 
 --thumbnails also writes each template's card thumbnail (example_workflows/<name>.jpg, for the toy
 template and its Wan twin alike) from the video the toy template just made.
+
+Beside the benchmarks because it measures (template 01's keyframe PSNR per frame, `keyframe_psnr` in
+the report) and the bundled-model tests reuse those helpers.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
 from hostkit.server import ComfyServer  # noqa: E402
-from hostkit.workflows import TOY, TOY_UNET, TOY_VAE, WORKFLOWS, WORKFLOWS_DIR, load_api  # noqa: E402
+from templates.graph import WORKFLOWS_DIR, load_api  # noqa: E402
+from templates.recipes import TOY, TOY_UNET, TOY_VAE, WORKFLOWS  # noqa: E402
 
 SIZE, LENGTH = TOY.width, TOY.length
 THUMBNAIL = 256  # px, square: the template cards crop to a square
@@ -70,7 +74,7 @@ def read_video(path: Path):
 def keyframe_image(size: int = SIZE):
     """The shipped keyframe (example_workflows/inputs/videocanvas_keyframe.png) as the procedural
     generator renders it at size x size: [H, W, 3] float in 0..1, on 8-bit levels."""
-    from hostkit.example_inputs import FILES, FRAMES
+    from toy_models.example_inputs import FILES, FRAMES
     from toy_models.procedural import SceneSpec, generate_clip
 
     _, seed, frame = FILES["videocanvas_keyframe.png"]

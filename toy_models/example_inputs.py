@@ -1,10 +1,10 @@
 """The example inputs the templates load (images, a cut-out, a mask, clips), made by this project's
 procedural generator (toy_models/procedural.py) from held-out seeds, so they are the pack's own and
 are shipped with it in example_workflows/inputs/ (the pack copies them into ComfyUI's input folder
-when it loads: nodes/example_inputs.py).
+when it loads: vc_nodes/example_inputs.py).
 
-    .host/venv/bin/python -m hostkit.example_inputs           # (re)write the files
-    .host/venv/bin/python -m hostkit.example_inputs --check   # exit 1 if a PNG differs
+    .host/venv/bin/python -m toy_models.example_inputs           # (re)write the files
+    .host/venv/bin/python -m toy_models.example_inputs --check   # exit 1 if a PNG differs
 
 Stills are rendered at 256x256 (the generator is resolution independent: the toy model sees the same
 content downscaled); clips are 17 frames of 128x128 at 16 fps, H.264. The seeds were picked among

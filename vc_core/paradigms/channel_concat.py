@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .canvas import VAE_ZERO
+from ..canvas import VAE_ZERO
+from .base import Paradigm, ParadigmError, PatchOptions
 
 # What strength means for these models, in one sentence (tooltips, help pages and README say it too).
 CHANNEL_STRENGTH_DEFINITION = (
@@ -36,7 +37,7 @@ CHANNEL_STRENGTH_DEFINITION = (
     "model, its pixels still in the image channels).")
 
 
-class ChannelConcatError(ValueError):
+class ChannelConcatError(ParadigmError):
     """Inputs that cannot be laid out; the message names the input."""
 
 
@@ -102,3 +103,26 @@ def concat_mask(known: torch.Tensor, spatial: int, stride: int = 4) -> torch.Ten
 def from_plan(plan) -> ChannelConditions:
     """The pixel video and knownness of a vc_core.plan.VideoCanvasPlan."""
     return pixel_video(plan.canvases, plan.masks, plan.frames, plan.strengths, plan.length)
+
+
+def _check_options(options: PatchOptions, model: str) -> None:
+    """In-context options cannot apply to a model that reads conditions as channels: the first one
+    set away from its default (the paradigm chosen included) is refused by name."""
+    for name, value in options.changed():
+        raise ChannelConcatError(
+            f"{name}={value!r}: this is {model}, which takes VideoCanvas conditions through its own "
+            f"mask and image channels, not in context, so the RoPE Interpolator's {name} cannot apply "
+            f"to it. Leave position_policy, paradigm, condition_tokens and condition_attention at their "
+            f"defaults (interpolate, in_context, full, two-way), or use a Wan T2V model")
+
+
+PARADIGM = Paradigm(
+    name="channel_concat",
+    condition_becomes=("pixels of one grey full-length video encoded by the model's VAE (its image "
+                       "channels) and a known-mask (its 4 mask channels), as Wan image-to-video reads "
+                       "its start and end frames"),
+    strength_definition=CHANNEL_STRENGTH_DEFINITION,
+    adds_tokens=False,
+    check_options=_check_options,
+    forward=None,  # the model's own forward reads the channels ComfyUI's WAN21.concat_cond builds
+)

@@ -1,0 +1,33 @@
+"""Every way VideoCanvas conditions reach a model family, one module each behind one interface
+(base.Paradigm: what a condition becomes, the forward, the refusals):
+
+  in_context          the paper's: each condition its own latent frame of tokens, appended
+  latent_replacement  the paper's baseline: a condition overwrites its causal latent frame
+  channel_concat      Wan image-to-video models: conditions in the model's mask and image channels
+
+A new paradigm is a new module here and one line below; nothing else needs to change to list it.
+"""
+
+from __future__ import annotations
+
+from . import channel_concat, in_context, latent_replacement
+from .base import Paradigm, ParadigmError, PatchOptions
+
+PARADIGMS: dict[str, Paradigm] = {p.PARADIGM.name: p.PARADIGM
+                                  for p in (in_context, latent_replacement, channel_concat)}
+
+# The RoPE Interpolator's choice on token models (Wan T2V / TI2V-5B). An image-to-video model takes
+# channel_concat, decided by the model, not by this choice.
+TOKEN_PARADIGMS = ("in_context", "latent_replacement")
+CHANNEL_CONCAT = channel_concat.PARADIGM.name
+
+
+def paradigm(name: str) -> Paradigm:
+    """The paradigm called `name`; any other name is refused with the list."""
+    if name not in PARADIGMS:
+        raise ParadigmError(f"paradigm must be one of {list(PARADIGMS)}; got {name!r}")
+    return PARADIGMS[name]
+
+
+__all__ = ["CHANNEL_CONCAT", "PARADIGMS", "TOKEN_PARADIGMS", "Paradigm", "ParadigmError", "PatchOptions",
+           "paradigm"]

@@ -1,0 +1,56 @@
+"""The one interface every paradigm implements: what a condition becomes for the model family, the
+forward that stands in for the model's own (or none, where the model reads conditions through inputs
+of its own), and what it refuses. The ComfyUI side (vc_nodes/model_patch.py) installs a paradigm on
+a model and the trainer trains through the same forward; neither branches on a paradigm's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+
+
+class ParadigmError(ValueError):
+    """Options or conditions a paradigm cannot honour; the message names the input and the fix."""
+
+
+@dataclass(frozen=True)
+class PatchOptions:
+    """What the user chose for the patch ('VideoCanvas RoPE Interpolator'); the defaults are the
+    paper's forward, and what 'VideoCanvas Sampler' patches an unpatched model with."""
+
+    position_policy: str = "interpolate"
+    paradigm: str = "in_context"
+    condition_tokens: str = "full"
+    condition_attention: str = "two-way"
+
+    def changed(self) -> list[tuple[str, str]]:
+        """(input, value) of every option set away from its default, in the node's order."""
+        return [(f.name, getattr(self, f.name)) for f in fields(self)
+                if getattr(self, f.name) != f.default]
+
+
+def any_strength(strengths: Sequence[float], frames: Sequence[int], origins: Sequence[str] = ()) -> None:
+    """For paradigms that honour every strength in [0, 1] (the nodes check the range)."""
+
+
+@dataclass(frozen=True)
+class Paradigm:
+    """A way VideoCanvas conditions reach a model family.
+
+    forward(wan, x, timestep, context, conditions, options, *, attention=None, kv_cache=None,
+            clip_fea=None, transformer_options=None, **kwargs) -> the video's model output:
+        stands in for WanModel._forward (conditions: wan_forward.ConditionLatents); None where the
+        model's own forward reads the conditions (channel concatenation: its mask/image channels).
+    check_options(options, model): refuse options that cannot apply; `model` names the model in
+        the message.
+    check_strengths(strengths, frames, origins): refuse strengths the paradigm cannot honour.
+    """
+
+    name: str
+    condition_becomes: str  # one sentence, for messages and docs
+    strength_definition: str
+    adds_tokens: bool  # conditions lengthen the model's token sequence (memory checks count them)
+    check_options: Callable[[PatchOptions, str], None]
+    check_strengths: Callable[..., None] = any_strength
+    forward: Callable | None = None

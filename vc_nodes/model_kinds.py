@@ -1,0 +1,113 @@
+"""Which model this is: the Wan kinds VideoCanvas patches (named refusals for the others), whether it
+reads conditions as channels (Wan image-to-video), and, for the pack's own models, which condition
+attention each was trained with (by a fingerprint of its weights)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import comfy.ldm.wan.model as wan_model
+
+from ..vc_core.condition_tokens import weight_fingerprint
+
+# Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
+_OTHER_WAN_KINDS = {
+    "VaceWanModel": "Wan VACE",
+    "CameraWanModel": "Wan Fun camera",
+    "WanModel_S2V": "Wan S2V (speech to video)",
+    "HumoWanModel": "Wan HuMo",
+    "AnimateWanModel": "Wan Animate",
+}
+
+
+# ComfyUI model kinds (comfy.model_base classes) that sample a plain Wan T2V / TI2V-5B diffusion
+# model with flow matching. Any other kind (WAN21_FlowRVS samples differently; future kinds may add
+# inputs) is refused by name rather than conditioned wrongly.
+_SUPPORTED_MODEL_KINDS = ("WAN21", "WAN22")
+
+
+class UnsupportedModel(ValueError):
+    pass
+
+
+def describe_model(model) -> str:
+    """'Wan 2.1/2.2 T2V (16-ch)' / 'Wan 2.2 TI2V-5B (48-ch)' / 'Wan image-to-video (36-ch: ...)', or
+    UnsupportedModel naming what it is."""
+    diffusion = model.get_model_object("diffusion_model")
+    cls = type(diffusion).__name__
+    if not isinstance(diffusion, wan_model.WanModel):
+        raise UnsupportedModel(f"model: VideoCanvas needs a Wan model (Wan 2.1 T2V 1.3B/14B, Wan 2.2 "
+                               f"TI2V-5B or the A14B experts, or a Wan image-to-video model); got {cls} "
+                               f"({type(model.model).__name__})")
+    kind_name = type(model.model).__name__
+    if type(diffusion) is wan_model.WanModel and kind_name not in _SUPPORTED_MODEL_KINDS:
+        raise UnsupportedModel(f"model: ComfyUI loaded this Wan model as {kind_name}, which samples "
+                               f"differently from Wan T2V; VideoCanvas supports "
+                               f"{' and '.join(_SUPPORTED_MODEL_KINDS)} (Wan 2.1 T2V, Wan 2.2 TI2V-5B, "
+                               f"the A14B experts and Wan image-to-video models)")
+    if type(diffusion) is not wan_model.WanModel:
+        kind = _OTHER_WAN_KINDS.get(cls, cls)
+        raise UnsupportedModel(f"model: {kind} models are not supported by VideoCanvas (their "
+                               f"forward adds inputs of its own); use a Wan T2V, TI2V-5B or "
+                               f"image-to-video model")
+    in_dim, out_dim = diffusion.patch_embedding.weight.shape[1], diffusion.out_dim
+    if is_channel_concat_model(model):
+        return f"Wan image-to-video ({in_dim}-ch: {out_dim} noise + 4 mask + {out_dim} image)"
+    if in_dim != out_dim:
+        raise UnsupportedModel(f"model: a Wan model with {in_dim} input channels for {out_dim} latent "
+                               f"channels is not one VideoCanvas knows (Fun control and similar "
+                               f"variants); use a Wan T2V, TI2V-5B or image-to-video ({2 * out_dim + 4} "
+                               f"channels: noise + mask + image) model")
+    if in_dim == 16:
+        return "Wan 2.1/2.2 T2V (16-ch)"
+    if in_dim == 48:
+        return "Wan 2.2 TI2V-5B (48-ch)"
+    raise UnsupportedModel(f"model: a Wan model with {in_dim} latent channels is not a known "
+                           f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
+
+
+def is_channel_concat_model(model) -> bool:
+    """A Wan image-to-video model: noise + 4 mask + image-latent input channels (Wan 2.1 I2V
+    480p/720p, FLF2V, Fun-InP, Wan 2.2 A14B I2V), which ComfyUI's WAN21.concat_cond feeds from the
+    conditioning's concat_latent_image / concat_mask."""
+    diffusion = model.get_model_object("diffusion_model")
+    if type(diffusion) is not wan_model.WanModel or type(model.model).__name__ != "WAN21":
+        return False
+    return diffusion.patch_embedding.weight.shape[1] == 2 * diffusion.out_dim + 4
+
+
+# The pack's own models whose condition attention in training is known (models/MODEL_CARD.md),
+# relative to its models/ folder; files not there are skipped.
+TRAINED_ATTENTION = {
+    "diffusion_models/videocanvas_toy_t2v.safetensors": "two-way",
+    "ablations/videocanvas_toy_t2v_nearest.safetensors": "two-way",
+    "ablations/videocanvas_toy_t2v_cached.safetensors": "cached",
+    "ablations/videocanvas_toy_t2v_sparse.safetensors": "two-way",  # trained with sparse tokens
+}
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def known_models(root: Path = MODELS_DIR, table: dict | None = None) -> dict[str, tuple[str, str]]:
+    """Fingerprints of the known models' patch embeddings (one tensor read from each file)."""
+    from safetensors import safe_open
+
+    known = {}
+    for rel, mode in (TRAINED_ATTENTION if table is None else table).items():
+        path = Path(root) / rel
+        if path.is_file():
+            with safe_open(str(path), framework="pt") as f:
+                known[weight_fingerprint(f.get_tensor("patch_embedding.weight"))] = (path.name, mode)
+    return known
+
+
+@functools.cache
+def _shipped_models() -> dict[str, tuple[str, str]]:
+    return known_models()
+
+
+def trained_attention(model, known: dict | None = None) -> tuple[str, str] | None:
+    """(file name, condition attention it was trained with) of a known model, else None."""
+    known = _shipped_models() if known is None else known
+    weight = model.get_model_object("diffusion_model").patch_embedding.weight
+    return known.get(weight_fingerprint(weight))
