@@ -38,9 +38,9 @@ fi
 stamp "CUDA tests"
 # In-process tests only: the server tests need ComfyUI's frontend package, which is not carried.
 export VIDEOCANVAS_NO_SERVER=1
-TESTS=(tests/test_model_patch.py tests/test_in_context.py tests/test_strength.py tests/test_rope_options.py
-       tests/test_memory.py tests/test_bundled_model.py tests/test_sparse_tokens.py
-       tests/test_cached_conditions.py tests/test_i2v.py)
+TESTS=(tests/host/test_model_patch.py tests/unit/test_in_context.py tests/host/test_strength.py tests/host/test_rope_options.py
+       tests/host/test_memory.py tests/host/test_bundled_model.py tests/host/test_sparse_tokens.py
+       tests/host/test_cached_conditions.py tests/host/test_i2v.py)
 existing=(); for t in "${TESTS[@]}"; do [[ -f $t ]] && existing+=("$t"); done
 timeout "${TEST_LIMIT:-180}" $PY -m pytest "${existing[@]}" -q -p no:cacheprovider -ra 2>&1 \
     | tee -a "$OUT/cuda_tests.log" | tail -n 40

@@ -1,6 +1,9 @@
-"""Shared fixtures: a real ComfyUI (in-process executor and HTTP server), tiny checkpoints.
+"""The suite's three rooms: unit/ (the maths and tooling, no ComfyUI on the path), host/ (the pack in a
+real ComfyUI: in-process executor and HTTP server, tiny checkpoints) and browser/ (ComfyUI's real
+frontend in headless Chromium). Shared code lives in helpers.py; nothing here puts ComfyUI on the
+path: host/conftest.py and browser/conftest.py do, for their tests.
 
-The host (venv + ComfyUI with this pack linked into custom_nodes) is built by
+The hosts (venv + ComfyUI with this pack linked into custom_nodes) are built by
 `python3 -m hostkit.setup`, which the README's test command runs first.
 """
 
@@ -15,11 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
-
-from hostkit.inprocess import add_comfy_to_path  # noqa: E402
-from hostkit.setup import comfy_dir  # noqa: E402
-
-add_comfy_to_path()
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +39,7 @@ def pack(comfy):
 @pytest.fixture(scope="session")
 def checkpoints():
     """Names of the tiny random checkpoints, as ComfyUI's loaders list them."""
+    from hostkit.setup import comfy_dir
     from hostkit.tiny_models import write_test_checkpoints
 
     return write_test_checkpoints(comfy_dir() / "models")

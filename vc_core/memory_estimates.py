@@ -3,7 +3,7 @@ that cannot fit is refused before anything is allocated (the node pack compares 
 process may still use: vc_nodes/memory.py).
 
 The constants are CPU peaks (RSS growth, ru_maxrss) measured on this project's 2-core machines with
-ComfyUI 0.3.75, rounded up; tests/test_memory_bounds.py measures them again.
+ComfyUI 0.3.75, rounded up; tests/host/test_memory_bounds.py measures them again.
 """
 
 from __future__ import annotations

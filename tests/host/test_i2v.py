@@ -98,11 +98,6 @@ def test_the_pixel_video_is_grey_except_where_conditions_put_pixels_and_later_on
 
 
 @pytest.fixture(scope="module")
-def n(pack):
-    return pack.vc_nodes
-
-
-@pytest.fixture(scope="module")
 def vae(comfy, checkpoints):
     import comfy.sd
     import comfy.utils

@@ -298,7 +298,7 @@ print(render, encode)
 """
     from pathlib import Path
 
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     out = subprocess.run([str(venv_python()), "-c", code.format(root=root)], capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

@@ -20,7 +20,7 @@ import pytest
 
 from vc_core.timing import TimingError, parse_frames
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORE_JS = ROOT / "web" / "js" / "videocanvas_core.js"
 
 F = "frames"

@@ -17,11 +17,6 @@ from vc_core.wan_forward import ConditionLatents
 TOL = {"atol": 1e-4, "rtol": 1e-4}
 
 
-@pytest.fixture(scope="module")
-def wan():
-    return TinyWan(dim=256, num_layers=2).build(seed=0)
-
-
 def inputs(seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(2, 16, 3, 4, 6, generator=g)
@@ -101,20 +96,6 @@ def test_conditions_below_strength_one_are_recomputed_at_every_step(wan):
 
 
 # --- Through ComfyUI's sampler --------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def mp(pack):
-    return pack.vc_nodes.model_patch
-
-
-@pytest.fixture(scope="module")
-def t2v(checkpoints):
-    import comfy.sd
-    import folder_paths
-
-    return comfy.sd.load_diffusion_model(folder_paths.get_full_path_or_raise(
-        "diffusion_models", checkpoints["wan21_t2v_tiny"]))
-
 
 class AttentionCount:
     """optimized_attention_override: self-attention calls by (query tokens, key tokens)."""

@@ -20,8 +20,8 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import ROOT
 
+from helpers import ROOT
 from hostkit.setup import PACK_LINK_NAME
 
 DOCS = ROOT / "web" / "docs"

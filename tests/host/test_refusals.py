@@ -1,7 +1,7 @@
 """Inputs that used to be accepted silently, or refused late and vaguely, through a real ComfyUI server:
 each is refused early with a message naming the node or input at fault, the numbers and what is
 allowed (or, for RGBA, follows a documented rule, checked exactly), and the server serves the next
-prompt. Graphs: tests/test_bad_input.py's (tiny Wan, 48x32, 9 frames, 1 step)."""
+prompt. Graphs: tests/helpers.py's graph() (tiny Wan, 48x32, 9 frames, 1 step)."""
 
 from __future__ import annotations
 

@@ -23,27 +23,15 @@ from hostkit.tiny_models import TinyWan, save
 W, H, LENGTH = TINY_W, TINY_H, TINY_LENGTH
 
 
-@pytest.fixture(scope="module")
-def mp(pack):
-    return pack.vc_nodes.model_patch
-
-
-@pytest.fixture(scope="module")
-def t2v(checkpoints):
-    # float32 weights: the checks below are exact or float32-tight. On a GPU ComfyUI would pick a
-    # half-precision unet dtype by default; on the CPU float32 is its default anyway.
-    return load(checkpoints["wan21_t2v_tiny"], dtype=torch.float32)
-
-
-def test_describe_model_names_the_supported_kinds(mp, t2v, checkpoints):
+def test_describe_model_names_the_supported_kinds(mp, t2v_float32, checkpoints):
     describe = vcn("model_kinds").describe_model
-    assert describe(t2v) == "Wan 2.1/2.2 T2V (16-ch)"
+    assert describe(t2v_float32) == "Wan 2.1/2.2 T2V (16-ch)"
     assert describe(load(checkpoints["wan22_ti2v_tiny"])) == "Wan 2.2 TI2V-5B (48-ch)"
 
 
 def test_other_wan_channel_layouts_are_refused_by_name(mp, tmp_path):
     """36 input channels (noise + mask + image) is Wan image-to-video, driven through its channels
-    (tests/test_i2v.py); any other layout for 16 latent channels is refused, naming the counts."""
+    (tests/host/test_i2v.py); any other layout for 16 latent channels is refused, naming the counts."""
     import comfy.sd
 
     path = save(TinyWan(in_dim=32, out_dim=16).build(seed=4), tmp_path / "wan_32ch.safetensors")
@@ -54,16 +42,16 @@ def test_other_wan_channel_layouts_are_refused_by_name(mp, tmp_path):
         mp.patch_model(other)
 
 
-def test_bad_settings_are_refused(mp, t2v):
+def test_bad_settings_are_refused(mp, t2v_float32):
     with pytest.raises(ValueError, match="position_policy must be one of"):
-        mp.patch_model(t2v, policy="linear")
+        mp.patch_model(t2v_float32, policy="linear")
     with pytest.raises(ValueError, match="paradigm must be one of"):
-        mp.patch_model(t2v, paradigm="concat")
+        mp.patch_model(t2v_float32, paradigm="concat")
 
 
-def test_without_conditions_the_patched_model_is_bit_identical(mp, t2v):
-    plain = ksampler(t2v, prompt(0), prompt(1), cfg=3.0)
-    patched = ksampler(mp.patch_model(t2v), prompt(0), prompt(1), cfg=3.0)
+def test_without_conditions_the_patched_model_is_bit_identical(mp, t2v_float32):
+    plain = ksampler(t2v_float32, prompt(0), prompt(1), cfg=3.0)
+    patched = ksampler(mp.patch_model(t2v_float32), prompt(0), prompt(1), cfg=3.0)
     assert torch.equal(plain, patched)
 
 
@@ -80,13 +68,13 @@ def embedded(wan, latents):
     return embed(on_weights(embed, latents.float())).flatten(2).transpose(1, 2).detach()
 
 
-def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t2v):
+def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t2v_float32):
     latents = condition_latents(k=2)
-    spy = Spy(mp.patch_model(t2v))
+    spy = Spy(mp.patch_model(t2v_float32))
     cond = with_conditions(prompt(0), latents, [0, 41])
     ksampler(spy.model, cond, cond, cfg=1.0, steps=3)
-    wan = t2v.model.diffusion_model
-    expected_tokens = embedded(wan, t2v.model.latent_format.process_in(latents))
+    wan = t2v_float32.model.diffusion_model
+    expected_tokens = embedded(wan, t2v_float32.model.latent_format.process_in(latents))
     import comfy.ldm.wan.model as wm
 
     e_clean = wan.time_projection(wan.time_embedding(wm.sinusoidal_embedding_1d(
@@ -104,26 +92,26 @@ def test_conditions_enter_every_step_clean_with_exactly_the_encoded_values(mp, t
         assert call["pe"].dtype == torch.float32
 
 
-def test_condition_positions_reach_attention(mp, t2v):
+def test_condition_positions_reach_attention(mp, t2v_float32):
     latents = condition_latents()
     out = {}
     for policy in ("interpolate", "nearest"):
-        model = mp.patch_model(t2v, policy=policy)
+        model = mp.patch_model(t2v_float32, policy=policy)
         for frame in (41, 44):
             # 41 and 44 share the causal latent slot 11 (frames 41..44) but not the position
             out[policy, frame] = ksampler(model, with_conditions(prompt(0), latents, [frame]),
                                           prompt(1))
     assert not torch.equal(out["interpolate", 41], out["interpolate", 44])
     assert torch.equal(out["nearest", 41], out["nearest", 44])
-    assert torch.equal(out["nearest", 44], ksampler(mp.patch_model(t2v, policy="nearest"),
+    assert torch.equal(out["nearest", 44], ksampler(mp.patch_model(t2v_float32, policy="nearest"),
                                                     with_conditions(prompt(0), latents, [44]),
                                                     prompt(1)))
 
 
-def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
+def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v_float32):
     from vc_core.rope import grid_positions, rope_table
 
-    spy = Spy(mp.patch_model(t2v))
+    spy = Spy(mp.patch_model(t2v_float32))
     ksampler(spy.model, with_conditions(prompt(0), condition_latents(), [41]), prompt(1), steps=1)
     pos = grid_positions(torch.tensor([0.0, 1.0, 2.0, 10.25]), 2, 2)
     # Exact: the patch builds its table the same way (angles in float64, cast to float32), here on
@@ -132,9 +120,9 @@ def test_fractional_position_table_is_what_the_blocks_receive(mp, t2v):
     assert torch.equal(pe, rope_table(pos, (44, 42, 42), device=pe.device))
 
 
-def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2v):
-    wan = t2v.model.diffusion_model
-    model = mp.patch_model(t2v)
+def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2v_float32):
+    wan = t2v_float32.model.diffusion_model
+    model = mp.patch_model(t2v_float32)
     spy = Spy(model)
     # the same timing (so ComfyUI may batch the two), different condition latents per prompt
     latents = {"positive": condition_latents(seed=1), "negative": condition_latents(seed=2)}
@@ -148,7 +136,7 @@ def test_cfg_batches_cond_and_uncond_with_their_conditions_in_one_forward(mp, t2
         name, text = ("positive", prompt(0)) if which == 0 else ("negative", prompt(1))
         expected_text = wan.text_embedding(on_weights(wan.text_embedding, text[0][0]))[0].detach()
         torch.testing.assert_close(call["txt"][row], expected_text, **TOKEN_TOL)
-        expected = embedded(wan, t2v.model.latent_format.process_in(latents[name]))[0]
+        expected = embedded(wan, t2v_float32.model.latent_format.process_in(latents[name]))[0]
         torch.testing.assert_close(call["img"][row, 3 * 4:], expected, **TOKEN_TOL)
     # Unbatched: cfg 1 runs the positive (or the negative) alone, one row per forward. One euler
     # step to sigma 0 returns the denoised prediction, so CFG is negative + 4 (positive - negative).
@@ -206,31 +194,31 @@ def test_wan22_ti2v_per_frame_timesteps_get_condition_frames_appended(mp, checkp
     assert torch.isfinite(out).all() and spy.calls[0]["vec"].shape[1] == 3 + 1
 
 
-def test_condition_latents_from_another_vae_are_refused_by_name(mp, t2v):
+def test_condition_latents_from_another_vae_are_refused_by_name(mp, t2v_float32):
     cond = with_conditions(prompt(0), condition_latents(channels=48), [0])
     with pytest.raises(ValueError, match="vae: condition latents have 48 channels"):
-        ksampler(mp.patch_model(t2v), cond, prompt(1))
+        ksampler(mp.patch_model(t2v_float32), cond, prompt(1))
 
 
-def test_lora_patched_model(mp, t2v):
+def test_lora_patched_model(mp, t2v_float32):
     import comfy.sd
 
     g = torch.Generator().manual_seed(5)
     lora = {"diffusion_model.blocks.0.ffn.0.lora_up.weight": torch.randn(256, 4, generator=g),
             "diffusion_model.blocks.0.ffn.0.lora_down.weight": torch.randn(4, 128, generator=g)}
-    lora_model, _ = comfy.sd.load_lora_for_models(t2v, None, lora, 1.0, 0)
+    lora_model, _ = comfy.sd.load_lora_for_models(t2v_float32, None, lora, 1.0, 0)
     cond = with_conditions(prompt(0), condition_latents(), [5])
     with_lora = ksampler(mp.patch_model(lora_model), cond, prompt(1))
-    assert not torch.equal(with_lora, ksampler(mp.patch_model(t2v), cond, prompt(1)))
+    assert not torch.equal(with_lora, ksampler(mp.patch_model(t2v_float32), cond, prompt(1)))
     assert torch.equal(ksampler(mp.patch_model(lora_model), prompt(0), prompt(1)),
                        ksampler(lora_model, prompt(0), prompt(1)))
 
 
-def test_ksampler_advanced_split_and_sampler_custom_advanced(mp, t2v):
+def test_ksampler_advanced_split_and_sampler_custom_advanced(mp, t2v_float32):
     import comfy.model_management
     import comfy.samplers
 
-    model = mp.patch_model(t2v)
+    model = mp.patch_model(t2v_float32)
     cond = with_conditions(prompt(0), condition_latents(), [12])
     full = ksampler(model, cond, prompt(1), steps=4)
     # KSamplerAdvanced: two halves on the same (A14B: on two patched experts) model
@@ -259,38 +247,39 @@ def test_ksampler_advanced_split_and_sampler_custom_advanced(mp, t2v):
 # with float16 compute forced on the CPU; that also gives test_strength's case its 2.0e-3 seen on an
 # H200). A slot that is not held moves by O(1).
 @pytest.mark.parametrize("dtype, atol", [(torch.float32, 1e-4), (torch.float16, 1e-2)])
-def test_latent_replacement_paradigm_keeps_the_slot_at_the_condition(mp, t2v, checkpoints, dtype, atol):
+def test_latent_replacement_paradigm_keeps_the_slot_at_the_condition(mp, t2v_float32, checkpoints, dtype,
+                                                                     atol):
     latents = condition_latents()
-    weights = t2v if dtype == torch.float32 else load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
+    weights = t2v_float32 if dtype == torch.float32 else load(checkpoints["wan21_t2v_tiny"], dtype=dtype)
     model = mp.patch_model(weights, paradigm="latent_replacement")
     out = ksampler(model, with_conditions(prompt(0), latents, [4]), prompt(1), steps=3)
     # frame 4 lives in latent slot 1; the sampler output is in the model's latent space
-    expected = t2v.model.latent_format.process_in(latents)[:, :, 0]
-    torch.testing.assert_close(t2v.model.process_latent_in(out)[:, :, 1], expected, atol=atol, rtol=0)
+    expected = t2v_float32.model.latent_format.process_in(latents)[:, :, 0]
+    torch.testing.assert_close(t2v_float32.model.process_latent_in(out)[:, :, 1], expected, atol=atol, rtol=0)
 
 
-def test_memory_estimate_counts_one_latent_frame_per_condition(mp, t2v, monkeypatch):
+def test_memory_estimate_counts_one_latent_frame_per_condition(mp, t2v_float32, monkeypatch):
     import comfy.sampler_helpers as sh
 
     seen = []
     real = sh.estimate_memory
     monkeypatch.setattr(sh, "estimate_memory", lambda m, shape, conds: seen.append(list(shape))
                         or real(m, shape, conds))
-    model = mp.patch_model(t2v)
+    model = mp.patch_model(t2v_float32)
     ksampler(model, with_conditions(prompt(0), condition_latents(k=3), [0, 4, 8]), prompt(1),
              steps=1)
     ksampler(model, prompt(0), prompt(1), steps=1)
     assert seen == [[1, 16, 3 + 3, 4, 4], [1, 16, 3, 4, 4]]
 
 
-def test_wan22_a14b_two_patched_experts_split_with_ksampler_advanced(mp, t2v, tmp_path):
+def test_wan22_a14b_two_patched_experts_split_with_ksampler_advanced(mp, t2v_float32, tmp_path):
     """A14B: a high-noise and a low-noise expert, both patched; each half sees the conditions."""
     import comfy.sample
     import comfy.sd
 
     low_noise = comfy.sd.load_diffusion_model(
         str(save(TinyWan().build(seed=9), tmp_path / "low_noise_expert.safetensors")))
-    spies = Spy(mp.patch_model(t2v)), Spy(mp.patch_model(low_noise))
+    spies = Spy(mp.patch_model(t2v_float32)), Spy(mp.patch_model(low_noise))
     cond = with_conditions(prompt(0), condition_latents(k=2), [0, 30])
     first = ksampler(spies[0].model, cond, prompt(1), steps=4, last_step=2, force_full_denoise=False)
     out = comfy.sample.sample(spies[1].model, torch.zeros_like(first), 4, 1.0, "euler", "simple", cond,
@@ -298,4 +287,4 @@ def test_wan22_a14b_two_patched_experts_split_with_ksampler_advanced(mp, t2v, tm
                               seed=0)
     assert [len(s.calls) for s in spies] == [2, 2]
     assert all(c["img"].shape[1] == (3 + 2) * 4 for s in spies for c in s.calls)
-    assert not torch.equal(out, ksampler(mp.patch_model(t2v), cond, prompt(1), steps=4))
+    assert not torch.equal(out, ksampler(mp.patch_model(t2v_float32), cond, prompt(1), steps=4))

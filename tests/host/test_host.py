@@ -4,8 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
-
+from helpers import ROOT
 from hostkit.setup import PACK_LINK_NAME
 
 
@@ -54,6 +53,21 @@ def test_no_top_level_name_of_this_checkout_is_also_one_of_comfyuis():
     assert ours & comfy == set()
 
 
+def test_the_unit_tests_pass_where_comfyui_cannot_be_imported():
+    """tests/unit run alone (no conftest of host/ or browser/ puts ComfyUI on the path): they pass,
+    and ComfyUI's modules are not importable there, so nothing in them leans on a host."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
+                            "print([m for m in ('comfy', 'nodes', 'folder_paths') if u.find_spec(m)])"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+    res = subprocess.run([sys.executable, "-m", "pytest", "tests/unit", "-q", "-p", "no:cacheprovider"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0 and " passed" in res.stdout and "failed" not in res.stdout, res.stdout[-3000:]
+
+
 def run_test_command(tmp_path, **env_extra) -> subprocess.CompletedProcess:
     """The README's test command on one quick test, with the archives' folder pointed at an empty one
     (a machine without ../shared)."""
@@ -63,7 +77,7 @@ def run_test_command(tmp_path, **env_extra) -> subprocess.CompletedProcess:
            if k not in ("VIDEOCANVAS_HOST", "VIDEOCANVAS_COMFYUI", "VIDEOCANVAS_REQUIRE_ALL_HOSTS")}
     env.update(VIDEOCANVAS_HOST_ARCHIVES=str(tmp_path), **env_extra)
     return subprocess.run(["bash", str(ROOT / "scripts" / "test.sh"), "-q", "-p", "no:cacheprovider",
-                           "tests/test_procedural.py::test_content_does_not_depend_on_resolution"],
+                           "tests/unit/test_procedural.py::test_content_does_not_depend_on_resolution"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 

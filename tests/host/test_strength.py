@@ -55,29 +55,6 @@ def test_every_batch_row_of_a_step_gets_the_same_noise_for_condition_k():
 # ------------------------------------------------------------ through ComfyUI's own sampling
 
 
-@pytest.fixture(scope="module")
-def mp(pack):
-    return pack.vc_nodes.model_patch
-
-
-@pytest.fixture(scope="module")
-def t2v(checkpoints):
-    import comfy.sd
-
-    path = comfy_dir() / "models" / "diffusion_models" / checkpoints["wan21_t2v_tiny"]
-    return comfy.sd.load_diffusion_model(str(path))
-
-
-@pytest.fixture(scope="module")
-def t2v_float32(checkpoints):
-    """float32 weights, for float32-tight checks: on a GPU ComfyUI picks half precision by default
-    (on the CPU float32 is its default anyway; test_model_patch bounds float16)."""
-    import comfy.sd
-
-    path = comfy_dir() / "models" / "diffusion_models" / checkpoints["wan21_t2v_tiny"]
-    return comfy.sd.load_diffusion_model(str(path), model_options={"dtype": torch.float32})
-
-
 def randn(*shape, seed):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 

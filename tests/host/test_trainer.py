@@ -28,7 +28,7 @@ from trainer.data import Bucket, DataError, find_videos, fit, parse_buckets, pla
 from trainer.loop import TrainConfig, Trainer, predict
 from trainer.lora import LoRAError, LoRASet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents = 2x2 tokens each
 
 
@@ -790,7 +790,7 @@ def test_train_cost_benchmark_quick_run_writes_its_table(tmp_path):
 @pytest.mark.parametrize("case", ["no_folder", "corrupt_video", "odd_width", "other_vae"])
 def test_the_node_refuses_bad_input_naming_node_input_and_file(comfy, checkpoints, input_folder, case):
     """Files are named relative to ComfyUI's input folder (the node reads nothing outside it:
-    tests/test_input_safety.py)."""
+    tests/host/test_input_safety.py)."""
     from hostkit.inprocess import ExecutionFailed
 
     folder, name = input_folder[0] / "videos", f"{input_folder[1]}/videos"

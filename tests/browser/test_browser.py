@@ -34,8 +34,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
+from helpers import ROOT
 from hostkit.setup import CHROMIUM, PACK_LINK_NAME, chromium_unavailable_file, host_name
 
 FRONT_END_ROOT = os.environ.get("VIDEOCANVAS_FRONT_END_ROOT")

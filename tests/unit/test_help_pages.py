@@ -3,13 +3,13 @@
 The frontends (1.32.9, 1.35.9, 1.48.7) fetch a custom node's help from
 `/extensions/<pack>/docs/<NodeId>/<locale>.md` first and fall back to `.../docs/<NodeId>.md`; an English
 page only at the fallback made every help open log a 404 first. Each node's English page is therefore
-shipped at both places, the same bytes (tests/test_node_docs.py checks the fallback page against the
+shipped at both places, the same bytes (tests/host/test_node_docs.py checks the fallback page against the
 node's schema; the browser test checks that opening help requests no missing page).
 """
 
 from __future__ import annotations
 
-from conftest import ROOT
+from helpers import ROOT
 
 DOCS = ROOT / "web" / "docs"
 

@@ -8,8 +8,6 @@ import pytest
 import torch
 
 from helpers import Spy, vcn
-from hostkit.setup import comfy_dir
-from hostkit.tiny_models import TinyWan
 from vc_core.rope import apply_rope_options, grid_positions, rope_options_key, rope_table
 
 OPTIONS = {"scale_x": 2.0, "shift_x": 10.0, "scale_y": 1.5, "shift_y": -3.0, "scale_t": 0.5, "shift_t": 2.0}
@@ -17,11 +15,6 @@ OPTIONS = {"scale_x": 2.0, "shift_x": 10.0, "scale_y": 1.5, "shift_y": -3.0, "sc
 # angles; ours are float64. 2e-5 on cos/sin entries admits that and nothing else (a position off by
 # one step moves entries by > 1e-2).
 TABLE_TOL = 2e-5
-
-
-@pytest.fixture(scope="module")
-def wan():
-    return TinyWan(dim=128, num_layers=1).build(seed=0)
 
 
 def test_positions_map_to_shift_plus_scale_times_p_on_each_axis():
@@ -58,14 +51,6 @@ def scale_rope(model, **options):
     import nodes
 
     return nodes.NODE_CLASS_MAPPINGS["ScaleROPE"].execute(model, **options).result[0]
-
-
-@pytest.fixture(scope="module")
-def t2v(comfy, checkpoints):
-    import comfy.sd
-
-    path = comfy_dir() / "models" / "diffusion_models" / checkpoints["wan21_t2v_tiny"]
-    return comfy.sd.load_diffusion_model(str(path))
 
 
 def sample(model, positive, negative, cfg=1.0, steps=2):

@@ -203,7 +203,7 @@ def test_i2v_model_template_names_the_real_files():
 
 # Core nodes whose widgets changed upstream after ComfyUI 0.3.75, the host the files are generated
 # on (0.33.0: CreateVideo gained bit_depth; SaveVideo's codec became a dynamic combo). Their saved
-# values are the host's frontend's to read: tests/test_browser.py loads every template in each
+# values are the host's frontend's to read: tests/browser/test_browser.py loads every template in each
 # host's real frontend and checks that its own export equals the API file.
 CHANGED_UPSTREAM = {"CreateVideo", "SaveVideo"}
 

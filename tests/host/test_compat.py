@@ -31,16 +31,6 @@ NOT_PATCHED = ("not patched", "VideoCanvas RoPE Interpolator", "both the high-no
                "expert")
 
 
-@pytest.fixture(scope="module")
-def mp(pack):
-    return pack.vc_nodes.model_patch
-
-
-@pytest.fixture(scope="module")
-def t2v(checkpoints):
-    return load(checkpoints["wan21_t2v_tiny"])
-
-
 # ------------------------------------------------------------------- through a real server
 
 

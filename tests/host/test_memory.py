@@ -217,21 +217,8 @@ W, H, LENGTH = 32, 32, 9  # 3 latent frames of 4x4 latents
 
 
 @pytest.fixture(scope="module")
-def mp(pack):
-    return pack.vc_nodes.model_patch
-
-
-@pytest.fixture(scope="module")
 def memory(pack):
     return pack.vc_nodes.memory
-
-
-@pytest.fixture(scope="module")
-def t2v(pack, checkpoints):
-    import comfy.sd
-
-    path = comfy_dir() / "models" / "diffusion_models" / checkpoints["wan21_t2v_tiny"]
-    return comfy.sd.load_diffusion_model(str(path))
 
 
 def prompt(seed):

@@ -9,11 +9,6 @@ W, H, LENGTH = 32, 32, 9
 
 
 @pytest.fixture(scope="module")
-def n(pack):
-    return pack.vc_nodes
-
-
-@pytest.fixture(scope="module")
 def models(comfy, checkpoints):
     import comfy.sd
     import comfy.utils

@@ -6,13 +6,7 @@ import math
 import pytest
 import torch
 
-from hostkit.tiny_models import TinyWan
 from vc_core.rope import axis_frequencies, grid_positions, rope_table, wan_axes_dims
-
-
-@pytest.fixture(scope="module")
-def wan():
-    return TinyWan(dim=128, num_layers=1).build(seed=0)
 
 
 def test_wan_head_dim_128_splits_44_42_42():

@@ -121,7 +121,7 @@ def test_frames_syntax_error_blames_only_frames(server, checkpoints):
 
 
 def test_image_to_video_model_with_in_context_options_is_refused(server, checkpoints):
-    """A Wan image-to-video model takes conditions as channels (tests/test_i2v.py): the RoPE
+    """A Wan image-to-video model takes conditions as channels (tests/host/test_i2v.py): the RoPE
     Interpolator's in-context options cannot apply to it, and are refused by name."""
     prompt = graph(checkpoints, unet="wan21_i2v_480p_tiny")
     prompt["rope"]["inputs"]["position_policy"] = "nearest"

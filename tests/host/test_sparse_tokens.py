@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from helpers import allowed_mask, masked_forward
-from hostkit.tiny_models import TinyWan
 from vc_core.condition_tokens import Footprint, select_tokens, token_keep
 from vc_core.paradigms.in_context import assemble, in_context_forward, plan_in_context
 from vc_core.rope import rope_table
@@ -17,11 +16,6 @@ from vc_core.wan_forward import ConditionLatents
 # sequence vs two): outputs of size ~5 agree to ~1e-5; a single token dropped or misplaced moves
 # them by > 1e-2.
 TOL = {"atol": 1e-4, "rtol": 1e-4}
-
-
-@pytest.fixture(scope="module")
-def wan():
-    return TinyWan(dim=256, num_layers=2).build(seed=0)
 
 
 def test_footprint_marks_each_latent_pixel_whose_8x8_area_holds_a_patch_pixel():

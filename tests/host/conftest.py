@@ -1,0 +1,52 @@
+"""Host tests: ComfyUI on the path (its modules are imported inside the tests), and the models and
+modules several test files use."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hostkit.inprocess import add_comfy_to_path
+
+add_comfy_to_path()
+
+
+@pytest.fixture(scope="module")
+def n(pack):
+    """The pack's nodes package, as ComfyUI loaded it."""
+    return pack.vc_nodes
+
+
+@pytest.fixture(scope="module")
+def mp(pack):
+    """The model patch, as ComfyUI loaded it."""
+    return pack.vc_nodes.model_patch
+
+
+def _tiny_t2v(checkpoints, **options):
+    import comfy.sd
+    import folder_paths
+
+    path = folder_paths.get_full_path_or_raise("diffusion_models", checkpoints["wan21_t2v_tiny"])
+    return comfy.sd.load_diffusion_model(path, model_options=options)
+
+
+@pytest.fixture(scope="module")
+def t2v(checkpoints):
+    """The tiny Wan 2.1 T2V checkpoint through ComfyUI's loader, in the dtype ComfyUI picks."""
+    return _tiny_t2v(checkpoints)
+
+
+@pytest.fixture(scope="module")
+def t2v_float32(checkpoints):
+    """The same in float32, for float32-tight checks: on a GPU ComfyUI picks half precision by
+    default (on the CPU float32 is its default anyway)."""
+    return _tiny_t2v(checkpoints, dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def wan():
+    """A tiny random Wan DiT module (2 heads of 128, as Wan's own head size; 2 blocks), no loader."""
+    from hostkit.tiny_models import TinyWan
+
+    return TinyWan(dim=256, num_layers=2).build(seed=0)
