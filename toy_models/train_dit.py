@@ -12,7 +12,7 @@
               plain (a plain T2V model, no conditions: the base a VideoCanvas LoRA is trained on)
               concat (channel concatenation, the paper's baseline: a widened patch embedding reads
                       16 noise + 4 mask + 16 image-latent channels, Wan's image-to-video format,
-                      built by vc_core.channel_concat exactly as the pack builds them at sampling)
+                      built by vc_core.paradigms.channel_concat exactly as the pack builds them at sampling)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
 predict e - z, MSE on video tokens only; per sample and step, anew, 0..K (4) anchors at random pixel
@@ -22,7 +22,7 @@ condition tokens at timestep 0 with their policy's position; no text
 (a single all-zero 4096-wide token, what VideoCanvas Null Prompt gives); every latent passes through
 ComfyUI's Wan 2.1 latent format first, exactly what the sampler will feed the model.
 
-The forward pass is vc_core.wan_forward's, the same code the node pack runs inside ComfyUI.
+The forward pass is vc_core.paradigms.in_context's, the same code the node pack runs inside ComfyUI.
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
 def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch.Tensor:
     """The 20 condition channels per sample, [n, 4 + 16, F, h, w], as ComfyUI hands them to a Wan
     image-to-video model: 1 - concat_mask, then the image latent through the latent format. Built by
-    vc_core.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
+    vc_core.paradigms.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
     a sample without anchors gets zeros, what ComfyUI passes when no concat inputs are set."""
     from trainer.anchors import anchor_masks, render_canvases
     from vc_core.paradigms.channel_concat import concat_mask, pixel_video

@@ -2,5 +2,5 @@
 
 Command line: `python -m trainer --help` (from the pack's folder). Inside ComfyUI: the node
 'VideoCanvas Train LoRA' (vc_nodes/train_lora.py). Both run the forward that inference runs
-(vc_core.wan_forward.in_context_forward) on ComfyUI's own WanModel.
+(vc_core.paradigms.in_context.in_context_forward) on ComfyUI's own WanModel.
 """

@@ -4,7 +4,7 @@ Per sample (all its randomness from anchors.sample_generator(seed, step, index))
   sigma = shift * u / (1 + (shift - 1) * u), u ~ U(0, 1)   (the noise levels Wan samples at)
   z_t = (1 - sigma) z + sigma e;  target = e - z            (ComfyUI's flow-matching convention)
   conditions: anchors drawn anew, each canvas encoded on its own as one image by the model's VAE,
-  in context at timestep 0 with interpolated positions (vc_core.wan_forward.in_context_forward,
+  in context at timestep 0 with interpolated positions (vc_core.paradigms.in_context.in_context_forward,
   the very forward inference runs); the loss is the MSE on the video tokens only (the condition
   tokens are dropped from the output before it is taken).
 

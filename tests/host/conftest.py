@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from helpers import load
 from hostkit.inprocess import add_comfy_to_path
 
 add_comfy_to_path()
@@ -23,25 +24,17 @@ def mp(pack):
     return pack.vc_nodes.model_patch
 
 
-def _tiny_t2v(checkpoints, **options):
-    import comfy.sd
-    import folder_paths
-
-    path = folder_paths.get_full_path_or_raise("diffusion_models", checkpoints["wan21_t2v_tiny"])
-    return comfy.sd.load_diffusion_model(path, model_options=options)
-
-
 @pytest.fixture(scope="module")
 def t2v(checkpoints):
     """The tiny Wan 2.1 T2V checkpoint through ComfyUI's loader, in the dtype ComfyUI picks."""
-    return _tiny_t2v(checkpoints)
+    return load(checkpoints["wan21_t2v_tiny"])
 
 
 @pytest.fixture(scope="module")
 def t2v_float32(checkpoints):
     """The same in float32, for float32-tight checks: on a GPU ComfyUI picks half precision by
     default (on the CPU float32 is its default anyway)."""
-    return _tiny_t2v(checkpoints, dtype=torch.float32)
+    return load(checkpoints["wan21_t2v_tiny"], dtype=torch.float32)
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Wan image-to-video models (36 input channels: 16 noise + 4 mask + 16 image latent) driven by
-VideoCanvas conditions through their own mask and image channels (vc_core.channel_concat), inside a
+VideoCanvas conditions through their own mask and image channels (vc_core.paradigms.channel_concat), inside a
 real (in-process) ComfyUI on tiny random checkpoints in ComfyUI's own format.
 
 The specification: for a full first frame, and for full first + last frames, everything that reaches
@@ -13,6 +13,7 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
+from helpers import load
 from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
@@ -107,19 +108,9 @@ def vae(comfy, checkpoints):
         folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
 
 
-def load_unet(checkpoints, name):
-    import comfy.sd
-    import folder_paths
-
-    # float32 weights: exact comparisons; on the CPU it is ComfyUI's default anyway
-    return comfy.sd.load_diffusion_model(
-        folder_paths.get_full_path_or_raise("diffusion_models", checkpoints[name]),
-        model_options={"dtype": torch.float32})
-
-
 @pytest.fixture(scope="module", params=I2V_MODELS)
 def i2v(request, comfy, checkpoints):
-    return load_unet(checkpoints, request.param)
+    return load(checkpoints[request.param], dtype=torch.float32)  # float32: exact comparisons
 
 
 class Recorder:
@@ -363,9 +354,9 @@ def test_native_start_image_and_videocanvas_conditions_together_are_refused(n, i
 
 
 def test_clip_vision_on_a_model_without_an_image_embedding_is_refused(n, comfy, checkpoints, vae):
-    t2v = load_unet(checkpoints, "wan21_t2v_tiny")
+    t2v = load(checkpoints["wan21_t2v_tiny"], dtype=torch.float32)
     conds = full_frame_conditions(n, [("0", image(3))])
+    i2v = load(checkpoints["wan21_i2v_480p_tiny"], dtype=torch.float32)
     with pytest.raises(ValueError, match="clip_vision_output: this model .* has no image embedding"):
         n.sampling.VideoCanvasSampler.execute(t2v, prompt(1), prompt(2), vae, canvas(n), 1, 0, 1, 1.0,
-                                              "euler", "simple", 1.0, conds, clip_vision(
-                                                  load_unet(checkpoints, "wan21_i2v_480p_tiny")))
+                                              "euler", "simple", 1.0, conds, clip_vision(i2v))

@@ -1,4 +1,4 @@
-"""Strength: what it means (one sentence, vc_core.in_context.STRENGTH_DEFINITION), that it is a
+"""Strength: what it means (one sentence, vc_core.paradigms.in_context.STRENGTH_DEFINITION), that it is a
 function of the sampler's seed, the condition and the step only (never of ComfyUI's batching), that
 it changes the result monotonically on the trained toy model, and that latent replacement, which
 cannot honour it, refuses it."""
