@@ -1,2 +1,3 @@
-"""VideoCanvas maths: canvas, timing, rotary positions, in-context tokens. Pure torch; never imports
+"""VideoCanvas maths: canvas, plan, timing, rotary positions, condition tokens, and the paradigms that
+turn conditions into what a model family reads (vc_core/paradigms). Pure torch; never imports
 ComfyUI, so every piece here is testable (and trainable) without a host."""

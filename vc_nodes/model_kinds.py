@@ -10,6 +10,7 @@ from pathlib import Path
 import comfy.ldm.wan.model as wan_model
 
 from ..vc_core.condition_tokens import weight_fingerprint
+from ..vc_core.paradigms import CHANNEL_CONCAT
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
@@ -65,6 +66,13 @@ def describe_model(model) -> str:
         return "Wan 2.2 TI2V-5B (48-ch)"
     raise UnsupportedModel(f"model: a Wan model with {in_dim} latent channels is not a known "
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
+
+
+def model_paradigm(model) -> str | None:
+    """The paradigm this model family reads conditions through where the family decides (a Wan
+    image-to-video model: its mask and image channels); None where the RoPE Interpolator's choice
+    applies (token models)."""
+    return CHANNEL_CONCAT if is_channel_concat_model(model) else None
 
 
 def is_channel_concat_model(model) -> bool:

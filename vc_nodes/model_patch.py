@@ -18,7 +18,7 @@ from ..vc_core.condition_tokens import ConditionTokenError, check_options, check
 from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, TOKEN_PARADIGMS, ParadigmError, PatchOptions
 from ..vc_core.timing import POSITION_POLICIES
 from .memory import MEMORY_WRAPPERS, apply_memory_patches
-from .model_kinds import describe_model, is_channel_concat_model, trained_attention
+from .model_kinds import describe_model, model_paradigm, trained_attention
 from .patch_state import WRAPPER_KEY
 from .wrappers import VideoCanvasForward, accept_conditions, require_conditions_consumed
 
@@ -41,12 +41,11 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
     try:
         check_options(condition_tokens, condition_attention)
         what = describe_model(model)
-        # The model decides where it reads conditions: an image-to-video model through its channels.
-        if is_channel_concat_model(model):
-            chosen = PARADIGMS[CHANNEL_CONCAT]
+        # Some families decide where they read conditions (an image-to-video model: its channels).
+        decided = model_paradigm(model)
+        chosen = PARADIGMS[decided or paradigm]
+        if decided == CHANNEL_CONCAT:
             what = f"a Wan image-to-video model ({what})"
-        else:
-            chosen = PARADIGMS[paradigm]
         chosen.check_options(options, what)
         if check_training and chosen.name == "in_context":
             check_trained_attention(trained_attention(model), condition_attention)

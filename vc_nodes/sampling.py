@@ -13,7 +13,7 @@ from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_kinds import describe_model, is_channel_concat_model
+from .model_kinds import describe_model, model_paradigm
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
 from .types import CATEGORY, VCConditions, canvas_input
@@ -109,10 +109,12 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     defer: return a DeferredEncoding instead, which the patched model encodes after its memory
     check (for the Conditioning node, which has no model to check against)."""
     channels, spatial, temporal = video_vae_geometry(vae)
-    # Wan image-to-video models take the conditions as channels (no tokens): the patched model
-    # encodes them as one pixel video when sampling starts (wrappers.to_channels).
-    channel_concat = model is not None and is_channel_concat_model(model)
-    defer = defer or channel_concat
+    # The paradigm the model runs (VideoCanvas Sampler patches an unpatched token model in context).
+    # One that reads a pixel video (a Wan image-to-video model's channels: no tokens) has the patched
+    # model encode them as one video when sampling starts (wrappers.to_channels).
+    paradigm = None if model is None else paradigm_of(model) or model_paradigm(model) or "in_context"
+    one_video = paradigm is not None and PARADIGMS[paradigm].encoding == "pixel_video"
+    defer = defer or one_video
     if model is not None:
         describe_model(model)
         want = model.get_model_object("latent_format").latent_channels
@@ -126,18 +128,18 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         def refuse_absurd(k):
             # Runs once the count is known, before any canvas is rendered or encoded: cheap.
             check_count(k, length, shape[3] * shape[4] // 4)
-            if not channel_concat:  # channels add no tokens
+            if not one_video:  # one video adds no tokens
                 check_token_cap(shape, k)
-            if model is not None and not channel_concat:
+            if model is not None and not one_video:
                 check_condition_memory(model, shape, k)
-            # the canvases, then (in context) encoding them one canvas per VAE pass
-            check_render_memory(k, width, height, shape, vae=None if channel_concat else vae)
+            # the canvases, then (one image each) encoding them one canvas per VAE pass
+            check_render_memory(k, width, height, shape, vae=None if one_video else vae)
 
         plan = build_plan(conditions or (), width, height, length, temporal, check_count=refuse_absurd)
     except PlanError as err:
         raise ValueError(str(err)) from None
-    if model is not None and is_patched(model):  # before any encoding
-        PARADIGMS[paradigm_of(model)].check_strengths(plan.strengths, plan.frames, plan.origins)
+    if paradigm is not None:  # before any encoding
+        PARADIGMS[paradigm].check_strengths(plan.strengths, plan.frames, plan.origins)
     if not plan.num_conditions:
         latents = None
     else:
@@ -202,10 +204,10 @@ class VideoCanvasSampler(io.ComfyNode):
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if not is_patched(model):
             model = patch_model(model)
-        # the patched model's OUTER_SAMPLE wrapper makes every step interruptible (model_patch.py)
+        # the patched model's OUTER_SAMPLE wrapper makes every step interruptible (wrappers.py)
         out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
-                                          with_plan(positive, plan, latents),
-                                          with_plan(negative, plan, latents), latent, denoise=denoise)[0]
+                                    with_plan(positive, plan, latents),
+                                    with_plan(negative, plan, latents), latent, denoise=denoise)[0]
         return io.NodeOutput(out, layout_strip(plan))
 
 

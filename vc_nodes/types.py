@@ -48,7 +48,7 @@ def strength_input():
                           tooltip=" ".join(p.strength_definition for p in PARADIGMS.values()))
 
 
-# The two model_conds a conditioning entry carries to the patched diffusion model (model_patch.py):
+# The two model_conds a conditioning entry carries to the patched diffusion model (conditions.py):
 # the encoded condition latents, and their ConditionTiming.
 COND_LATENTS = "videocanvas_latents"
 COND_TIMING = "videocanvas_timing"

@@ -38,6 +38,13 @@ def test_only_in_context_adds_tokens():
     assert {n for n, p in PARADIGMS.items() if p.adds_tokens} == {"in_context"}
 
 
+def test_each_paradigm_says_how_its_conditions_are_encoded():
+    assert {n: p.encoding for n, p in PARADIGMS.items()} == {
+        "in_context": "each", "latent_replacement": "each", "channel_concat": "pixel_video"}
+    with pytest.raises(ValueError, match=r"Paradigm odd: encoding must be one of \('each', 'pixel_video'\)"):
+        Paradigm("odd", "x", "y", adds_tokens=False, encoding="frames", check_options=lambda o, m: None)
+
+
 def test_an_unknown_paradigm_is_refused_with_the_list():
     with pytest.raises(ParadigmError, match=r"paradigm must be one of \['in_context', 'latent_replacement', "
                                             r"'channel_concat'\]; got 'concat'"):

@@ -34,6 +34,11 @@ def any_strength(strengths: Sequence[float], frames: Sequence[int], origins: Seq
     """For paradigms that honour every strength in [0, 1] (the nodes check the range)."""
 
 
+# How a paradigm's conditions are encoded: "each" canvas on its own as one image (the paper's), or all
+# of them in one full-length "pixel_video" (what image-to-video models were trained to read).
+ENCODINGS = ("each", "pixel_video")
+
+
 @dataclass(frozen=True)
 class Paradigm:
     """A way VideoCanvas conditions reach a model family.
@@ -51,6 +56,11 @@ class Paradigm:
     condition_becomes: str  # one sentence, for messages and docs
     strength_definition: str
     adds_tokens: bool  # conditions lengthen the model's token sequence (memory checks count them)
+    encoding: str  # one of ENCODINGS
     check_options: Callable[[PatchOptions, str], None]
     check_strengths: Callable[..., None] = any_strength
     forward: Callable | None = None
+
+    def __post_init__(self):
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"Paradigm {self.name}: encoding must be one of {ENCODINGS}")

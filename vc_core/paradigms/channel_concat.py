@@ -123,6 +123,7 @@ PARADIGM = Paradigm(
                        "its start and end frames"),
     strength_definition=CHANNEL_STRENGTH_DEFINITION,
     adds_tokens=False,
+    encoding="pixel_video",
     check_options=_check_options,
     forward=None,  # the model's own forward reads the channels ComfyUI's WAN21.concat_cond builds
 )

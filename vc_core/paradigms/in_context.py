@@ -235,6 +235,7 @@ PARADIGM = Paradigm(
                        "fractional temporal RoPE position (pixel frame / VAE stride)"),
     strength_definition=STRENGTH_DEFINITION,
     adds_tokens=True,
+    encoding="each",
     check_options=_check_options,
     forward=forward,
 )

@@ -101,6 +101,7 @@ PARADIGM = Paradigm(
     condition_becomes="the video latent frame holding its pixel frame, overwritten and kept clean",
     strength_definition="Latent replacement accepts only 1.",
     adds_tokens=False,
+    encoding="each",
     check_options=_check_options,
     check_strengths=_check_strengths,
     forward=latent_replacement_forward,
