@@ -29,17 +29,24 @@ class TinyWan:
     # "i2v" adds the CLIP-vision image embedding (img_emb) of Wan 2.1 I2V, which ComfyUI's detection
     # reads as model_type i2v; Wan 2.2 A14B I2V is "t2v" with 36 input channels (no img_emb)
     model_type: str = "t2v"
+    # VACE control blocks (Wan 2.1 VACE: vace_blocks + vace_patch_embedding over 32 control latent + 64
+    # mask channels), which ComfyUI's detection reads as model_type vace; 0: none
+    vace_layers: int = 0
 
     def build(self, seed: int = 0, dtype=torch.float32) -> torch.nn.Module:
         add_comfy_to_path()
         import comfy.ldm.wan.model
         import comfy.ops
 
-        model = comfy.ldm.wan.model.WanModel(
+        cls, vace = comfy.ldm.wan.model.WanModel, {}
+        if self.vace_layers:
+            cls, vace = comfy.ldm.wan.model.VaceWanModel, {"vace_layers": self.vace_layers,
+                                                           "vace_in_dim": 2 * self.out_dim + 64}
+        model = cls(
             model_type=self.model_type, patch_size=(1, 2, 2), in_dim=self.in_dim, dim=self.dim,
             ffn_dim=self.ffn_dim, freq_dim=256, text_dim=self.text_dim, out_dim=self.out_dim,
             num_heads=self.dim // 128, num_layers=self.num_layers, qk_norm=True,
-            cross_attn_norm=True, eps=1e-6, operations=comfy.ops.disable_weight_init, dtype=dtype)
+            cross_attn_norm=True, eps=1e-6, operations=comfy.ops.disable_weight_init, dtype=dtype, **vace)
         init_random_(model, seed)
         return model
 
@@ -98,6 +105,8 @@ TEST_CHECKPOINTS = {
     ("diffusion_models", "wan21_i2v_480p_tiny.safetensors"):
         lambda: TinyWan(in_dim=36, model_type="i2v").build(seed=5),
     ("diffusion_models", "wan22_a14b_i2v_tiny.safetensors"): lambda: TinyWan(in_dim=36).build(seed=6),
+    # Wan 2.1 VACE: the T2V blocks plus one VACE control block (ComfyUI: WAN21_Vace)
+    ("diffusion_models", "wan21_vace_tiny.safetensors"): lambda: TinyWan(vace_layers=1).build(seed=8),
 }
 
 

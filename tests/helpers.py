@@ -178,6 +178,49 @@ class Spy:
         return extra["original_block"](args)
 
 
+# --- What reaches the diffusion model ------------------------------------------------------------
+
+class Recorder:
+    """Records every call of the diffusion model (ComfyUI's DIFFUSION_MODEL wrapper): its input x
+    (noise channels, then the c_concat channels ComfyUI appended), timestep, context and the other
+    keyword inputs; a clone of the model carries it."""
+
+    def __init__(self, model):
+        import comfy.patcher_extension as pe
+
+        self.calls = []
+        self.model = model.clone()
+        self.model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-recorder", self)
+
+    def __call__(self, executor, x, timestep, context, *args, **kwargs):
+        # positional: clip_fea, time_dim_concat, transformer_options (its wrappers and uuids differ
+        # between runs by design; which rows are cond/uncond and the step's sigma are compared)
+        names = ("clip_fea", "time_dim_concat", "transformer_options")[:len(args)]
+        named = dict(zip(names, args, strict=True)) | kwargs
+        call = {"x": x, "timestep": timestep, "context": context}
+        for key, value in named.items():
+            if key == "transformer_options":
+                call["cond_or_uncond"] = list(value.get("cond_or_uncond", []))
+                call["sigmas"] = value.get("sigmas")
+            else:
+                call[key] = value
+        # on the CPU: the assertions compare with CPU tensors (the suite also runs on CUDA)
+        self.calls.append({k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v
+                           for k, v in call.items()})
+        return executor(x, timestep, context, *args, **kwargs)
+
+
+def assert_same_calls(ours, native):
+    assert len(ours) == len(native) > 0
+    for a, b in zip(ours, native, strict=True):
+        assert set(a) == set(b)
+        for key in a:
+            if isinstance(a[key], torch.Tensor):
+                assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
+            else:
+                assert a[key] == b[key], key
+
+
 # --- The reference for sparse and cached condition tokens -----------------------------------------
 # The reference for sparse and cached condition tokens: ComfyUI's own `WanModel.forward_orig` on the
 # fully assembled sequence (video + every condition token), with its self-attention restricted by a

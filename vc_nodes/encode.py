@@ -4,6 +4,7 @@ import copy
 
 import torch
 
+from ..vc_core.paradigms import vace_control as vace
 from ..vc_core.paradigms.channel_concat import concat_mask, from_plan
 from ..vc_core.plan import VideoCanvasPlan
 
@@ -56,6 +57,17 @@ def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Ten
     return vae.encode(layout.video), concat_mask(layout.known, spatial, temporal)
 
 
+def encode_vace(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vace_frames, vace_mask) for a Wan VACE model (vc_core.paradigms.vace_control): the conditions
+    composited into one full-length grey control video, split into VACE's inactive and reactive
+    streams, each encoded in video mode (as WanVaceToVideo encodes them), and the latent mask."""
+    _, spatial, temporal = video_vae_geometry(vae)
+    video, generate = vace.from_plan(plan)
+    inactive, reactive = vace.control_streams(video, generate)
+    frames = torch.cat((vae.encode(inactive), vae.encode(reactive)), dim=1)
+    return frames, vace.latent_mask(generate, temporal, spatial)
+
+
 class DeferredEncoding:
     """The conditions of a VideoCanvas Conditioning node, encoded when a patched model is about to
     sample them (after its memory check; see wrappers.accept_conditions), once: the node has no
@@ -69,6 +81,7 @@ class DeferredEncoding:
         self.latent_hw = (plan.height // spatial, plan.width // spatial)
         self._latents = None
         self._channels = None
+        self._vace = None
 
     def latents(self) -> torch.Tensor:
         if self._latents is None:
@@ -83,6 +96,13 @@ class DeferredEncoding:
             self._require_plan()
             self._channels = encode_channels(self.vae, self._plan)
         return self._channels
+
+    def vace_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """encode_vace, once (both experts of Wan 2.2 Fun VACE A14B share it); the plan is kept."""
+        if self._vace is None:
+            self._require_plan()
+            self._vace = encode_vace(self.vae, self._plan)
+        return self._vace
 
     def _require_plan(self) -> None:
         if self._plan is None:

@@ -25,7 +25,7 @@ from comfy_api.latest import InputImpl, Types, io
 from ..vc_core.paradigms import PARADIGMS
 from ..vc_core.plan import PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
-from .encode import encode_plan, video_vae_geometry
+from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
@@ -142,12 +142,17 @@ class VideoCanvasLongVideo(io.ComfyNode):
             windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
             if not is_patched(model):
                 model = patch_model(model)
-            PARADIGMS[paradigm_of(model)].check_strengths(plan.strengths, plan.frames, plan.origins)
+            paradigm = PARADIGMS[paradigm_of(model)]
+            paradigm.check_strengths(plan.strengths, plan.frames, plan.origins)
+            # a paradigm that reads one pixel video (image-to-video channels, VACE control) gets each
+            # window's conditions as one: encoded when the window samples, after the patch's checks
+            one_video = paradigm.encoding == "pixel_video"
             busiest = max(w.conditions for w in windows)
             shape = tuple(latent["samples"].shape)
             check_count(busiest, window_length, shape[3] * shape[4] // 4)
-            check_token_cap(shape, busiest)
-            check_condition_memory(model, shape, busiest)
+            if not one_video:  # one video adds no tokens
+                check_token_cap(shape, busiest)
+                check_condition_memory(model, shape, busiest)
         except (PlanError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
 
@@ -161,7 +166,9 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 comfy.model_management.throw_exception_if_processing_interrupted()
                 carried = None if not win.carried else tail[-win.carried:].float().div(255)
                 wplan = window_plan(plan, win, carried)
-                latents = encode_plan(vae, wplan) if wplan.num_conditions else None
+                latents = None
+                if wplan.num_conditions:
+                    latents = DeferredEncoding(vae, wplan) if one_video else encode_plan(vae, wplan)
                 done = win.index * steps
 
                 def callback(step, x0, x, total_steps, done=done):

@@ -10,11 +10,10 @@ from pathlib import Path
 import comfy.ldm.wan.model as wan_model
 
 from ..vc_core.condition_tokens import weight_fingerprint
-from ..vc_core.paradigms import CHANNEL_CONCAT
+from ..vc_core.paradigms import CHANNEL_CONCAT, VACE_CONTROL
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
-    "VaceWanModel": "Wan VACE",
     "CameraWanModel": "Wan Fun camera",
     "WanModel_S2V": "Wan S2V (speech to video)",
     "HumoWanModel": "Wan HuMo",
@@ -39,7 +38,7 @@ def describe_model(model) -> str:
     cls = type(diffusion).__name__
     if not isinstance(diffusion, wan_model.WanModel):
         raise UnsupportedModel(f"model: VideoCanvas needs a Wan model (Wan 2.1 T2V 1.3B/14B, Wan 2.2 "
-                               f"TI2V-5B or the A14B experts, or a Wan image-to-video model); got {cls} "
+                               f"TI2V-5B or the A14B experts, a Wan image-to-video or VACE model); got {cls} "
                                f"({type(model.model).__name__})")
     kind_name = type(model.model).__name__
     if type(diffusion) is wan_model.WanModel and kind_name not in _SUPPORTED_MODEL_KINDS:
@@ -47,6 +46,9 @@ def describe_model(model) -> str:
                                f"differently from Wan T2V; VideoCanvas supports "
                                f"{' and '.join(_SUPPORTED_MODEL_KINDS)} (Wan 2.1 T2V, Wan 2.2 TI2V-5B, "
                                f"the A14B experts and Wan image-to-video models)")
+    if is_vace_model(model):
+        blocks = len(diffusion.vace_blocks)
+        return f"Wan VACE ({diffusion.out_dim}-ch, {blocks} control block{'s' if blocks != 1 else ''})"
     if type(diffusion) is not wan_model.WanModel:
         kind = _OTHER_WAN_KINDS.get(cls, cls)
         raise UnsupportedModel(f"model: {kind} models are not supported by VideoCanvas (their "
@@ -72,7 +74,17 @@ def model_paradigm(model) -> str | None:
     """The paradigm this model family reads conditions through where the family decides (a Wan
     image-to-video model: its mask and image channels); None where the RoPE Interpolator's choice
     applies (token models)."""
+    if is_vace_model(model):
+        return VACE_CONTROL
     return CHANNEL_CONCAT if is_channel_concat_model(model) else None
+
+
+def is_vace_model(model) -> bool:
+    """A Wan VACE model as ComfyUI loads it (WAN21_Vace over VaceWanModel with its control blocks):
+    Wan 2.1 VACE 1.3B / 14B and Wan 2.2 Fun VACE A14B, each expert."""
+    diffusion = model.get_model_object("diffusion_model")
+    return (type(diffusion) is wan_model.VaceWanModel and type(model.model).__name__ == "WAN21_Vace"
+            and hasattr(diffusion, "vace_blocks"))
 
 
 def is_channel_concat_model(model) -> bool:

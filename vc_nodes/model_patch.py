@@ -15,7 +15,7 @@ from __future__ import annotations
 import comfy.patcher_extension as pe
 
 from ..vc_core.condition_tokens import ConditionTokenError, check_options, check_trained_attention
-from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, TOKEN_PARADIGMS, ParadigmError, PatchOptions
+from ..vc_core.paradigms import PARADIGMS, TOKEN_PARADIGMS, ParadigmError, PatchOptions
 from ..vc_core.timing import POSITION_POLICIES
 from .memory import MEMORY_WRAPPERS, apply_memory_patches
 from .model_kinds import describe_model, model_paradigm, trained_attention
@@ -44,8 +44,8 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
         # Some families decide where they read conditions (an image-to-video model: its channels).
         decided = model_paradigm(model)
         chosen = PARADIGMS[decided or paradigm]
-        if decided == CHANNEL_CONCAT:
-            what = f"a Wan image-to-video model ({what})"
+        if decided is not None:  # "a Wan VACE model (Wan VACE (16-ch, 1 control block))"
+            what = f"a {what.split(' (')[0]} model ({what})"
         chosen.check_options(options, what)
         if check_training and chosen.name == "in_context":
             check_trained_attention(trained_attention(model), condition_attention)

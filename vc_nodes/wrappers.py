@@ -23,7 +23,7 @@ import comfy.patcher_extension as pe
 import torch
 
 from ..vc_core.condition_tokens import ConditionKVCache
-from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, PatchOptions
+from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, VACE_CONTROL, PatchOptions
 from ..vc_core.wan_forward import ConditionLatents
 from .conditions import check_latent_matches_plan, latent_geometry
 from .encode import DeferredEncoding
@@ -227,35 +227,63 @@ def require_conditions_consumed(executor, *args, **kwargs):
     return out
 
 
+def _check_pixel_video_entries(entries, shape, native_keys, native_nodes: str, model: str, fills: str,
+                               instead: str) -> None:
+    """What a paradigm that reads one pixel video needs of every entry, checked before any encoding:
+    no native input of the same kind beside it, conditions not encoded yet, the model's channels,
+    the plan's size and length."""
+    for c in entries:
+        for key in native_keys:
+            if c.get(key) is not None:
+                raise ValueError(f"VideoCanvas conditions cannot be combined with a conditioning that "
+                                 f"already carries {key} (set by {native_nodes}): both would fill the "
+                                 f"{model}'s {fills}. {instead}")
+        timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
+        if not isinstance(latents, DeferredEncoding):
+            raise ValueError(f"VideoCanvas conditions already encoded as single images reached a "
+                             f"{model}, which needs them as one pixel video: use VideoCanvas Sampler or "
+                             f"VideoCanvas Conditioning to attach them")
+        if len(shape) == 5 and latents.channels != shape[1]:
+            raise ValueError(f"vae: this VAE makes {latents.channels}-channel latents but the model "
+                             f"denoises {shape[1]}: encode conditions with the model's VAE")
+        check_latent_matches_plan(timing, latents.latent_hw, shape)
+
+
+def _without_videocanvas_conds(c: dict) -> dict:
+    return {k: v for k, v in c["model_conds"].items() if k not in (COND_LATENTS, COND_TIMING)}
+
+
 def to_channels(guider, entries, shape) -> None:
     """Channel concatenation (OUTER_SAMPLE, before ComfyUI's process_conds): each entry's VideoCanvas
     conditions become ComfyUI's own concat_latent_image / concat_mask, as WanImageToVideo sets them,
     so ComfyUI's WAN21.concat_cond builds the model's mask and image channels; the VideoCanvas
     model_conds are removed, and the diffusion model runs unwrapped."""
-    for c in entries:
-        for key in ("concat_latent_image", "concat_mask"):
-            if c.get(key) is not None:
-                raise ValueError(f"VideoCanvas conditions cannot be combined with a conditioning that "
-                                 f"already carries {key} (set by WanImageToVideo, "
-                                 f"WanFirstLastFrameToVideo or a similar node): both would fill the "
-                                 f"image-to-video model's mask and image channels. Give the start/end "
-                                 f"frames as VideoCanvas conditions (frames 0 and -1) instead")
-        timing, latents = c["model_conds"][COND_TIMING].cond, c["model_conds"][COND_LATENTS].cond
-        if not isinstance(latents, DeferredEncoding):
-            raise ValueError("VideoCanvas conditions already encoded as single images reached a Wan "
-                             "image-to-video model, which needs them as one pixel video: use VideoCanvas "
-                             "Sampler or VideoCanvas Conditioning to attach them")
-        if len(shape) == 5 and latents.channels != shape[1]:
-            raise ValueError(f"vae: this VAE makes {latents.channels}-channel latents but the model "
-                             f"denoises {shape[1]}: encode conditions with the model's VAE")
-        check_latent_matches_plan(timing, latents.latent_hw, shape)
+    _check_pixel_video_entries(entries, shape, ("concat_latent_image", "concat_mask"),
+                               "WanImageToVideo, WanFirstLastFrameToVideo or a similar node",
+                               "Wan image-to-video model", "mask and image channels",
+                               "Give the start/end frames as VideoCanvas conditions (frames 0 and -1) "
+                               "instead")
     for c in entries:
         image, mask = c["model_conds"][COND_LATENTS].cond.channels_for_i2v()
-        c["model_conds"] = {k: v for k, v in c["model_conds"].items()
-                            if k not in (COND_LATENTS, COND_TIMING)}
+        c["model_conds"] = _without_videocanvas_conds(c)
         c["concat_latent_image"], c["concat_mask"] = image, mask
+
+
+def to_vace(guider, entries, shape) -> None:
+    """VACE control (OUTER_SAMPLE, before ComfyUI's process_conds): each entry's VideoCanvas conditions
+    become ComfyUI's own vace_frames / vace_mask / vace_strength, as WanVaceToVideo sets them, so
+    ComfyUI's WAN21_Vace.extra_conds builds the model's vace_context; the VideoCanvas model_conds are
+    removed, and the diffusion model runs unwrapped."""
+    _check_pixel_video_entries(entries, shape, ("vace_frames", "vace_mask"), "WanVaceToVideo",
+                               "Wan VACE model", "control video", "Give the control frames, clips and "
+                               "masks as VideoCanvas conditions (Timestamp Conditioner, Inpaint, Extend, "
+                               "...) instead")
+    for c in entries:
+        frames, mask = c["model_conds"][COND_LATENTS].cond.vace_inputs()
+        c["model_conds"] = _without_videocanvas_conds(c)
+        c["vace_frames"], c["vace_mask"], c["vace_strength"] = [frames], [mask], [1.0]
 
 
 # Paradigms whose model reads the conditions through inputs of its own (no forward of theirs): what
 # turns an entry's VideoCanvas model_conds into those inputs, before ComfyUI's process_conds.
-_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels}
+_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels, VACE_CONTROL: to_vace}

@@ -13,7 +13,7 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
-from helpers import load
+from helpers import Recorder, assert_same_calls, load
 from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
@@ -111,47 +111,6 @@ def vae(comfy, checkpoints):
 @pytest.fixture(scope="module", params=I2V_MODELS)
 def i2v(request, comfy, checkpoints):
     return load(checkpoints[request.param], dtype=torch.float32)  # float32: exact comparisons
-
-
-class Recorder:
-    """Records every call of the diffusion model (ComfyUI's DIFFUSION_MODEL wrapper): its input x
-    (noise channels, then the c_concat channels ComfyUI appended), timestep, context and the other
-    keyword inputs; a clone of the model carries it."""
-
-    def __init__(self, model):
-        import comfy.patcher_extension as pe
-
-        self.calls = []
-        self.model = model.clone()
-        self.model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-recorder", self)
-
-    def __call__(self, executor, x, timestep, context, *args, **kwargs):
-        # positional: clip_fea, time_dim_concat, transformer_options (its wrappers and uuids differ
-        # between runs by design; which rows are cond/uncond and the step's sigma are compared)
-        names = ("clip_fea", "time_dim_concat", "transformer_options")[:len(args)]
-        named = dict(zip(names, args, strict=True)) | kwargs
-        call = {"x": x, "timestep": timestep, "context": context}
-        for key, value in named.items():
-            if key == "transformer_options":
-                call["cond_or_uncond"] = list(value.get("cond_or_uncond", []))
-                call["sigmas"] = value.get("sigmas")
-            else:
-                call[key] = value
-        # on the CPU: the assertions compare with CPU tensors (the suite also runs on CUDA)
-        self.calls.append({k: v.detach().to("cpu", copy=True) if isinstance(v, torch.Tensor) else v
-                           for k, v in call.items()})
-        return executor(x, timestep, context, *args, **kwargs)
-
-
-def assert_same_calls(ours, native):
-    assert len(ours) == len(native) > 0
-    for a, b in zip(ours, native, strict=True):
-        assert set(a) == set(b)
-        for key in a:
-            if isinstance(a[key], torch.Tensor):
-                assert a[key].dtype == b[key].dtype and torch.equal(a[key], b[key]), key
-            else:
-                assert a[key] == b[key], key
 
 
 def image(seed):
@@ -360,3 +319,19 @@ def test_clip_vision_on_a_model_without_an_image_embedding_is_refused(n, comfy, 
     with pytest.raises(ValueError, match="clip_vision_output: this model .* has no image embedding"):
         n.sampling.VideoCanvasSampler.execute(t2v, prompt(1), prompt(2), vae, canvas(n), 1, 0, 1, 1.0,
                                               "euler", "simple", 1.0, conds, clip_vision(i2v))
+
+
+def test_long_video_runs_an_image_to_video_model_with_each_window_s_conditions_as_channels(n, i2v, vae):
+    """Long Video on a Wan image-to-video model: 17 frames as 2 windows of 9 (overlap 1); window 1's
+    carried frame reaches the model as known in its mask channels (x holds 16 noise + 4 mask + 16
+    image channels; ComfyUI hands the model 1 = known)."""
+    rec = Recorder(i2v)
+    at = canvas(n, 17)
+    conds = full_frame_conditions(n, [("0", image(4))])
+    null = n.sampling.VideoCanvasNullPrompt.execute().result[0]
+    images, _ = n.long_video.VideoCanvasLongVideo.execute(rec.model, null, null, vae, at, 9, 1, 3, 1, 1.0,
+                                                          "euler", "simple", "images", conds).result
+    assert images.shape == (17, H, W, 3)
+    assert len(rec.calls) == 2  # one step, cfg 1: one call per window
+    for call in rec.calls:  # frame 0 of each window is known: the first frame, then the carried one
+        assert call["x"][0, 16:20, 0].eq(1).all() and call["x"][0, 16:20, 1:].eq(0).all()

@@ -1,0 +1,190 @@
+"""Wan VACE models driven by VideoCanvas conditions through their control video and mask
+(vc_core.paradigms.vace_control), inside a real (in-process) ComfyUI on a tiny random Wan 2.1 VACE
+checkpoint in ComfyUI's own format (WAN21_Vace over VaceWanModel, one control block).
+
+The specification: where native WanVaceToVideo is exact (an inpainting mask the same at every frame),
+everything that reaches the diffusion model at every step (x, timestep, context, vace_context,
+vace_strength) and the sampled latent are bit for bit the native node's with the equivalent control
+video (the clip, grey in the hole) and mask, through KSampler and through VideoCanvas Sampler. Where
+native is not exact (a single known frame at most pixel frames of 81), the control video is the same
+and the mask marks the condition known in the latent frame that holds it, where native's marks it to
+be generated.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import Recorder, assert_same_calls, load
+from vc_core.paradigms.vace_control import VACE_STRENGTH_DEFINITION, native_latent_mask
+
+W, H, LENGTH = 48, 32, 9  # 3 latent frames of 6x4 latent cells
+SEED, STEPS, CFG = 11, 2, 3.0  # cfg > 1: the negative prompt runs too
+
+
+@pytest.fixture(scope="module")
+def vace(checkpoints):
+    import torch
+
+    return load(checkpoints["wan21_vace_tiny"], dtype=torch.float32)  # float32: exact comparisons
+
+
+@pytest.fixture(scope="module")
+def vae(comfy, checkpoints):
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    return comfy.sd.VAE(sd=comfy.utils.load_torch_file(
+        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
+
+
+def prompt(seed):
+    g = torch.Generator().manual_seed(seed)
+    return [[torch.randn(1, 5, 4096, generator=g), {}]]
+
+
+def canvas(n, length=LENGTH, width=W, height=H):
+    return n.canvas.VideoCanvasCanvas.execute(width, height, length, 16.0)[0]
+
+
+def clip_and_hole():
+    g = torch.Generator().manual_seed(5)
+    clip = torch.rand(LENGTH, H, W, 3, generator=g)
+    hole = torch.zeros(1, H, W)
+    hole[0, 8:24, 12:36] = 1.0  # 1 = generate, the same at every frame
+    return clip, hole
+
+
+def native_run(model, positive, negative, latent):
+    import nodes as comfy_nodes
+
+    rec = Recorder(model)
+    out = comfy_nodes.common_ksampler(rec.model, SEED, STEPS, CFG, "euler", "simple", positive, negative,
+                                      latent)[0]
+    return out["samples"], rec.calls
+
+
+def test_a_vace_checkpoint_is_recognised_and_runs_vace_control(n, vace):
+    assert n.model_kinds.describe_model(vace) == "Wan VACE (16-ch, 1 control block)"
+    assert n.model_kinds.model_paradigm(vace) == "vace_control"
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    assert n.patch_state.paradigm_of(patched) == "vace_control"
+
+
+@pytest.mark.parametrize("name, value", [("position_policy", "nearest"), ("paradigm", "latent_replacement"),
+                                         ("condition_tokens", "sparse"), ("condition_attention", "cached")])
+def test_in_context_options_on_a_vace_model_are_refused_by_name(mp, vace, name, value):
+    options = {"policy" if name == "position_policy" else name: value}
+    with pytest.raises(ValueError, match=f"{name}='{value}': this is a Wan VACE model \\(Wan VACE "
+                                         f"\\(16-ch, 1 control block\\)\\), which takes VideoCanvas "
+                                         f"conditions through its VACE control video and mask"):
+        mp.patch_model(vace, **options)
+
+
+def test_strength_on_vace_models_is_one_sentence_in_the_strength_tooltip(pack):
+    assert VACE_STRENGTH_DEFINITION.count(". ") == 0 and VACE_STRENGTH_DEFINITION.endswith(".")
+    assert VACE_STRENGTH_DEFINITION in pack.vc_nodes.types.strength_input().tooltip
+
+
+def test_inpainting_equals_wan_vace_to_video_through_ksampler_and_the_sampler(n, vace, vae):
+    from comfy_extras.nodes_wan import WanVaceToVideo
+
+    clip, hole = clip_and_hole()
+    control = clip * (1 - hole[0, ..., None]) + 0.5 * hole[0, ..., None]  # grey in the hole, as VACE
+    # one mask per frame: native pads a shorter mask with 1 (generate) up to the length
+    pos, neg, latent, trim = WanVaceToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, 1.0,
+                                                    control_video=control,
+                                                    control_masks=hole.expand(LENGTH, H, W))
+    assert trim == 0
+    native, native_calls = native_run(vace, pos, neg, latent)
+    assert native_calls[0]["vace_context"].shape == (2, 1, 32 + 64, 3, H // 8, W // 8)
+
+    conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
+                                                                     1, conds)
+    ours, calls = native_run(patched, pos, neg, latent)
+    assert torch.equal(ours, native)
+    assert_same_calls(calls, native_calls)
+
+    rec = Recorder(vace)
+    latent, _ = n.sampling.VideoCanvasSampler.execute(rec.model, prompt(1), prompt(2), vae, canvas(n), 1,
+                                                      SEED, STEPS, CFG, "euler", "simple", 1.0, conds)
+    assert torch.equal(latent["samples"], native)
+    assert_same_calls(rec.calls, native_calls)
+
+
+@pytest.mark.parametrize("frame", [0, 42, 44])
+def test_a_single_known_frame_reaches_the_model_in_the_latent_frame_that_holds_it(n, vace, vae, frame):
+    """81 frames, one full frame known. Native WanVaceToVideo (its mask resampled nearest-exact, which
+    vace_control.native_latent_mask reproduces) tells the model to generate the latent frame holding
+    frames 0 or 42; the pack's mask marks it known; the control streams are the same."""
+    from comfy_extras.nodes_wan import WanVaceToVideo
+
+    size, length = 16, 81
+    g = torch.Generator().manual_seed(frame)
+    image = torch.rand(1, size, size, 3, generator=g)
+    control = torch.full((length, size, size, 3), 0.5)
+    control[frame] = image[0]
+    generate = torch.ones(length, size, size)
+    generate[frame] = 0.0
+    pos, _, _, _ = WanVaceToVideo.execute(prompt(1), prompt(2), vae, size, size, length, 1, 1.0,
+                                          control_video=control, control_masks=generate)
+    native_frames, native_mask = pos[0][1]["vace_frames"][0], pos[0][1]["vace_mask"][0]
+    assert torch.equal(native_mask, native_latent_mask(generate))
+
+    patch = n.patches.VideoCanvasPatchPlacer.execute(image, 0.0, 0.0, 1.0, 1.0, "fraction", "cover", 0.0)[0]
+    at = canvas(n, length, size, size)
+    conds = n.patches.VideoCanvasTimestampConditioner.execute(patch, str(frame), "frames", at, 1.0)[0]
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, at, 1, conds)
+    _, calls = native_run(patched, pos, neg, latent)
+    context = calls[0]["vace_context"][0, 0]  # one vace input: 32 control latent + 64 mask channels
+    slot = 0 if frame == 0 else (frame - 1) // 4 + 1
+    # the same control streams (the model scales each 16-channel stream by its latent format)
+    native_in = torch.cat([vace.model.process_latent_in(native_frames[:, i:i + 16]) for i in (0, 16)], 1)
+    assert torch.equal(context[:32], native_in[0].detach())
+    assert context[32:, slot].eq(0).all()  # known where the frame is
+    assert context[32:, [s for s in range(21) if s != slot]].eq(1).all()
+    assert bool(native_mask[0, :, slot].eq(0).all()) == (frame == 44)  # native sees 44 only
+
+
+def test_native_vace_conditioning_and_videocanvas_conditions_together_are_refused(n, vace, vae):
+    import nodes as comfy_nodes
+    from comfy_extras.nodes_wan import WanVaceToVideo
+
+    clip, hole = clip_and_hole()
+    pos, neg, _, _ = WanVaceToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, 1.0,
+                                            control_video=clip, control_masks=hole)
+    conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
+    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    with pytest.raises(ValueError, match="already carries vace_frames \\(set by WanVaceToVideo\\): both "
+                                         "would fill the Wan VACE model's control video"):
+        comfy_nodes.common_ksampler(patched, 0, 1, 1.0, "euler", "simple", pos, neg, latent)
+
+
+def test_long_video_runs_a_vace_model_with_each_window_s_conditions_as_one_control_video(n, vace, vae):
+    """Long Video on a VACE model: 25 frames as 3 windows of 9 (overlap 1 carried), a keyframe at 12
+    in window 1 and the carried frame in each later one; every window's vace_context holds its own
+    control video, the keyframe known in the latent frame that holds it."""
+    rec = Recorder(vace)
+    g = torch.Generator().manual_seed(9)
+    patch = n.patches.VideoCanvasPatchPlacer.execute(torch.rand(1, H, W, 3, generator=g), 0.0, 0.0, 1.0,
+                                                     1.0, "fraction", "cover", 0.0)[0]
+    at = canvas(n, 25)
+    conds = n.patches.VideoCanvasTimestampConditioner.execute(patch, "12", "frames", at, 1.0)[0]
+    null = n.sampling.VideoCanvasNullPrompt.execute().result[0]
+    images, _ = n.long_video.VideoCanvasLongVideo.execute(rec.model, null, null, vae, at, 9, 1, 3, 1, 1.0,
+                                                          "euler", "simple", "images", conds).result
+    assert images.shape == (25, H, W, 3)
+    masks = [call["vace_context"][0, 0, 32:] for call in rec.calls]  # one call per window (1 step, cfg 1)
+    assert len(masks) == 3
+    # window 0 (frames 0-8) has no condition: no vace input (the model's default, all generate)
+    assert masks[0].eq(1).all()
+    # window 1 starts at frame 8: it carries frame 8 (its frame 0) and holds the keyframe at its frame 4
+    assert masks[1][:, 0].eq(0).all() and masks[1][:, 1].eq(0).all() and masks[1][:, 2].eq(1).all()
+    # window 2 starts at frame 16: the carried frame only
+    assert masks[2][:, 0].eq(0).all() and masks[2][:, 1:].eq(1).all()
