@@ -57,7 +57,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
-    sys.path.append(str(ROOT))  # after ComfyUI's folder: its `nodes` module must win
+    sys.path.append(str(ROOT))
 
 from hostkit.inprocess import add_comfy_to_path, load_comfy_with_pack  # noqa: E402
 from hostkit.tiny_models import TinyWan, save  # noqa: E402
