@@ -160,11 +160,15 @@ class VideoCanvasLongVideo(io.ComfyNode):
         previewer = latent_preview.get_previewer(model.load_device, model.model.latent_format)
         stream = _VideoFile(width, height, canvas.fps) if output == "stream to file" else None
         frames = None if stream else torch.empty(total, height, width, 3, dtype=torch.uint8)
-        tail = None  # the last window's frames (uint8): what the next window carries
+        tail = None  # the last window's frames (uint8)
+        # The output's last `overlap` frames: what the next window carries. Not the last window's own
+        # last frames: with an overlap over half the window some of those are its regenerated copies
+        # of carried frames, which the output did not keep.
+        kept = None
         try:
             for win in windows:
                 comfy.model_management.throw_exception_if_processing_interrupted()
-                carried = None if not win.carried else tail[-win.carried:].float().div(255)
+                carried = None if not win.carried else kept[-win.carried:].float().div(255)
                 wplan = window_plan(plan, win, carried)
                 latents = None
                 if wplan.num_conditions:
@@ -185,6 +189,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 tail = _to_uint8(nodes.VAEDecode().decode(vae, {"samples": samples})[0])
                 del samples, latents
                 new = tail[win.carried:win.carried + win.keep]
+                kept = (new if kept is None else torch.cat([kept, new]))[-overlap:]
                 if stream:
                     stream.write(new)
                 else:

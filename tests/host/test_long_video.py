@@ -211,3 +211,28 @@ def test_stream_to_file_saves_the_whole_video_and_outputs_the_last_window(comfy,
         frames = [f for f in container.decode(video=0)]
         assert (stream.codec_context.name, len(frames)) == ("h264", 41)
         assert (frames[0].width, frames[0].height) == (SIZE, SIZE)
+
+
+def test_an_overlap_over_half_the_window_carries_the_frames_the_output_kept(pack, toy, monkeypatch):
+    """17 frames in 9-frame windows overlapping 6 (windows at 0, 3, 6, 9): window 2 carries frames 6-11,
+    of which the output took 6-8 from window 0 and 9-11 from window 1; what each window carries is
+    exactly those output frames, not the window before's own regenerated copies of its carried ones."""
+    long_video = pack.vc_nodes.long_video
+    carried = {}
+    real = long_video.window_plan
+
+    def spy(plan, win, frames=None):
+        carried[win.index] = (win.carried_frames, None if frames is None else frames.clone())
+        return real(plan, win, frames)
+
+    monkeypatch.setattr(long_video, "window_plan", spy)
+    model, vae = toy
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, 17, 16.0)
+    images, _ = long_video.VideoCanvasLongVideo.execute(model, null, null, vae, canvas, 9, 6, 3, STEPS, 1.0,
+                                                        "euler", "simple", "images").result
+    assert sorted(carried) == [0, 1, 2, 3] and carried[0][1] is None
+    for index in (1, 2, 3):
+        where, frames = carried[index]
+        assert list(where) == list(range(3 * index, 3 * index + 6))
+        assert torch.equal(frames, images[where.start:where.stop])
