@@ -27,6 +27,7 @@ MODEL_FILES = {
     "umt5_xxl_fp8_e4m3fn_scaled.safetensors": ("text_encoders", _WAN21),
     "wan2.1_i2v_480p_14B_fp16.safetensors": ("diffusion_models", _WAN21),
     "clip_vision_h.safetensors": ("clip_vision", _WAN21),
+    "wan2.1_vace_1.3B_fp16.safetensors": ("diffusion_models", _WAN21),
 }
 
 # Wan's usual negative prompt (as in ComfyUI's own Wan templates)
@@ -90,6 +91,9 @@ TOY_UNETS = {TOY_UNET, TOY_I2V.unet}
 WAN21_I2V = Models("Wan 2.1 I2V 480p", "wan2.1_i2v_480p_14B_fp16.safetensors", "wan_2.1_vae.safetensors",
                    832, 480, 81, 16.0, 30, 5.0, text=True)
 I2V_UNETS = {WAN21_I2V.unet}
+# Wan 2.1 VACE 1.3B: conditions through VACE's control video and mask (README: Wan VACE models)
+WAN21_VACE = dataclasses.replace(WAN21, label="Wan 2.1 VACE 1.3B", unet="wan2.1_vace_1.3B_fp16.safetensors")
+VACE_UNETS = {WAN21_VACE.unet}
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,18 @@ def models_note(m: Models) -> str:
                 "stands in for the prompts) with the pack's example inputs: press Run. Its videos "
                 "are small and simple; for real videos open this template's Wan twin. Size, length "
                 "and fps are set once, in the VideoCanvas Canvas node.")
+    if m.unet in VACE_UNETS:
+        return (
+            "Models (ComfyUI's repackaged Wan files; links in the loaders' properties):\n"
+            f"- diffusion_models/{m.unet} (or wan2.1_vace_14B_fp16.safetensors: same graph, e.g. "
+            "1280x720)\n"
+            f"- vae/{m.vae}\n"
+            "- text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors\n"
+            "Wan VACE was trained to follow content at any frame and region: the pack composites the "
+            "conditions into VACE's control video at their exact frames, with its mask (each condition "
+            "known in the latent frame that holds it). Zero-shot on VACE: a single frame inside a "
+            "latent frame marked known, strength below 1. Size, length and fps are set once, in the "
+            "VideoCanvas Canvas node.")
     other = ("Wan 2.2 TI2V-5B works too: diffusion_models/wan2.2_ti2v_5B_fp16.safetensors with "
              "vae/wan2.2_vae.safetensors, sizes multiples of 32 (e.g. 1280x704, 121 frames at 24 fps)."
              if m.unet.startswith("wan2.1") else
@@ -283,7 +299,8 @@ def i2v_any_frame(m: Models, name: str) -> Graph:
 
 
 @workflow(2, "02_first_last_frame", "First and last frame (KSampler)",
-          "A first and a last frame, sampled by ComfyUI's own KSampler.")
+          "A first and a last frame, sampled by ComfyUI's own KSampler.",
+          models=(TOY, WAN21, WAN21_VACE))
 def first_last_frame(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -363,7 +380,8 @@ def patch_to_video(m: Models, name: str) -> Graph:
     return g
 
 
-@workflow(5, "05_inpaint", "Video inpainting", "A clip with a hole (a mask) that the model fills.")
+@workflow(5, "05_inpaint", "Video inpainting", "A clip with a hole (a mask) that the model fills.",
+          models=(TOY, WAN21, WAN21_VACE))
 def inpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -385,7 +403,7 @@ def inpaint(m: Models, name: str) -> Graph:
 
 
 @workflow(6, "06_outpaint", "Video outpainting", "A clip in a box of a larger canvas; the model "
-          "paints the surroundings.")
+          "paints the surroundings.", models=(TOY, WAN21, WAN21_VACE))
 def outpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -472,7 +490,7 @@ def _extend_frames(prompt: dict, clip_frames: int) -> int:
 
 
 @workflow(10, "10_extend", "Extend a clip", "A clip continued forwards by the model.",
-          output_frames=_extend_frames)
+          output_frames=_extend_frames, models=(TOY, WAN21, WAN21_VACE))
 def extend(m: Models, name: str) -> Graph:
     g = Graph(name)
     n = m.frames(9, 4)

@@ -40,7 +40,9 @@ NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
 TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
 # Templates for Wan 2.1 I2V 480p (36 channels): run on a tiny I2V checkpoint, CLIP vision dropped
 I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
-WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V]
+# Templates for Wan 2.1 VACE: run on a tiny VACE checkpoint (ComfyUI's WAN21_Vace)
+VACE = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.VACE_UNETS]
+WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V + VACE]
 SIZE = (48, 32)  # not square: catches a width/height swap
 LENGTH = 9
 STEPS = 2
@@ -98,9 +100,10 @@ def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
     keys = {w.key for w in wf.WORKFLOWS.values()}
     assert len(keys) == 13
     for key in keys:
-        twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key)
+        twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key
+                       and w.models.unet not in wf.VACE_UNETS)  # VACE twins: an extra, for 4 tasks
         assert [b for b, _ in twins] == ([True] if key in TOY_ONLY else [False, True]), key
-    assert (len(TOY), len(WAN), len(I2V)) == (13, 11, 1)
+    assert (len(TOY), len(WAN), len(I2V), len(VACE)) == (13, 11, 1, 4)
 
 
 def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
@@ -173,6 +176,33 @@ def test_i2v_model_template_runs_on_the_tiny_i2v_model(name, server, checkpoints
     assert "clip_vision_output" not in sampler
     require_registered(kinds, object_info)
     run_and_check_video(server, name, prompt, SIZE)
+
+
+@pytest.mark.parametrize("name", VACE)
+def test_vace_model_template_runs_on_the_tiny_vace_model(name, server, checkpoints, object_info):
+    """The Wan 2.1 VACE twins on a tiny Wan 2.1 VACE checkpoint (one control block), over the HTTP
+    API: the conditions reach it as VACE's control video and mask."""
+    prompt = adapt(load_api(name), unet=checkpoints["wan21_vace_tiny"],
+                   vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
+    require_registered((n["class_type"] for n in prompt.values()), object_info)
+    run_and_check_video(server, name, prompt, SIZE)
+
+
+def test_vace_model_templates_name_the_real_files():
+    """Inpainting, outpainting, extension and first + last frame (through KSampler) have a Wan 2.1
+    VACE 1.3B twin: ComfyUI's repackaged VACE file, the Wan 2.1 VAE and umt5, the same graph and
+    settings as the Wan 2.1 twin but for the model file."""
+    assert [wf.WORKFLOWS[n].key for n in VACE] == ["02_first_last_frame", "05_inpaint", "06_outpaint",
+                                                    "10_extend"]
+    for name in VACE:
+        api = load_api(name)
+        twin = load_api(name.replace("(Wan 2.1 VACE 1.3B)", "(Wan 2.1 1.3B)"))
+        unets = [n["inputs"]["unet_name"] for n in api.values() if n["class_type"] == "UNETLoader"]
+        assert unets == ["wan2.1_vace_1.3B_fp16.safetensors"], name
+        for node in twin.values():
+            if node["class_type"] == "UNETLoader":
+                node["inputs"]["unet_name"] = "wan2.1_vace_1.3B_fp16.safetensors"
+        assert api == twin, name
 
 
 def test_i2v_model_template_names_the_real_files():
