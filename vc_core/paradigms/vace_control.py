@@ -56,29 +56,32 @@ def latent_frame_slots(length: int, stride: int = 4) -> list[range]:
                             for j in range((length - 1) // stride)]
 
 
-def latent_mask(generate: torch.Tensor, stride: int = 4, spatial: int = 8) -> torch.Tensor:
-    """VACE's mask [1, spatial^2, F, h, w] from the pixel mask [L, H, W] (1 = generate): channel
-    dy*spatial+dx of latent cell (y, x) is pixel (y*spatial+dy, x*spatial+dx), as WanVaceToVideo lays
-    them out; over time the module's rule (each latent frame as known as its most known pixel frame)."""
+def _blocks(generate: torch.Tensor, spatial: int) -> torch.Tensor:
+    """[spatial^2, L, h, w]: pixel (y*spatial+dy, x*spatial+dx) of frame t at [dy*spatial+dx, t, y, x]."""
     length, height, width = generate.shape
     if height % spatial or width % spatial:
         raise VaceControlError(f"the mask's size {width}x{height} must be a multiple of {spatial}")
     h, w = height // spatial, width // spatial
     blocks = generate.float().view(length, h, spatial, w, spatial).permute(2, 4, 0, 1, 3)
-    blocks = blocks.reshape(spatial * spatial, length, h, w)
-    per_slot = [blocks[:, s.start:s.stop].amin(dim=1) for s in latent_frame_slots(length, stride)]
+    return blocks.reshape(spatial * spatial, length, h, w)
+
+
+def latent_mask(generate: torch.Tensor, stride: int = 4, spatial: int = 8) -> torch.Tensor:
+    """VACE's mask [1, spatial^2, F, h, w] from the pixel mask [L, H, W] (1 = generate): channel
+    dy*spatial+dx of latent cell (y, x) is pixel (y*spatial+dy, x*spatial+dx), as WanVaceToVideo lays
+    them out; over time the module's rule (each latent frame as known as its most known pixel frame)."""
+    blocks = _blocks(generate, spatial)
+    per_slot = [blocks[:, s.start:s.stop].amin(dim=1) for s in latent_frame_slots(len(generate), stride)]
     return torch.stack(per_slot, dim=1).unsqueeze(0).contiguous()
 
 
 def native_latent_mask(generate: torch.Tensor, stride: int = 4, spatial: int = 8) -> torch.Tensor:
     """WanVaceToVideo's own resampling (nearest-exact over time), for the comparison the module's
     docstring makes; not used to condition."""
-    length, height, width = generate.shape
-    h, w = height // spatial, width // spatial
-    blocks = generate.float().view(length, h, spatial, w, spatial).permute(2, 4, 0, 1, 3)
-    blocks = blocks.reshape(spatial * spatial, length, h, w)
-    frames = (length - 1) // stride + 1
-    return torch.nn.functional.interpolate(blocks.unsqueeze(0), size=(frames, h, w), mode="nearest-exact")
+    blocks = _blocks(generate, spatial)
+    frames = (len(generate) - 1) // stride + 1
+    return torch.nn.functional.interpolate(blocks.unsqueeze(0), size=(frames, *blocks.shape[2:]),
+                                           mode="nearest-exact")
 
 
 def from_plan(plan) -> tuple[torch.Tensor, torch.Tensor]:
