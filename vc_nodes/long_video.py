@@ -83,7 +83,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 "so memory does not grow with the number of windows. One progress bar over all "
                 "windows; Cancel stops between and inside windows."),
             inputs=[
-                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model (patched or not)."),
+                io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B, Wan image-to-video or Wan VACE "
+                               "model (patched or not)."),
                 io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
                                       "Null Prompt for a model trained without text. Every window gets it."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),

@@ -28,8 +28,8 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                 "native nodes, anything else zero-shot); leave the other inputs at their defaults."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan 2.1 T2V (1.3B/14B), Wan 2.2 TI2V-5B or Wan "
-                               "2.2 A14B T2V expert model; or a Wan image-to-video (36-channel) "
-                               "model, the other inputs at their defaults."),
+                               "2.2 A14B T2V expert model; or a Wan image-to-video (36-channel) or "
+                               "Wan VACE model, the other inputs at their defaults."),
                 io.Combo.Input("position_policy", options=list(POSITION_POLICIES),
                                default="interpolate",
                                tooltip="interpolate: frame t sits at t/4 (the paper). nearest: at "

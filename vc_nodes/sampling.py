@@ -174,7 +174,7 @@ class VideoCanvasSampler(io.ComfyNode):
                 "and partial patches are zero-shot on the public weights."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model, or a Wan image-to-video "
-                               "(36-channel) model (patched or not)."),
+                               "(36-channel) or Wan VACE model (patched or not)."),
                 io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
                                       "Null Prompt for a model trained without text."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
