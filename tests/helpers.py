@@ -210,6 +210,17 @@ class Recorder:
         return executor(x, timestep, context, *args, **kwargs)
 
 
+def recorded_ksampler(model, positive, negative, latent, seed, steps, cfg):
+    """ComfyUI's own KSampler path (common_ksampler, euler / simple) on a Recorder'd clone of `model`:
+    (the sampled latent, every diffusion-model call's inputs)."""
+    import nodes as comfy_nodes
+
+    rec = Recorder(model)
+    out = comfy_nodes.common_ksampler(rec.model, seed, steps, cfg, "euler", "simple", positive, negative,
+                                      latent)[0]
+    return out["samples"], rec.calls
+
+
 def assert_same_calls(ours, native):
     assert len(ours) == len(native) > 0
     for a, b in zip(ours, native, strict=True):

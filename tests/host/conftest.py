@@ -38,6 +38,17 @@ def t2v_float32(checkpoints):
 
 
 @pytest.fixture(scope="module")
+def vae(comfy, checkpoints):
+    """The tiny Wan 2.1 VAE checkpoint through ComfyUI's VAE class."""
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    return comfy.sd.VAE(sd=comfy.utils.load_torch_file(
+        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
+
+
+@pytest.fixture(scope="module")
 def wan():
     """A tiny random Wan DiT module (2 heads of 128, as Wan's own head size; 2 blocks), no loader."""
     from hostkit.tiny_models import TinyWan

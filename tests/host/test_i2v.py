@@ -13,7 +13,7 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
-from helpers import Recorder, assert_same_calls, load
+from helpers import Recorder, assert_same_calls, load, recorded_ksampler
 from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
@@ -98,16 +98,6 @@ def test_the_pixel_video_is_grey_except_where_conditions_put_pixels_and_later_on
 # --------------------------------------------------------------- through a real ComfyUI
 
 
-@pytest.fixture(scope="module")
-def vae(comfy, checkpoints):
-    import comfy.sd
-    import comfy.utils
-    import folder_paths
-
-    return comfy.sd.VAE(sd=comfy.utils.load_torch_file(
-        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
-
-
 @pytest.fixture(scope="module", params=I2V_MODELS)
 def i2v(request, comfy, checkpoints):
     return load(checkpoints[request.param], dtype=torch.float32)  # float32: exact comparisons
@@ -153,12 +143,7 @@ SEED, STEPS, CFG = 11, 2, 3.0  # cfg > 1: the negative prompt runs too
 
 
 def native_run(model, positive, negative, latent):
-    import nodes as comfy_nodes
-
-    rec = Recorder(model)
-    out = comfy_nodes.common_ksampler(rec.model, SEED, STEPS, CFG, "euler", "simple", positive, negative,
-                                      latent)[0]
-    return out["samples"], rec.calls
+    return recorded_ksampler(model, positive, negative, latent, SEED, STEPS, CFG)
 
 
 def ours_with_ksampler(n, model, vae, conds, cvo, cvo_end=None):

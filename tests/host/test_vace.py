@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import Recorder, assert_same_calls, load
+from helpers import Recorder, assert_same_calls, load, recorded_ksampler
 from vc_core.paradigms.vace_control import VACE_STRENGTH_DEFINITION, native_latent_mask
 
 W, H, LENGTH = 48, 32, 9  # 3 latent frames of 6x4 latent cells
@@ -25,19 +25,7 @@ SEED, STEPS, CFG = 11, 2, 3.0  # cfg > 1: the negative prompt runs too
 
 @pytest.fixture(scope="module")
 def vace(checkpoints):
-    import torch
-
     return load(checkpoints["wan21_vace_tiny"], dtype=torch.float32)  # float32: exact comparisons
-
-
-@pytest.fixture(scope="module")
-def vae(comfy, checkpoints):
-    import comfy.sd
-    import comfy.utils
-    import folder_paths
-
-    return comfy.sd.VAE(sd=comfy.utils.load_torch_file(
-        folder_paths.get_full_path_or_raise("vae", checkpoints["wan21_vae_tiny"])))
 
 
 def prompt(seed):
@@ -58,12 +46,7 @@ def clip_and_hole():
 
 
 def native_run(model, positive, negative, latent):
-    import nodes as comfy_nodes
-
-    rec = Recorder(model)
-    out = comfy_nodes.common_ksampler(rec.model, SEED, STEPS, CFG, "euler", "simple", positive, negative,
-                                      latent)[0]
-    return out["samples"], rec.calls
+    return recorded_ksampler(model, positive, negative, latent, SEED, STEPS, CFG)
 
 
 def test_a_vace_checkpoint_is_recognised_and_runs_vace_control(n, vace):

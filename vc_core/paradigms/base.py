@@ -39,6 +39,18 @@ def any_strength(strengths: Sequence[float], frames: Sequence[int], origins: Seq
 ENCODINGS = ("each", "pixel_video")
 
 
+def refuse_in_context_options(options: PatchOptions, model: str, reads: str, error=ParadigmError) -> None:
+    """For a model that reads conditions through inputs of its own (`reads`): in-context options cannot
+    apply to it, so the first one set away from its default (the paradigm chosen included) is refused
+    by name."""
+    for name, value in options.changed():
+        raise error(
+            f"{name}={value!r}: this is {model}, which takes VideoCanvas conditions through {reads}, not "
+            f"in context, so the RoPE Interpolator's {name} cannot apply to it. Leave position_policy, "
+            f"paradigm, condition_tokens and condition_attention at their defaults (interpolate, "
+            f"in_context, full, two-way), or use a Wan T2V model")
+
+
 @dataclass(frozen=True)
 class Paradigm:
     """A way VideoCanvas conditions reach a model family.

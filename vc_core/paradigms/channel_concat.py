@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from ..canvas import VAE_ZERO
-from .base import Paradigm, ParadigmError, PatchOptions
+from .base import Paradigm, ParadigmError, PatchOptions, refuse_in_context_options
 
 # What strength means for these models, in one sentence (tooltips, help pages and README say it too).
 CHANNEL_STRENGTH_DEFINITION = (
@@ -106,14 +106,7 @@ def from_plan(plan) -> ChannelConditions:
 
 
 def _check_options(options: PatchOptions, model: str) -> None:
-    """In-context options cannot apply to a model that reads conditions as channels: the first one
-    set away from its default (the paradigm chosen included) is refused by name."""
-    for name, value in options.changed():
-        raise ChannelConcatError(
-            f"{name}={value!r}: this is {model}, which takes VideoCanvas conditions through its own "
-            f"mask and image channels, not in context, so the RoPE Interpolator's {name} cannot apply "
-            f"to it. Leave position_policy, paradigm, condition_tokens and condition_attention at their "
-            f"defaults (interpolate, in_context, full, two-way), or use a Wan T2V model")
+    refuse_in_context_options(options, model, "its own mask and image channels", ChannelConcatError)
 
 
 PARADIGM = Paradigm(

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import torch
 
-from .base import Paradigm, ParadigmError, PatchOptions
+from ..timing import latent_slot_frames
+from .base import Paradigm, ParadigmError, PatchOptions, refuse_in_context_options
 from .channel_concat import pixel_video
 
 # What strength means on a VACE model, in one sentence (tooltips, help pages and README say it too).
@@ -52,8 +53,7 @@ def latent_frame_slots(length: int, stride: int = 4) -> list[range]:
     """The pixel frames each latent frame of a causal VAE holds: [0], [1..4], [5..8], ..."""
     if length < 1 or (length - 1) % stride:
         raise VaceControlError(f"length must be {stride}k+1; got {length}")
-    return [range(0, 1)] + [range(1 + stride * j, 1 + stride * (j + 1))
-                            for j in range((length - 1) // stride)]
+    return [latent_slot_frames(k, stride) for k in range((length - 1) // stride + 1)]
 
 
 def _blocks(generate: torch.Tensor, spatial: int) -> torch.Tensor:
@@ -91,13 +91,7 @@ def from_plan(plan) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _check_options(options: PatchOptions, model: str) -> None:
-    """In-context options cannot apply to a model that reads a control video: refused by name."""
-    for name, value in options.changed():
-        raise VaceControlError(
-            f"{name}={value!r}: this is {model}, which takes VideoCanvas conditions through its VACE "
-            f"control video and mask, not in context, so the RoPE Interpolator's {name} cannot apply "
-            f"to it. Leave position_policy, paradigm, condition_tokens and condition_attention at their "
-            f"defaults (interpolate, in_context, full, two-way), or use a Wan T2V model")
+    refuse_in_context_options(options, model, "its VACE control video and mask", VaceControlError)
 
 
 PARADIGM = Paradigm(
