@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:
 
 from hostkit.server import ComfyServer  # noqa: E402
 from templates.graph import WORKFLOWS_DIR, load_api  # noqa: E402
-from templates.recipes import TOY, TOY_UNET, TOY_VAE, WORKFLOWS  # noqa: E402
+from templates.recipes import TOY, TOY_UNET, TOY_VAE, WORKFLOWS, thumbnail_source  # noqa: E402
 
 SIZE, LENGTH = TOY.width, TOY.length
 THUMBNAIL = 256  # px, square: the template cards crop to a square
@@ -150,7 +150,7 @@ def main() -> int:
                      if v["filename"].endswith((".mp4", ".webm"))]
             layouts = [out / "temp" / v["subfolder"] / v["filename"]
                        for v in saved_outputs(history, "images") if v.get("type") == "temp"]
-            key = WORKFLOWS[name].key
+            key = WORKFLOWS[name].key + ("_vace" if WORKFLOWS[name].vace else "")
             target = out / f"{key}.mp4"
             shutil.copy(files[0], target)
             frames = read_video(target)
@@ -164,8 +164,8 @@ def main() -> int:
                 report[-1].update(keyframe_psnr=[round(c, 2) for c in curve],
                                   keyframe_peak=int(np.argmax(curve)))
             if args.thumbnails:
-                for twin, w in WORKFLOWS.items():
-                    if w.thumbnail_key == key:
+                for twin in WORKFLOWS:
+                    if thumbnail_source(twin) == name:
                         thumbnail(frames, WORKFLOWS_DIR / f"{twin}.jpg")
             print(json.dumps(report[-1]), flush=True)
     contact_sheet(rows, out / "contact_sheet.png")

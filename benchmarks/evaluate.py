@@ -9,6 +9,9 @@ are rendered and encoded by VideoCanvas Sampler's `prepare`, the model is patche
 position policy / paradigm, ComfyUI's KSampler machinery samples, the VAE decodes. Metrics need no
 pretrained network (VIDEOCANVAS.md, "VideoCanvasBench"):
 - cond_psnr / cond_ssim: inside each condition's mask, at its frame, output vs the given pixels;
+- free_psnr: output vs the source clip over every pixel of every frame that no condition covers
+  (what the model had to make: an inpainting hole, an outpainting border, the frames between
+  keyframes; the paper's Table-1 question for VACE);
 - per-frame PSNR (output frame vs the source clip's frame, whole frame) and the distance of its
   peak from the nearest conditioned frame (homologous cases only: the conditions come from the
   source clip);
@@ -22,7 +25,8 @@ held-out seeds are >= 1,000,000; {"seed": N, "camera": {"start": [cx, cy, zoom],
 "easing": ...}} for a camera move over a procedural still, as VideoCanvas Camera Move renders it
 (benchmarks/cases/camera.json); or {"frames": "dir/with/pngs"}; or {"video": "file.mp4"}),
 `conditions` ([{"frame": 6, "box": [x, y, w, h] fractions of the frame, default the whole frame,
-"source_frame": defaults to "frame"}]) and optionally `seeds` (a list of source seeds to repeat the
+"hole": [x, y, w, h]: the box left out (inpainting), "source_frame": defaults to "frame"}]) and
+optionally `seeds` (a list of source seeds to repeat the
 case over) and `metrics` (a subset of METRICS; default all). `--clips N` runs every procedural case
 over the held-out seeds 1,000,000 .. 1,000,000 + N - 1 instead of its `seeds`. Results:
 <out>/results.md, <out>/results.json (with every clip's values), <out>/psnr_<case>.png. Each case also
@@ -58,11 +62,14 @@ VARIANTS = {  # name -> (model file, position policy, paradigm)
     # a 36-channel Wan image-to-video toy model: model_patch sees its channels and patches it for
     # channel concatenation (the position policy and paradigm given are the only ones it accepts)
     "concat": ("videocanvas_toy_i2v.safetensors", "interpolate", "in_context"),
+    # the toy Wan VACE model: model_patch sees its control blocks and patches it for VACE control
+    # (the paper's Table-1 baseline; cases/table1.json)
+    "vace": ("videocanvas_toy_vace.safetensors", "interpolate", "in_context"),
 }
 
 
-METRICS = ("cond_psnr", "cond_ssim", "peak_distance", "exact_peak_rate", "motion", "motion_ratio",
-           "vae_cond_psnr")
+METRICS = ("cond_psnr", "cond_ssim", "free_psnr", "peak_distance", "exact_peak_rate", "motion",
+           "motion_ratio", "vae_cond_psnr")
 HELD_OUT_SEED = 1_000_000  # procedural training clips use seeds below it
 
 
@@ -166,6 +173,22 @@ def ssim(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
     return float((smap * mask).sum() / mask.sum().clamp_min(1))
 
 
+def box_mask(box, size: int) -> torch.Tensor:
+    """[size, size], 1 inside the box [x, y, w, h] (fractions of the frame)."""
+    x, y, w, h = box
+    mask = torch.zeros(size, size)
+    mask[round(y * size):round((y + h) * size), round(x * size):round((x + w) * size)] = 1
+    return mask
+
+
+def free_mask(plan, frames: int, size: int) -> torch.Tensor:
+    """[frames, size, size], 1 where no condition of the plan covers the pixel at its frame."""
+    known = torch.zeros(frames, size, size)
+    for mask, frame in zip(plan.masks, plan.frames, strict=True):
+        known[frame] = torch.maximum(known[frame], mask.float())
+    return 1 - known
+
+
 class Runner:
     def __init__(self, size: int, frames: int, steps: int, weights: dict[str, str] | None = None,
                  vae: str = ""):
@@ -206,10 +229,9 @@ class Runner:
         sources = []
         for c in conditions:
             frame = int(c["frame"])
-            x, y, w, h = c.get("box", (0.0, 0.0, 1.0, 1.0))
-            mask = torch.zeros(self.size, self.size)
-            mask[round(y * self.size):round((y + h) * self.size),
-                 round(x * self.size):round((x + w) * self.size)] = 1
+            mask = box_mask(c.get("box", (0.0, 0.0, 1.0, 1.0)), self.size)
+            if "hole" in c:
+                mask = mask * (1 - box_mask(c["hole"], self.size))
             sources.append(ConditionSource(Patch(clip[int(c.get("source_frame", frame))], mask), frame))
         model = self.model(variant)
         null = [[torch.zeros(1, 1, 4096), {}]]
@@ -237,10 +259,12 @@ def evaluate_case(runner: Runner, variant: str, case: dict, seed: int) -> dict:
     cond = [(psnr(video[f], plan.canvases[k], plan.masks[k]), ssim(video[f], plan.canvases[k], plan.masks[k]),
              psnr(own[k], plan.canvases[k], plan.masks[k])) for k, f in enumerate(plan.frames)]
     curve = [psnr(video[i], clip[i]) for i in range(runner.frames)]
+    free = free_mask(plan, runner.frames, runner.size)
     peak = max(range(len(curve)), key=curve.__getitem__)
     motion, source_motion = motion_energy(video), motion_energy(clip)
     return {"cond_psnr": sum(c[0] for c in cond) / len(cond),
             "cond_ssim": sum(c[1] for c in cond) / len(cond), "curve": curve, "peak_frame": peak,
+            "free_psnr": psnr(video, clip, free) if free.any() else None,
             "peak_distance": min(abs(peak - f) for f in plan.frames),
             "vae_cond_psnr": sum(c[2] for c in cond) / len(cond),
             "motion": motion, "source_motion": source_motion,
@@ -311,9 +335,11 @@ def plot_curves(path: Path, curves: dict[str, list[float]], frames: list[int]) -
 
 COLUMNS = (  # key, format, format of its interval
     ("cond_psnr", ".2f", ".1f"), ("vae_cond_psnr", ".2f", None), ("cond_ssim", ".3f", None),
+    ("free_psnr", ".2f", ".1f"),
     ("peak_distance", ".2f", None), ("exact_peak_rate", ".2f", ".2f"), ("motion", ".4f", None),
     ("motion_ratio", ".2f", ".2f"))
-HEADER = "cond PSNR | VAE's own PSNR | cond SSIM | peak dist | exact peak | {motion} | motion ratio"
+HEADER = ("cond PSNR | VAE's own PSNR | cond SSIM | free PSNR | peak dist | exact peak | {motion} | "
+          "motion ratio")
 
 
 def cells(metrics: dict, source_motion: float | None = None) -> str:
@@ -322,6 +348,11 @@ def cells(metrics: dict, source_motion: float | None = None) -> str:
     if source_motion is not None:
         out[[c[0] for c in COLUMNS].index("motion")] += f" ({source_motion:.4f})"
     return " | ".join(out)
+
+
+def paired_cells(d: dict) -> str:
+    keys = ("cond_psnr", "free_psnr", "exact_peak_rate")
+    return " | ".join(cell(d, k, "+.2f", ".2f") for k in keys)
 
 
 def report(meta: dict, groups: list[dict], paired: list[dict], gaps: list[dict], results: list[dict]
@@ -335,16 +366,20 @@ def report(meta: dict, groups: list[dict], paired: list[dict], gaps: list[dict],
              f"in brackets (2000 resamples, seed 0; a group's intervals resample each case's clips on "
              f"their own); median source motion over every clip: {threshold}", "",
              f"| group | clips | variant | cases | n | {HEADER.format(motion='motion')} |",
-             "|---|---|---|---|---|" + "---|" * 7]
+             "|---|---|---|---|---|" + "---|" * len(COLUMNS)]
     lines += [f"| {g['group']} | {g['split']} | {g['variant']} | {g['cases']} | {g['clip_count']} | "
               f"{cells(g)} |" for g in groups]
     if paired:
         lines += ["", "Paired differences on the same clips:", "",
-                  "| group | clips | difference | cases | cond PSNR (dB) | exact peak |",
-                  "|---|---|---|---|---|---|"]
+                  "| group | clips | difference | cases | cond PSNR (dB) | free PSNR (dB) | exact peak |",
+                  "|---|---|---|---|---|---|---|"]
         lines += [f"| {d['group']} | {d['split']} | {d['variant']} | {d['cases']} | "
-                  f"{cell(d, 'cond_psnr', '+.2f', '.2f')} | {cell(d, 'exact_peak_rate', '+.2f', '.2f')} |"
-                  for d in paired]
+                  f"{paired_cells(d)} |" for d in paired]
+        by_case = stats.paired_by_case(results)
+        lines += ["", "Paired differences per case (all clips):", "",
+                  "| case | difference | n | cond PSNR (dB) | free PSNR (dB) | exact peak |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {d['case']} | {d['variant']} | {d['n']} | {paired_cells(d)} |" for d in by_case]
     if gaps:
         lines += ["", "cond PSNR against the VAE's own reconstruction of the condition, per conditioned "
                   "frame (single-condition cases):", "",
@@ -353,7 +388,7 @@ def report(meta: dict, groups: list[dict], paired: list[dict], gaps: list[dict],
         lines += [f"| {g['frame']} | {g['variant']} | {g['cases']} | {g['cond_psnr']:.2f} | "
                   f"{g['vae_cond_psnr']:.2f} | {cell(g, 'gap', '+.2f', '.2f')} |" for g in gaps]
     lines += ["", f"| case | frames | variant | n | {HEADER.format(motion='motion (source)')} |",
-              "|---|---|---|---|" + "---|" * 7]
+              "|---|---|---|---|" + "---|" * len(COLUMNS)]
     for r in results:
         for v, m in r["variants"].items():
             lines.append(f"| {r['case']} | {r['frames']} | {v} | {len(r['seeds'])} | "

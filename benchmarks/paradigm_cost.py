@@ -66,7 +66,7 @@ def run_variant(vcn, model, vae, size: int, frames: str | None, text) -> tuple[f
         patch = vcn.patches.VideoCanvasPatchPlacer.execute(image, 0.0, 0.0, 1.0, 1.0, "fraction", "cover",
                                                            0.0)[0]
         conds = vcn.patches.VideoCanvasTimestampConditioner.execute(patch, frames, "frames", canvas, 1.0)[0]
-    pos, neg, latent, _ = vcn.sampling.VideoCanvasConditioning.execute(text, text, vae, canvas, 1, conds)
+    pos, neg, latent, _, _ = vcn.sampling.VideoCanvasConditioning.execute(text, text, vae, canvas, 1, conds)
     timer = ForwardTimer()
     patched = vcn.model_patch.patch_model(model).clone()
     patched.add_wrapper_with_key(pe.WrappersMP.APPLY_MODEL, TIMER_KEY, timer)

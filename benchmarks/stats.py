@@ -19,8 +19,8 @@ import numpy as np
 
 RESAMPLES = 2000
 LEVEL = 0.95
-INTERVAL_METRICS = ("cond_psnr", "exact_peak_rate", "motion_ratio")
-PAIRED_METRICS = ("cond_psnr", "exact_peak_rate")
+INTERVAL_METRICS = ("cond_psnr", "free_psnr", "exact_peak_rate", "motion_ratio")
+PAIRED_METRICS = ("cond_psnr", "free_psnr", "exact_peak_rate")
 
 
 def stratified_interval(strata: Sequence[Sequence[float]], resamples: int = RESAMPLES, seed: int = 0,
@@ -152,6 +152,27 @@ def paired_summary(results: list[dict], threshold: float | None = None, referenc
                         if sum(map(len, diffs)) > len(diffs):
                             row[f"{k}_ci"] = stratified_interval(diffs)
                 rows.append(row)
+    return rows
+
+
+def paired_by_case(results: list[dict], reference: str = "icc") -> list[dict]:
+    """Per case, `reference` minus each other variant on the same clips: the mean difference of
+    PAIRED_METRICS and its interval (the clip pairs resampled)."""
+    rows = []
+    for r in results:
+        if reference not in r["variants"]:
+            continue
+        a = case_clips(r, reference)
+        for other in (v for v in r["variants"] if v != reference):
+            b = case_clips(r, other)
+            row = {"case": r["case"], "variant": f"{reference} - {other}", "n": 0}
+            for k in PAIRED_METRICS:
+                if k in a and k in b:
+                    diffs = paired_differences(a[k], b[k])
+                    row[k], row["n"] = mean(diffs), len(diffs)
+                    if len(diffs) > 1:
+                        row[f"{k}_ci"] = paired_interval(a[k], b[k])
+            rows.append(row)
     return rows
 
 

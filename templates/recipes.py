@@ -85,7 +85,10 @@ WAN22 = Models("Wan 2.2 5B", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safe
 # image-to-video format without an image embedding (as Wan 2.2 A14B I2V), trained on VideoCanvas
 # conditions at any frame (models/MODEL_CARD.md)
 TOY_I2V = dataclasses.replace(TOY, unet="videocanvas_toy_i2v.safetensors")
-TOY_UNETS = {TOY_UNET, TOY_I2V.unet}
+# The bundled toy VACE model: the toy DiT, frozen, with VACE control blocks trained beside it (VACE's
+# context-adapter recipe), in Wan 2.1 VACE's format (models/MODEL_CARD.md)
+TOY_VACE = dataclasses.replace(TOY, label="Toy model, VACE", unet="videocanvas_toy_vace.safetensors")
+TOY_UNETS = {TOY_UNET, TOY_I2V.unet, TOY_VACE.unet}
 # Wan 2.1 image-to-video 480p (36 channels: noise + mask + image latent), as ComfyUI's own I2V
 # template runs it
 WAN21_I2V = Models("Wan 2.1 I2V 480p", "wan2.1_i2v_480p_14B_fp16.safetensors", "wan_2.1_vae.safetensors",
@@ -112,8 +115,21 @@ class Workflow:
     def bundled(self) -> bool:
         return self.models.bundled
 
+    @property
+    def vace(self) -> bool:
+        return self.models.unet in VACE_UNETS | {TOY_VACE.unet}
+
 
 WORKFLOWS: dict[str, Workflow] = {}
+
+
+def thumbnail_source(name: str) -> str:
+    """The bundled template whose video makes this template's card thumbnail: the toy template of its
+    thumbnail_key on the same kind of model (the toy VACE model's for a VACE template)."""
+    w = WORKFLOWS[name]
+    (source,) = [n for n, o in WORKFLOWS.items()
+                 if o.bundled and o.key == w.thumbnail_key and o.vace == w.vace]
+    return source
 
 
 def _inputs_of(prompt: dict, class_type: str) -> list[dict]:
@@ -156,6 +172,13 @@ def workflow(number: int, key: str, title: str, description: str, models=(TOY, W
 
 
 def models_note(m: Models) -> str:
+    if m.unet == TOY_VACE.unet:
+        return ("Runs as shipped on the pack's bundled toy VACE model (models/: the toy model with VACE "
+                "control blocks trained beside it, 64x64, 17 frames, no text: VideoCanvas Null Prompt "
+                "stands in for the prompts) with the pack's example inputs: press Run. The same nodes "
+                "drive it as the toy model's template: the pack sees the control blocks and composites "
+                "the conditions into VACE's control video and mask at their exact frames. For real "
+                "videos open this template's Wan 2.1 VACE twin.")
     if m.bundled:
         return ("Runs as shipped on the pack's bundled toy model (models/: a tiny Wan-architecture model "
                 "trained on procedural clips, 64x64, 17 frames, no text: VideoCanvas Null Prompt "
@@ -300,7 +323,7 @@ def i2v_any_frame(m: Models, name: str) -> Graph:
 
 @workflow(2, "02_first_last_frame", "First and last frame (KSampler)",
           "A first and a last frame, sampled by ComfyUI's own KSampler.",
-          models=(TOY, WAN21, WAN21_VACE))
+          models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
 def first_last_frame(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -381,7 +404,7 @@ def patch_to_video(m: Models, name: str) -> Graph:
 
 
 @workflow(5, "05_inpaint", "Video inpainting", "A clip with a hole (a mask) that the model fills.",
-          models=(TOY, WAN21, WAN21_VACE))
+          models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
 def inpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -403,7 +426,7 @@ def inpaint(m: Models, name: str) -> Graph:
 
 
 @workflow(6, "06_outpaint", "Video outpainting", "A clip in a box of a larger canvas; the model "
-          "paints the surroundings.", models=(TOY, WAN21, WAN21_VACE))
+          "paints the surroundings.", models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
 def outpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -490,7 +513,7 @@ def _extend_frames(prompt: dict, clip_frames: int) -> int:
 
 
 @workflow(10, "10_extend", "Extend a clip", "A clip continued forwards by the model.",
-          output_frames=_extend_frames, models=(TOY, WAN21, WAN21_VACE))
+          output_frames=_extend_frames, models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
 def extend(m: Models, name: str) -> Graph:
     g = Graph(name)
     n = m.frames(9, 4)

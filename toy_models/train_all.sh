@@ -19,4 +19,8 @@ PY=$(python3 -m hostkit.setup --print python)
 for variant in icc nearest replace; do
     "$PY" -m toy_models.train_dit --variant "$variant" > "train_runs/dit_$variant.out" 2>&1
 done
+# The image-to-video and VACE toys (the paper's baselines), on the same data (VACE from the icc DiT); their
+# condition inputs are encoded once per pre-drawn anchor set (4 per clip) instead of every step
+"$PY" -m toy_models.train_dit --variant concat --pool 4 > train_runs/dit_concat.out 2>&1
+"$PY" -m toy_models.train_dit --variant vace --pool 4 > train_runs/dit_vace.out 2>&1
 "$PY" -m benchmarks.evaluate

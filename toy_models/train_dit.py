@@ -13,6 +13,10 @@
               concat (channel concatenation, the paper's baseline: a widened patch embedding reads
                       16 noise + 4 mask + 16 image-latent channels, Wan's image-to-video format,
                       built by vc_core.paradigms.channel_concat exactly as the pack builds them at sampling)
+              vace (Wan VACE control, the paper's Table-1 baseline: three control blocks beside the
+                    bundled DiT's (VACE's layout) read the control video's inactive and reactive
+                    streams and the 64-channel mask, built by vc_core.paradigms.vace_control exactly
+                    as the pack builds them at sampling; needs --pool)
 
 Recipe (VIDEOCANVAS.md, "Training recipe"), scaled to a CPU: rectified flow z_t = (1-t) z + t e,
 predict e - z, MSE on video tokens only; per sample and step, anew, 0..K (4) anchors at random pixel
@@ -61,8 +65,13 @@ DIT_FILES = {
     "plain": ROOT / "train_runs" / "toy_t2v_plain.safetensors",
     # Wan's 36-channel image-to-video format, registered: the toy image-to-video model
     "concat": BUNDLED / "diffusion_models" / "videocanvas_toy_i2v.safetensors",
+    # Wan 2.1 VACE format, registered: the toy VACE model (the bundled DiT plus control blocks)
+    "vace": BUNDLED / "diffusion_models" / "videocanvas_toy_vace.safetensors",
 }
 IN_DIM = {"concat": 36}  # 16 noise + 4 mask + 16 image latent; every other variant reads 16
+# VACE control blocks beside the 6 DiT blocks, after blocks 0, 2, 4: every other block, as Wan 2.1 VACE
+# 1.3B places 15 beside its 30
+VACE_LAYERS = 3
 ARCH = {"dim": 128, "ffn_dim": 512, "num_layers": 6}  # ~2.3M parameters: CPU-trainable
 SCENE_CUTS = 0.3  # a share of training clips cut to a new scene mid-way: what transitions complete
 SAMPLING_SHIFT = 8.0  # ComfyUI's Wan 2.1 sampling shift: train on the noise levels it will visit
@@ -142,11 +151,35 @@ def dataset_path(clips: int) -> Path:
     return ROOT / "train_runs" / f"dit_data_{clips}_{digest}.safetensors"
 
 
-def build_dit(seed: int = 0, variant: str = "icc", arch: dict | None = None):
+def build_dit(seed: int = 0, variant: str = "icc", arch: dict | None = None, vace_layers: int = VACE_LAYERS):
     comfy_modules()
     from hostkit.tiny_models import TinyWan
 
-    return TinyWan(**(arch or ARCH), in_dim=IN_DIM.get(variant, 16)).build(seed=seed)
+    return TinyWan(**(arch or ARCH), in_dim=IN_DIM.get(variant, 16),
+                   vace_layers=vace_layers if variant == "vace" else 0).build(seed=seed)
+
+
+def vace_adapter_(model, base: dict, freeze: bool = True) -> list[torch.nn.Parameter]:
+    """VACE's context-adapter tuning on the toy: the DiT is the bundled one (`base`, its state dict),
+    frozen (or, freeze=False, trained with the control blocks); each control block starts as a copy of
+    the DiT block it sits beside (as ControlNet copies its trunk) with before_proj and after_proj at
+    zero, so the untrained model is the base model. Returns the parameters to train."""
+    missing, unexpected = model.load_state_dict(base, strict=False)
+    if unexpected or any(not k.startswith("vace_") for k in missing):
+        raise ValueError(f"the base is not this DiT: missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        for block, n in model.vace_layers_mapping.items():
+            model.vace_blocks[n].load_state_dict(model.blocks[block].state_dict(), strict=False)
+            for proj in ("before_proj", "after_proj"):
+                if hasattr(model.vace_blocks[n], proj):
+                    getattr(model.vace_blocks[n], proj).weight.zero_()
+                    getattr(model.vace_blocks[n], proj).bias.zero_()
+    trained = []
+    for name, p in model.named_parameters():
+        p.requires_grad_(name.startswith("vace_") or not freeze)
+        if p.requires_grad:
+            trained.append(p)
+    return trained
 
 
 def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
@@ -180,6 +213,28 @@ def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch
     return out
 
 
+def vace_context(pixels: torch.Tensor, draws, video_encoder, device) -> torch.Tensor:
+    """VACE's control input per sample, [n, 96, F, h, w], as ComfyUI's WAN21_Vace hands it to the model:
+    the inactive and reactive streams' latents (latent format applied) and the 64-channel mask (1 =
+    generate). Built by vc_core.paradigms.vace_control from the anchors' canvases and boxes, the
+    pack's own code at sampling; a sample without anchors gets an all-grey control video and an
+    all-ones mask, what WanVaceToVideo gives without a control video."""
+    from trainer.anchors import anchor_masks, render_canvases
+    from vc_core.paradigms import vace_control as vace
+    from vc_core.paradigms.channel_concat import pixel_video
+
+    streams, masks = [], []
+    for i, anchors in enumerate(draws):
+        cc = pixel_video(render_canvases(pixels[i], anchors), anchor_masks(anchors, SIZE, SIZE),
+                         [a.frame for a in anchors], [1.0] * len(anchors), FRAMES)
+        generate = 1.0 - cc.known
+        streams.extend(vace.control_streams(cc.video, generate))
+        masks.append(vace.latent_mask(generate, STRIDE, 8)[0])
+    latents = video_encoder(torch.stack(streams)).to(device)  # [2n, 16, F, h, w]: inactive, reactive
+    return torch.cat([latents.reshape(len(draws), 32, *latents.shape[2:]),
+                      torch.stack(masks).to(device)], dim=1)
+
+
 def video_encoder(vae, device):
     """pixel videos [n, L, H, W, 3] in 0..1 -> [n, 16, F, h, w], video mode, latent format applied."""
     fmt = comfy_modules().latent_formats.Wan21()
@@ -192,26 +247,27 @@ def video_encoder(vae, device):
 
 
 @torch.no_grad()
-def build_concat_pool(path: Path, data: dict, draws_per_clip: int, max_anchors: int, encode_video,
-                      device) -> torch.Tensor:
-    """For the concat variant on a CPU: `draws_per_clip` anchor sets per training clip, drawn once
-    (seeded by clip and draw) and turned into their 20 condition channels, [N, D, 20, F, h, w]. A
-    step then picks one per sample: encoding a whole pixel video per sample and step costs ~0.25 s
-    on one core, 30x the rest of a step."""
+def build_pool(path: Path, data: dict, draws_per_clip: int, max_anchors: int, encode_video,
+                      device, variant: str = "concat") -> torch.Tensor:
+    """For the concat and vace variants on a CPU: `draws_per_clip` anchor sets per training clip, drawn
+    once (seeded by clip and draw, the same sets for both variants) and turned into their condition
+    channels, [N, D, C, F, h, w] (concat: 20, vace: 96). A step then picks one per sample: encoding a
+    whole pixel video per sample and step costs ~0.25 s on one core, 30x the rest of a step."""
     from trainer.anchors import draw_anchors
 
     if path.exists():
         return load_file(str(path))["pool"]
+    build, channels = {"concat": (concat_channels, 20), "vace": (vace_context, 96)}[variant]
     n = data["pixels"].shape[0]
-    pool = torch.zeros(n, draws_per_clip, 20, LATENT_FRAMES, SIZE // 8, SIZE // 8)
+    pool = torch.zeros(n, draws_per_clip, channels, LATENT_FRAMES, SIZE // 8, SIZE // 8)
     for c in range(n):
         gen = torch.Generator().manual_seed(20_000 + c)
         draws = [draw_anchors(gen, FRAMES, SIZE, SIZE, max_anchors, min_anchors=0)
                  for _ in range(draws_per_clip)]
         pixels = data["pixels"][c:c + 1].expand(draws_per_clip, -1, -1, -1, -1)
-        pool[c] = concat_channels(pixels, draws, encode_video, device).cpu()
+        pool[c] = build(pixels, draws, encode_video, device).cpu()
         if c % 64 == 63:
-            print(f"concat pool {c + 1}/{n}", flush=True)
+            print(f"{variant} pool {c + 1}/{n}", flush=True)
     save_file({"pool": pool.contiguous()}, str(path))
     return pool
 
@@ -240,6 +296,8 @@ def _training_step(model, variant, data, idx, gen, max_anchors, device, encode=N
 
     if variant == "concat" and "concat_pool" in data:
         return concat_pool_step(model, data, idx, gen, device)
+    if variant == "vace":
+        return vace_pool_step(model, data, idx, gen, device)
     lo, hi = 0, max_anchors
     if count_per_step:  # one anchor count for the whole step (frames and crops still per sample):
         # one forward instead of one per count, for a GPU, where a toy's step is launch-bound
@@ -284,7 +342,7 @@ def noisy(z: torch.Tensor, gen: torch.Generator, device):
 
 
 def concat_pool_step(model, data, idx, gen, device):
-    """The concat variant's step from the pre-drawn pool (build_concat_pool): one of each clip's
+    """The concat variant's step from the pre-drawn pool (build_pool): one of each clip's
     condition channel sets per sample. Returns (loss, known mask slots of the first sample)."""
     pool = data["concat_pool"]
     choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
@@ -292,6 +350,21 @@ def concat_pool_step(model, data, idx, gen, device):
     zt, t, target = noisy(data["video"][idx].to(device), gen, device)
     known = int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
     return concat_loss(model, zt, t, target, channels, device), known
+
+
+def vace_pool_step(model, data, idx, gen, device):
+    """The vace variant's step from its pre-drawn pool (build_pool): one control input per
+    sample, vace_strength 1, MSE of the velocity over every video token. Returns (loss, known latent
+    frames of the first sample)."""
+    pool = data["vace_pool"]
+    choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
+    control = pool[idx, choice].to(device).float()
+    zt, t, target = noisy(data["video"][idx].to(device), gen, device)
+    known = int(control[0, 32:].amin(dim=(0, 2, 3)).lt(1).sum())
+    context = torch.zeros(zt.shape[0], 1, 4096, device=device)  # the null prompt
+    out = model.forward_orig(zt, t * 1000, context, vace_context=control.unsqueeze(1), vace_strength=[1.0],
+                             freqs=rope_video(model, device))
+    return ((out.float() - target) ** 2).mean(), known
 
 
 def concat_loss(model, zt, t, target, channels, device):
@@ -392,8 +465,15 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--clips", type=int, default=1024)
     ap.add_argument("--max-anchors", type=int, default=4)
-    ap.add_argument("--concat-pool", type=int, default=0,
-                    help="concat variant: pre-draw this many anchor sets per clip (CPU; 0: anew each step)")
+    ap.add_argument("--pool", "--concat-pool", dest="pool", type=int, default=0,
+                    help="concat / vace variants: pre-draw this many anchor sets per clip (CPU; concat "
+                         "0: anew each step; vace needs a pool)")
+    ap.add_argument("--vace-layers", type=int, default=VACE_LAYERS,
+                    help="vace variant: control blocks, evenly beside the DiT's (ComfyUI: after every "
+                         "num_layers // n-th block)")
+    ap.add_argument("--vace-base", choices=("frozen", "trained"), default="trained",
+                    help="vace variant: train the bundled DiT with the control blocks (the shipped model) "
+                         "or keep it frozen (VACE's context adapter)")
     ap.add_argument("--count-per-step", action="store_true",
                     help="draw the anchor count once per step, not per sample (one forward a step)")
     ap.add_argument("--resume", action="store_true")
@@ -420,21 +500,30 @@ def main() -> None:
         return
     vae = load_vae(device)
     encode, encode_video = condition_encoder(vae, device), video_encoder(vae, device)
-    if args.variant == "concat" and args.concat_pool:
-        pool_file = data_file.with_name(f"{data_file.stem}_concat_pool{args.concat_pool}.safetensors")
-        data = {**data, "concat_pool": build_concat_pool(pool_file, data, args.concat_pool,
-                                                         args.max_anchors, encode_video, device)}
+    if args.variant in ("concat", "vace") and args.pool:
+        pool_file = data_file.with_name(f"{data_file.stem}_{args.variant}_pool{args.pool}.safetensors")
+        data = {**data, f"{args.variant}_pool": build_pool(pool_file, data, args.pool, args.max_anchors,
+                                                                 encode_video, device, args.variant)}
+    elif args.variant == "vace":
+        ap.error("--variant vace needs --pool N (N anchor sets per clip, encoded once)")
     if args.variant == "plain":
         args.max_anchors = 0
     run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")
     out = ROOT / "train_runs" / f"toy_t2v_{args.name}.safetensors" if args.name else DIT_FILES[args.variant]
     torch.manual_seed(0)
-    model = build_dit(seed=0, variant=args.variant, arch=arch).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+    model = build_dit(seed=0, variant=args.variant, arch=arch, vace_layers=args.vace_layers)
+    model = model.to(device).train()
+    trained = list(model.parameters())
+    if args.variant == "vace":
+        trained = vace_adapter_(model, {k: v.float() for k, v in load_file(str(DIT_FILES["icc"])).items()},
+                                freeze=args.vace_base == "frozen")
+    opt = torch.optim.AdamW(trained, lr=args.lr, weight_decay=0.0)
     start = 0
     if args.resume and (meta := run.load_state(model, opt)):
         start, args.steps = meta["step"], meta.get("steps", args.steps)
     state = {"variant": args.variant, "arch": arch}
+    if args.variant == "vace":
+        state["vace_layers"] = args.vace_layers
     gen = torch.Generator().manual_seed(10_000 + start)
     deadline = started + args.minutes * 60
     budget = StepBudget(args.steps, deadline)
@@ -448,7 +537,7 @@ def main() -> None:
                                 encode_video, args.count_per_step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         opt.step()
         done = step + 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()

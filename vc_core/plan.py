@@ -128,6 +128,11 @@ def check_patch(image: torch.Tensor, mask: torch.Tensor | None, image_name: str 
                         f"non-zero pixels, or no mask")
 
 
+# The frames of a condition without a time (VideoCanvas Reference Image): it goes to the model's
+# reference slot (Wan VACE), not to a frame of the video.
+REFERENCE = "reference"
+
+
 @dataclass(frozen=True, eq=False)
 class ConditionSource:
     """A patch and when it holds: `frames` is a frame spec as the user wrote it ("0, 40, -1",
@@ -163,10 +168,17 @@ class VideoCanvasPlan:
     strengths: list[float]
     labels: list[str]
     origins: list[str] = field(default_factory=list)  # per frame: 'condition #1 from "Title" (node 12)'
+    # conditions without a time (REFERENCE), [R, H, W, 3] on their canvases, for a reference slot
+    references: torch.Tensor | None = None
+    reference_origins: list[str] = field(default_factory=list)
 
     @property
     def num_conditions(self) -> int:
         return len(self.frames)
+
+    @property
+    def num_references(self) -> int:
+        return 0 if self.references is None else len(self.references)
 
     @property
     def latent_frames(self) -> int:
@@ -228,10 +240,14 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         check_length(length, stride)
     except TimingError as err:
         raise PlanError(str(err)) from None
-    when = []
+    when, references, reference_origins = [], [], []
     for i, src in enumerate(sources):
         if not 0.0 <= src.strength <= 1.0:
             raise PlanError(f"strength of {_where(i, src)} must be in [0, 1]; got {src.strength}")
+        if isinstance(src.frames, str) and src.frames == REFERENCE:
+            _check_reference(i, src)
+            references.append(i)
+            continue
         try:
             check_patch(src.patch.image, src.patch.mask, "its image", "its mask")
             if src.fits is not None:
@@ -243,9 +259,10 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         except TimingError as err:
             raise PlanError(str(err)) from None
     if check_count is not None:
-        check_count(sum(map(len, when)))
+        check_count(sum(map(len, when)) + len(references))
+    timed = [(i, src) for i, src in enumerate(sources) if i not in references]
     canvases, masks, frames, strengths, labels, origins = [], [], [], [], [], []
-    for i, (src, at) in enumerate(zip(sources, when, strict=True)):
+    for (i, src), at in zip(timed, when, strict=True):
         try:
             placed = src.patch.render((height, width), at)
         except CanvasError as err:
@@ -260,8 +277,29 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         pixels, mask = torch.cat(canvases).float(), torch.cat(masks).float()
     else:
         pixels, mask = torch.zeros(0, height, width, 3), torch.zeros(0, height, width)
+    rendered = []
+    for i in references:
+        try:
+            rendered.append(sources[i].patch.render((height, width), [0]).pixels[..., :3].float())
+        except CanvasError as err:
+            raise PlanError(f"{_where(i, sources[i])}: {err}") from None
+        reference_origins.append(_where(i, sources[i]))
     return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels,
-                           origins)
+                           origins, torch.cat(rendered) if rendered else None, reference_origins)
+
+
+def _check_reference(i: int, src: ConditionSource) -> None:
+    """A reference is one image at full strength: the slot has neither a time nor a strength."""
+    try:
+        check_patch(src.patch.image, src.patch.mask, "its image", "its mask")
+    except PlanError as err:
+        raise PlanError(f"{_where(i, src)}: {err}") from None
+    if src.patch.num_frames != 1:
+        raise PlanError(f"{_where(i, src)}: a reference is one image; got a {src.patch.num_frames}-frame "
+                        f"clip (pick one frame, e.g. ImageFromBatch)")
+    if src.strength != 1.0:
+        raise PlanError(f"strength of {_where(i, src)}: a reference has no strength on the model (VACE "
+                        f"reads it whole); give 1, got {src.strength}")
 
 
 def paste_back(video: torch.Tensor, plan: VideoCanvasPlan, feather: float = 0.0) -> torch.Tensor:

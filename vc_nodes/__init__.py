@@ -11,7 +11,7 @@ from .decode import VideoCanvasDecode, VideoCanvasLayoutPreview
 from .example_inputs import copy_example_inputs
 from .inputs import guard_inputs
 from .long_video import VideoCanvasLongVideo
-from .patches import VideoCanvasPatchPlacer, VideoCanvasTimestampConditioner
+from .patches import VideoCanvasPatchPlacer, VideoCanvasReferenceImage, VideoCanvasTimestampConditioner
 from .rope_interpolator import VideoCanvasRoPEInterpolator
 from .sampling import VideoCanvasConditioning, VideoCanvasNullPrompt, VideoCanvasSampler
 from .template_order import install as install_template_order
@@ -29,6 +29,7 @@ NODES: list[type[io.ComfyNode]] = [
     VideoCanvasCanvas,
     VideoCanvasPatchPlacer,
     VideoCanvasTimestampConditioner,
+    VideoCanvasReferenceImage,
     VideoCanvasInpaint,
     VideoCanvasOutpaint,
     VideoCanvasExtend,

@@ -2,6 +2,7 @@
 
 import copy
 
+import comfy.latent_formats
 import torch
 
 from ..vc_core.paradigms import vace_control as vace
@@ -19,7 +20,14 @@ def video_vae_geometry(vae) -> tuple[int, int, int]:
 
 
 def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
-    """Condition latents [1, C, K, h, w]: one latent frame per canvas.
+    """Condition latents [1, C, K, h, w]: one latent frame per canvas (encode_images)."""
+    if plan.num_conditions == 0:
+        return None
+    return encode_images(vae, plan.canvases, plan.width, plan.height)
+
+
+def encode_images(vae, images: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """[1, C, K, h, w] of K images [K, H, W, 3], each encoded on its own as a single image.
 
     A causal video VAE encodes frame 0 of a clip alone, so K one-frame clips are K independent
     image-mode encodings; K frames given as one clip would be encoded in video mode, mixing the
@@ -27,8 +35,6 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     as one clip unless the VAE is flagged `not_video`, in which case it encodes a batch of one-frame
     clips ([K, C, 1, H, W]) in one call with its own memory-aware batching: so encode through a
     shallow copy carrying that flag (same weights and patcher; the caller's VAE is untouched)."""
-    if plan.num_conditions == 0:
-        return None
     import comfy.model_management as mm
 
     from .interrupt import interruptible
@@ -38,12 +44,12 @@ def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     image_mode.not_video = True
     # In batches that fit what this process may use (ComfyUI batches by the RAM it sees free, which
     # ignores rlimits and cgroups), checking for Cancel between and inside them.
-    step = encode_batch(vae, plan.num_conditions, plan.width, plan.height)
+    step = encode_batch(vae, len(images), width, height)
     parts = []
     with interruptible(getattr(vae, "first_stage_model", None)):
-        for start in range(0, plan.num_conditions, step):
+        for start in range(0, len(images), step):
             mm.throw_exception_if_processing_interrupted()
-            parts.append(image_mode.encode(plan.canvases[start:start + step]))  # [k, C, 1, h, w]
+            parts.append(image_mode.encode(images[start:start + step]))  # [k, C, 1, h, w]
     latents = torch.cat(parts) if len(parts) > 1 else parts[0]
     return latents[:, :, 0].movedim(0, 1).unsqueeze(0)
 
@@ -65,19 +71,30 @@ def encode_vace(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Tensor]
     video, generate = vace.from_plan(plan)
     inactive, reactive = vace.control_streams(video, generate)
     frames = torch.cat((vae.encode(inactive), vae.encode(reactive)), dim=1)
-    return frames, vace.latent_mask(generate, temporal, spatial)
+    mask = vace.latent_mask(generate, temporal, spatial)
+    if not plan.num_references:
+        return frames, mask
+    # each reference encoded as one image, as WanVaceToVideo encodes its reference_image; its
+    # reactive stream the latent the model's format maps to zero
+    references = encode_images(vae, plan.references, plan.width, plan.height)
+    no_reactive = comfy.latent_formats.Wan21().process_out(torch.zeros_like(references[:, :, :1]))
+    return vace.with_references(frames, mask, references, no_reactive)
 
 
 class DeferredEncoding:
     """The conditions of a VideoCanvas Conditioning node, encoded when a patched model is about to
     sample them (after its memory check; see wrappers.accept_conditions), once: the node has no
     model to check an absurd request against, and encoding first would spend the time (and memory)
-    the check exists to save. The rendered canvases are dropped once encoded."""
+    the check exists to save. The rendered canvases are dropped once encoded as tokens; `rebuild`
+    renders them again (the same plan) if this encoding is asked for another model's inputs later:
+    ComfyUI caches the node's output, so a later run on another model (say, a VACE model after a
+    text-to-video one) is handed this very object."""
 
-    def __init__(self, vae, plan: VideoCanvasPlan):
-        self.vae, self._plan = vae, plan
+    def __init__(self, vae, plan: VideoCanvasPlan, rebuild=None):
+        self.vae, self._plan, self._rebuild = vae, plan, rebuild
         self.channels, spatial, _ = video_vae_geometry(vae)
         self.num_conditions = plan.num_conditions
+        self.num_references = plan.num_references
         self.latent_hw = (plan.height // spatial, plan.width // spatial)
         self._latents = None
         self._channels = None
@@ -105,6 +122,8 @@ class DeferredEncoding:
         return self._vace
 
     def _require_plan(self) -> None:
+        if self._plan is None and self._rebuild is not None:
+            self._plan = self._rebuild()
         if self._plan is None:
             raise ValueError("VideoCanvas Conditioning: one output of this node reached both a "
                              "text-to-video model (conditions in context) and an image-to-video model "

@@ -140,6 +140,11 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 check_render_memory(k, width, height)
 
             plan = build_plan(conditions or (), width, height, total, temporal, check_count=refuse_absurd)
+            if plan.num_references:  # refused, never dropped
+                raise ValueError(f"conditions: {', '.join(plan.reference_origins)} is a reference "
+                                 f"(VideoCanvas Reference Image), which Long Video does not carry into "
+                                 f"its windows yet; give the image a frame (VideoCanvas Timestamp "
+                                 f"Conditioner), or use VideoCanvas Sampler")
             windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
             if not is_patched(model):
                 model = patch_model(model)

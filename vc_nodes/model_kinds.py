@@ -70,6 +70,10 @@ def describe_model(model) -> str:
                            f"VideoCanvas target (16 = Wan 2.1 VAE, 48 = Wan 2.2 VAE)")
 
 
+# The family a model that decides its own paradigm belongs to, by that paradigm: how refusals name it.
+FAMILY_OF_PARADIGM = {VACE_CONTROL: "Wan VACE", CHANNEL_CONCAT: "Wan image-to-video"}
+
+
 def model_paradigm(model) -> str | None:
     """The paradigm this model family reads conditions through where the family decides (a Wan
     image-to-video model: its mask and image channels); None where the RoPE Interpolator's choice

@@ -18,7 +18,7 @@ from ..vc_core.condition_tokens import ConditionTokenError, check_options, check
 from ..vc_core.paradigms import PARADIGMS, TOKEN_PARADIGMS, ParadigmError, PatchOptions
 from ..vc_core.timing import POSITION_POLICIES
 from .memory import MEMORY_WRAPPERS, apply_memory_patches
-from .model_kinds import describe_model, model_paradigm, trained_attention
+from .model_kinds import FAMILY_OF_PARADIGM, describe_model, model_paradigm, trained_attention
 from .patch_state import WRAPPER_KEY
 from .wrappers import VideoCanvasForward, accept_conditions, require_conditions_consumed
 
@@ -45,7 +45,7 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
         decided = model_paradigm(model)
         chosen = PARADIGMS[decided or paradigm]
         if decided is not None:  # "a Wan VACE model (Wan VACE (16-ch, 1 control block))"
-            what = f"a {what.split(' (')[0]} model ({what})"
+            what = f"a {FAMILY_OF_PARADIGM[decided]} model ({what})"
         chosen.check_options(options, what)
         if check_training and chosen.name == "in_context":
             check_trained_attention(trained_attention(model), condition_attention)

@@ -6,7 +6,7 @@ import nodes
 from comfy_api.latest import io
 
 from ..vc_core.canvas import BOX_UNITS, FIT_MODES, Box, CanvasError
-from ..vc_core.plan import ConditionSource, Patch, Placement, PlanError, check_patch, source_frames
+from ..vc_core.plan import REFERENCE, ConditionSource, Patch, Placement, PlanError, check_patch, source_frames
 from ..vc_core.timing import TimingError, check_frame_syntax
 from .types import (
     CATEGORY,
@@ -174,4 +174,36 @@ class VideoCanvasTimestampConditioner(io.ComfyNode):
     def execute(cls, patch, frames, unit, canvas, strength, conditions=None) -> io.NodeOutput:
         source = ConditionSource(patch, frames, unit, canvas.fps if unit == "seconds" else None, strength)
         check_on_canvas(cls, [source], canvas, "frames")
+        return io.NodeOutput(chain(conditions, *from_node(cls, [source])))
+
+
+class VideoCanvasReferenceImage(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="VideoCanvasReferenceImage",
+            display_name="VideoCanvas Reference Image",
+            category=CATEGORY,
+            description=(
+                "A condition without a time: a subject or style the whole video should show, for a Wan "
+                "VACE model's reference slot (what WanVaceToVideo's reference_image fills). The placed "
+                "patch, on its full-size canvas, is encoded on its own as one image and read by the "
+                "model as a latent frame ahead of the video, which the sampler trims off. Other models "
+                "have no such slot: they refuse it by name rather than drop it."),
+            inputs=[
+                VCPatch.Input("patch", tooltip="From VideoCanvas Patch Placer: one image, placed on the "
+                              "canvas (a full frame: x 0, y 0, width 1, height 1, fit cover)."),
+                conditions_input(),
+            ],
+            outputs=[VCConditions.Output(display_name="conditions")],
+            hidden=NODE_HIDDEN,
+        )
+
+    @classmethod
+    def execute(cls, patch, conditions=None) -> io.NodeOutput:
+        if patch.num_frames != 1:
+            where = node_origin(cls) or "VideoCanvas Reference Image"
+            raise ValueError(f"{where}: patch: a reference is one image; got a {patch.num_frames}-frame "
+                             f"clip (pick one frame, e.g. ImageFromBatch)")
+        source = ConditionSource(patch, REFERENCE, label="reference")
         return io.NodeOutput(chain(conditions, *from_node(cls, [source])))

@@ -1,5 +1,7 @@
 """VideoCanvas sampler, its conditioning-style twin for ComfyUI's own samplers, and a null prompt."""
 
+import functools
+
 import comfy.model_management
 import comfy.samplers
 import node_helpers
@@ -7,7 +9,7 @@ import nodes
 import torch
 from comfy_api.latest import io
 
-from ..vc_core.paradigms import PARADIGMS
+from ..vc_core.paradigms import PARADIGMS, ParadigmError
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
@@ -140,19 +142,35 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         raise ValueError(str(err)) from None
     if paradigm is not None:  # before any encoding
         PARADIGMS[paradigm].check_strengths(plan.strengths, plan.frames, plan.origins)
-    if not plan.num_conditions:
+        try:
+            PARADIGMS[paradigm].check_references(plan.num_references, f"a {describe_model(model)} model")
+        except ParadigmError as err:
+            raise ValueError(str(err)) from None
+    if not plan.num_conditions and not plan.num_references:
         latents = None
     else:
-        latents = DeferredEncoding(vae, plan) if defer else encode_plan(vae, plan)
+        # references only reach a model that reads one pixel video (VACE): encoded with it
+        defer = defer or bool(plan.num_references)
+        rebuild = functools.partial(build_plan, conditions or (), width, height, length, temporal)
+        latents = DeferredEncoding(vae, plan, rebuild) if defer else encode_plan(vae, plan)
+    # a reference is a latent frame ahead of the video (trimmed off after sampling)
+    shape[2] += plan.num_references
     empty = torch.zeros(shape, device=comfy.model_management.intermediate_device())
     return plan, latents, {"samples": empty}
+
+
+def trimmed(latent: dict, plan) -> dict:
+    """The sampled LATENT without the reference frames ahead of the video (TrimVideoLatent's cut)."""
+    if not plan.num_references:
+        return latent
+    return {**latent, "samples": latent["samples"][:, :, plan.num_references:]}
 
 
 def with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
     return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
-                             plan.length, plan.origins, masks=plan.masks)
+                             plan.length, plan.origins, masks=plan.masks, references=plan.num_references)
 
 
 class VideoCanvasSampler(io.ComfyNode):
@@ -208,7 +226,7 @@ class VideoCanvasSampler(io.ComfyNode):
         out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler,
                                     with_plan(positive, plan, latents),
                                     with_plan(negative, plan, latents), latent, denoise=denoise)[0]
-        return io.NodeOutput(out, layout_strip(plan))
+        return io.NodeOutput(trimmed(out, plan), layout_strip(plan))
 
 
 class VideoCanvasConditioning(io.ComfyNode):
@@ -241,7 +259,12 @@ class VideoCanvasConditioning(io.ComfyNode):
             outputs=[io.Conditioning.Output(display_name="positive"),
                      io.Conditioning.Output(display_name="negative"),
                      io.Latent.Output(display_name="latent"),
-                     io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions.")],
+                     io.Image.Output(display_name="layout", tooltip="Timeline strip of the conditions."),
+                     io.Int.Output(display_name="trim_latent", tooltip=(
+                         "Latent frames to cut from the front of the sampled latent (Trim Video "
+                         "Latent) before decoding: one per VideoCanvas Reference Image, which a Wan "
+                         "VACE model reads as a frame ahead of the video, as WanVaceToVideo's "
+                         "trim_latent; 0 without references."))],
         )
 
     @classmethod
@@ -253,7 +276,7 @@ class VideoCanvasConditioning(io.ComfyNode):
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         return io.NodeOutput(with_plan(positive, plan, latents), with_plan(negative, plan, latents),
-                             latent, strip)
+                             latent, strip, plan.num_references)
 
 
 class VideoCanvasNullPrompt(io.ComfyNode):

@@ -23,13 +23,14 @@ import comfy.patcher_extension as pe
 import torch
 
 from ..vc_core.condition_tokens import ConditionKVCache
-from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, VACE_CONTROL, PatchOptions
+from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, VACE_CONTROL, ParadigmError, PatchOptions
 from ..vc_core.wan_forward import ConditionLatents
 from .conditions import check_latent_matches_plan, latent_geometry
 from .encode import DeferredEncoding
 from .hook_state import hooks_in_force
 from .interrupt import interruptible
 from .memory import check_condition_memory
+from .model_kinds import describe_model
 from .patch_state import paradigm_of
 from .types import COND_LATENTS, COND_TIMING
 
@@ -165,6 +166,12 @@ def accept_conditions(executor, *args, **kwargs):
         raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
                          "Context Windows node): each window would need its own condition positions. "
                          "Remove the context windows, or sample the whole length at once")
+    for c in entries:  # references (conditions without a time) only where the model has their slot
+        try:
+            PARADIGMS[paradigm].check_references(c["model_conds"][COND_TIMING].cond.references,
+                                                 f"a {describe_model(guider.model_patcher)} model")
+        except ParadigmError as err:
+            raise ValueError(str(err)) from None
     to_model_inputs = _MODEL_INPUTS.get(paradigm)
     if entries and to_model_inputs is not None:
         to_model_inputs(guider, entries, shape)

@@ -48,7 +48,8 @@ APP = "window.comfyAPI.app.app"
 # machine lacks, and the missing-models dialog would cover the page (missing *nodes* still show).
 SETTINGS = {"Comfy.TutorialCompleted": True, "Comfy.Workflow.ShowMissingModelsWarning": False}
 # the bundled toy models: text-to-video, and its 36-channel image-to-video twin (template 13)
-BUNDLED_UNETS = ("videocanvas_toy_t2v.safetensors", "videocanvas_toy_i2v.safetensors")
+BUNDLED_UNETS = ("videocanvas_toy_t2v.safetensors", "videocanvas_toy_i2v.safetensors",
+                 "videocanvas_toy_vace.safetensors")
 
 
 # Where ComfyUI's /workflow_templates looks in a pack, in its order (app/custom_node_manager.py): it

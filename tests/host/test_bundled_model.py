@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.demo import (
@@ -44,6 +45,7 @@ def test_loaders_list_the_bundled_model_but_not_the_ablation_weights(object_info
     unets = object_info["UNETLoader"]["input"]["required"]["unet_name"][0]
     vaes = object_info["VAELoader"]["input"]["required"]["vae_name"][0]
     assert TOY_UNET in unets and TOY_VAE in vaes and "videocanvas_toy_i2v.safetensors" in unets
+    assert "videocanvas_toy_vace.safetensors" in unets
     assert not [n for n in unets if any(a in n for a in ("nearest", "replace", "cached", "sparse"))]
 
 
@@ -58,21 +60,30 @@ def test_a_keyframe_at_frame_8_appears_at_frame_8(server):
 
 
 I2V_TEMPLATE = "VideoCanvas 13 First and last frame on a Wan I2V model (Toy model)"
+VACE_TEMPLATE = "VideoCanvas 02 First and last frame (KSampler) (Toy model, VACE)"
 
 
-def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
-    """The bundled 36-channel toy (channel concatenation), its template unedited, against the same
-    graph with the two images swapped: the video's first frame is nearer the image given at frame 0,
-    its last frame nearer the image given at frame 16. (Compared run against run: the shipped images
-    are beyond the toy VAE, which reconstructs them at ~15 dB, so absolute PSNR says little.)"""
+@pytest.mark.parametrize(("template", "unet", "least_gain"), [
+    # the committed weights: +2.82 dB at frame 0, +1.19 dB at frame 16 (ComfyUI 0.3.75)
+    (I2V_TEMPLATE, "videocanvas_toy_i2v.safetensors", 0.5),
+    # +1.07 dB at frame 0, +0.51 dB at frame 16: the toy VACE follows its frames more loosely
+    # (models/MODEL_CARD.md, VideoCanvas vs VACE at toy scale)
+    (VACE_TEMPLATE, "videocanvas_toy_vace.safetensors", 0.25),
+])
+def test_the_toy_image_to_video_and_vace_models_follow_their_first_and_last_frames(server, template, unet,
+                                                                                   least_gain):
+    """The bundled 36-channel toy (channel concatenation) and the toy VACE model, each template
+    unedited, against the same graph with the two images swapped: the video's first frame is nearer
+    the image given at frame 0, its last frame nearer the image given at frame 16. (Compared run
+    against run: the shipped images are beyond the toy VAE, which reconstructs them at ~15 dB, so
+    absolute PSNR says little.)"""
     import copy
 
     from toy_models.example_inputs import FILES
     from toy_models.procedural import SceneSpec, generate_clip
 
-    prompt = load_api(I2V_TEMPLATE)
-    (unet,) = [n["inputs"]["unet_name"] for n in prompt.values() if n["class_type"] == "UNETLoader"]
-    assert unet == "videocanvas_toy_i2v.safetensors"
+    prompt = load_api(template)
+    assert [n["inputs"]["unet_name"] for n in prompt.values() if n["class_type"] == "UNETLoader"] == [unet]
     swapped = copy.deepcopy(prompt)
     names = {"videocanvas_first.png": "videocanvas_last.png", "videocanvas_last.png": "videocanvas_first.png"}
     loads = [n["inputs"] for n in swapped.values() if n["class_type"] == "LoadImage"]
@@ -87,6 +98,5 @@ def test_the_toy_image_to_video_model_follows_its_first_and_last_frames(server):
     first, last = ((clip[f] * 255).round() / 255.0 for f in (f0, f1))
     gains = (psnr(shipped[0] / 255.0, first) - psnr(other[0] / 255.0, first),
              psnr(shipped[-1] / 255.0, last) - psnr(other[-1] / 255.0, last))
-    # a model that ignored its channels would gain exactly 0 (same seed, same noise); the committed
-    # weights: +1.88 dB at frame 0, +0.88 dB at frame 16
-    assert min(gains) > 0.5, gains
+    # a model that ignored its conditions would gain exactly 0 (same seed, same noise)
+    assert min(gains) > least_gain, gains

@@ -150,7 +150,7 @@ def ours_with_ksampler(n, model, vae, conds, cvo, cvo_end=None):
     """VideoCanvas Conditioning -> ComfyUI's KSampler, the model through the RoPE Interpolator."""
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(model, "interpolate",
                                                                       "in_context")[0]
-    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
                                                                      1, conds, cvo, cvo_end)
     return native_run(patched, pos, neg, latent)
 
@@ -236,7 +236,7 @@ def test_the_conditioning_values_are_the_native_nodes_own(n, vae):
     pos, _, _ = WanFirstLastFrameToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
                                                  start_image=first, end_image=last)
     conds = full_frame_conditions(n, [("0", first), ("-1", last)])
-    ours, _, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
+    ours, _, _, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
                                                                conds)
     deferred = ours[0][1]["model_conds"][n.types.COND_LATENTS].cond
     image_latent, mask = deferred.channels_for_i2v()
@@ -291,7 +291,7 @@ def test_native_start_image_and_videocanvas_conditions_together_are_refused(n, i
 
     pos, neg, _ = WanImageToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, start_image=image(3))
     conds = full_frame_conditions(n, [("-1", image(4))])
-    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(i2v, "interpolate", "in_context")[0]
     with pytest.raises(ValueError, match="already carries concat_latent_image .*WanImageToVideo"):
         comfy_nodes.common_ksampler(patched, 0, 1, 1.0, "euler", "simple", pos, neg, latent)

@@ -91,7 +91,7 @@ def test_sampler_equals_conditioning_node_plus_native_ksampler(n, models):
     conds = conditions(n, ((1.0, 0.5, 0.0), "0, -1", (0.25, 0.25, 0.5, 0.5)))
     latent, layout = n.sampling.VideoCanvasSampler.execute(
         unet, null(n), null(n), vae, canvas(n), 1, 7, 2, 1.0, "euler", "simple", 1.0, conds)
-    pos, neg, empty, layout2 = n.sampling.VideoCanvasConditioning.execute(
+    pos, neg, empty, layout2, _ = n.sampling.VideoCanvasConditioning.execute(
         null(n), null(n), vae, canvas(n), 1, conds)
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(unet, "interpolate",
                                                                       "in_context")[0]

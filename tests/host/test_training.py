@@ -292,6 +292,94 @@ def test_the_concat_variant_reads_the_mask_and_image_channels_comfyui_hands_a_wa
     assert torch.equal(video[1:-1], torch.full_like(video[1:-1], VAE_ZERO))
 
 
+def test_the_vace_variant_reads_the_control_streams_and_mask_comfyui_hands_a_wan_vace_model():
+    """A full first frame and the left half of frame 6: the control video holds them at their pixel
+    frames (grey elsewhere), split into inactive / reactive streams as WanVaceToVideo splits them;
+    the 64-channel mask (1 = generate) is 0 over latent frame 0 and over latent frame 2's left half
+    (frame 6 is in latent frame 2: frames 5..8), 1 elsewhere; a sample without anchors gets the
+    all-grey control video and an all-ones mask, what WanVaceToVideo gives without one."""
+    from toy_models.train_dit import vace_context
+    from trainer.anchors import Anchor
+    from vc_core.paradigms.vace_control import control_streams
+
+    gen = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (2, FRAMES, SIZE, SIZE, 3), dtype=torch.uint8, generator=gen)
+    seen = []
+
+    def encode(videos):  # stands in for the VAE: records its input, returns the stream's index
+        seen.append(videos)
+        return torch.arange(len(videos), dtype=torch.float32).view(-1, 1, 1, 1, 1).expand(
+            -1, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8)
+
+    draws = [[Anchor(0, 0, 0, SIZE, SIZE), Anchor(6, 0, 0, SIZE, SIZE // 2)], []]  # (frame, top, left, h, w)
+    out = vace_context(pixels, draws, encode, torch.device("cpu"))
+    assert out.shape == (2, 96, LATENT_FRAMES, SIZE // 8, SIZE // 8)
+    # channels 0-15 the sample's inactive stream, 16-31 its reactive one (one encode call, in order)
+    assert [out[i, c].unique().tolist() for i in (0, 1) for c in (0, 16)] == [[0.0], [1.0], [2.0], [3.0]]
+    generate = torch.ones(LATENT_FRAMES, SIZE // 8, SIZE // 8)
+    generate[0] = 0
+    generate[2, :, :SIZE // 16] = 0
+    assert torch.equal(out[0, 32:], generate.expand(64, -1, -1, -1))
+    assert torch.equal(out[1, 32:], torch.ones_like(out[1, 32:]))
+    (videos,) = seen
+    video = torch.full((FRAMES, SIZE, SIZE, 3), 0.5)
+    video[0] = pixels[0, 0].float() / 255
+    video[6, :, :SIZE // 2] = pixels[0, 6, :, :SIZE // 2].float() / 255
+    pixel_generate = torch.ones(FRAMES, SIZE, SIZE)
+    pixel_generate[0] = 0
+    pixel_generate[6, :, :SIZE // 2] = 0
+    inactive, reactive = control_streams(video, pixel_generate)
+    assert torch.equal(videos[0], inactive) and torch.equal(videos[1], reactive)
+    assert torch.equal(videos[2], torch.full_like(video, 0.5))  # grey: nothing known
+    assert torch.equal(videos[3], torch.full_like(video, 0.5))
+
+
+def test_the_untrained_vace_adapter_is_the_base_dit_and_only_the_control_blocks_train():
+    """VACE's context-adapter recipe: the base DiT's weights loaded and frozen, each control block a
+    copy of the block it sits beside with zero before/after projections, so before training the VACE
+    model's output equals the base model's bit for bit whatever the control input; one step moves the
+    control blocks and the control patch embedding and nothing else. With the base trained too (the
+    shipped toy), every parameter trains from the same start."""
+    from toy_models.train_dit import VACE_LAYERS, rope_video, vace_adapter_, vace_pool_step
+
+    base = build_dit(seed=0)
+    model = build_dit(seed=1, variant="vace")
+    trained = vace_adapter_(model, base.state_dict())
+    assert sorted(model.vace_layers_mapping) == list(range(0, 6, 6 // VACE_LAYERS)) == [0, 2, 4]
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names and all(n.startswith(("vace_blocks.", "vace_patch_embedding.")) for n in names)
+    assert len(trained) == len(names)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen)
+    control = torch.randn(1, 1, 96, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen)
+    t, context = torch.tensor([500.0]), torch.zeros(1, 1, 4096)
+    with torch.no_grad():
+        freqs = rope_video(base, torch.device("cpu"))
+        plain = base.forward_orig(x, t, context, freqs=freqs)
+        vace = model.forward_orig(x, t, context, vace_context=control, vace_strength=[1.0], freqs=freqs)
+    assert torch.equal(plain, vace)
+    everything = build_dit(seed=1, variant="vace")
+    trained_all = vace_adapter_(everything, base.state_dict(), freeze=False)
+    assert len(trained_all) == len(list(everything.parameters()))
+    assert all(p.requires_grad for p in everything.parameters())
+    with torch.no_grad():
+        assert torch.equal(everything.forward_orig(x, t, context, vace_context=control, vace_strength=[1.0],
+                                                   freqs=freqs), plain)
+
+    data = {"video": torch.randn(2, 16, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen),
+            "vace_pool": torch.randn(2, 3, 96, LATENT_FRAMES, SIZE // 8, SIZE // 8, generator=gen)}
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(trained, lr=1e-3)
+    for _ in range(2):  # the first step moves after_proj only (the path to the rest starts at zero)
+        loss, _ = vace_pool_step(model, data, torch.tensor([0, 1]), gen, torch.device("cpu"))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
+    assert moved and moved <= names
+    assert {n.split(".")[0] for n in moved} == {"vace_blocks", "vace_patch_embedding"}
+
+
 def test_steps_zero_fits_the_step_count_to_the_time_budget(monkeypatch):
     """--steps 0: steps 10..60 are timed (the first ones warm up), then the count is fixed so the
     rest fits 92 % of the time left; a given count is kept as it is."""

@@ -86,7 +86,7 @@ def test_inpainting_equals_wan_vace_to_video_through_ksampler_and_the_sampler(n,
 
     conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
-    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n),
                                                                      1, conds)
     ours, calls = native_run(patched, pos, neg, latent)
     assert torch.equal(ours, native)
@@ -122,7 +122,8 @@ def test_a_single_known_frame_reaches_the_model_in_the_latent_frame_that_holds_i
     at = canvas(n, length, size, size)
     conds = n.patches.VideoCanvasTimestampConditioner.execute(patch, str(frame), "frames", at, 1.0)[0]
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
-    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, at, 1, conds)
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, at, 1,
+                                                                         conds)
     _, calls = native_run(patched, pos, neg, latent)
     context = calls[0]["vace_context"][0, 0]  # one vace input: 32 control latent + 64 mask channels
     slot = 0 if frame == 0 else (frame - 1) // 4 + 1
@@ -142,7 +143,7 @@ def test_native_vace_conditioning_and_videocanvas_conditions_together_are_refuse
     pos, neg, _, _ = WanVaceToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, 1.0,
                                             control_video=clip, control_masks=hole)
     conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
-    pos, neg, latent, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(pos, neg, vae, canvas(n), 1, conds)
     patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
     with pytest.raises(ValueError, match="already carries vace_frames \\(set by WanVaceToVideo\\): both "
                                          "would fill the Wan VACE model's control video"):
@@ -171,3 +172,86 @@ def test_long_video_runs_a_vace_model_with_each_window_s_conditions_as_one_contr
     assert masks[1][:, 0].eq(0).all() and masks[1][:, 1].eq(0).all() and masks[1][:, 2].eq(1).all()
     # window 2 starts at frame 16: the carried frame only
     assert masks[2][:, 0].eq(0).all() and masks[2][:, 1:].eq(1).all()
+
+
+def test_a_reference_image_equals_wan_vace_to_video_s_reference_image_and_is_trimmed(n, vace, vae):
+    """Inpainting (where native is exact) and a reference image (VideoCanvas Reference Image: a
+    condition without a time): the latent (one frame longer), trim_latent, everything that reaches
+    the model at every step and the sampled latent are native WanVaceToVideo's with that control
+    video, mask and reference_image, through KSampler; VideoCanvas Sampler returns that latent
+    trimmed as TrimVideoLatent trims it."""
+    from comfy_extras.nodes_wan import TrimVideoLatent, WanVaceToVideo
+
+    clip, hole = clip_and_hole()
+    subject = torch.rand(1, H, W, 3, generator=torch.Generator().manual_seed(21))
+    control = clip * (1 - hole[0, ..., None]) + 0.5 * hole[0, ..., None]
+    pos, neg, latent, trim = WanVaceToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1, 1.0,
+                                                    control_video=control,
+                                                    control_masks=hole.expand(LENGTH, H, W),
+                                                    reference_image=subject)
+    assert trim == 1 and latent["samples"].shape[2] == 3 + 1
+    native, native_calls = native_run(vace, pos, neg, latent)
+
+    conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
+    ref = n.patches.VideoCanvasPatchPlacer.execute(subject, 0.0, 0.0, 1.0, 1.0, "fraction", "cover", 0.0)[0]
+    conds = n.patches.VideoCanvasReferenceImage.execute(ref, conds)[0]
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    pos, neg, ours_latent, _, ours_trim = n.sampling.VideoCanvasConditioning.execute(
+        prompt(1), prompt(2), vae, canvas(n), 1, conds)
+    assert ours_trim == trim and ours_latent["samples"].shape == latent["samples"].shape
+    ours, calls = native_run(patched, pos, neg, ours_latent)
+    assert torch.equal(ours, native)
+    assert_same_calls(calls, native_calls)
+
+    latent, _ = n.sampling.VideoCanvasSampler.execute(vace, prompt(1), prompt(2), vae, canvas(n), 1,
+                                                      SEED, STEPS, CFG, "euler", "simple", 1.0, conds)
+    (cut,) = TrimVideoLatent.execute({"samples": native}, trim)
+    assert torch.equal(latent["samples"], cut["samples"]) and latent["samples"].shape[2] == 3
+
+
+def test_a_reference_on_a_model_without_the_slot_is_refused_by_name(n, t2v, vae):
+    """Never dropped: VideoCanvas Sampler refuses before encoding; through VideoCanvas Conditioning
+    (which does not know the model) the patched model refuses when sampling starts; Long Video
+    refuses before any window."""
+    import nodes as comfy_nodes
+
+    g = torch.Generator().manual_seed(3)
+    ref = n.patches.VideoCanvasPatchPlacer.execute(torch.rand(1, H, W, 3, generator=g), 0.0, 0.0, 1.0, 1.0,
+                                                   "fraction", "cover", 0.0)[0]
+    conds = n.patches.VideoCanvasReferenceImage.execute(ref)[0]
+    message = (r"conditions: 1 reference \(VideoCanvas Reference Image: a condition without a time\) needs a "
+               r"model with a reference slot \(a Wan VACE model\); this is a Wan 2.1/2.2 T2V \(16-ch\) model")
+    with pytest.raises(ValueError, match=message):
+        n.sampling.VideoCanvasSampler.execute(t2v, prompt(1), prompt(2), vae, canvas(n), 1, SEED, 1, 1.0,
+                                              "euler", "simple", 1.0, conds)
+    pos, neg, latent, _, trim = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae,
+                                                                           canvas(n), 1, conds)
+    assert trim == 1
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(t2v, "interpolate", "in_context")[0]
+    with pytest.raises(ValueError, match=message):
+        comfy_nodes.common_ksampler(patched, 0, 1, 1.0, "euler", "simple", pos, neg, latent)
+    null = n.sampling.VideoCanvasNullPrompt.execute().result[0]
+    with pytest.raises(ValueError, match=r"condition #1 \(reference\) is a reference \(VideoCanvas Reference "
+                                         r"Image\), which Long Video does not carry"):
+        n.long_video.VideoCanvasLongVideo.execute(t2v, null, null, vae, canvas(n, 25), 9, 1, 3, 1, 1.0,
+                                                  "euler", "simple", "images", conds)
+
+
+def test_one_conditioning_output_serves_a_text_to_video_run_then_a_vace_run(n, vace, t2v, vae):
+    """ComfyUI caches VideoCanvas Conditioning's output, so a later run on another model is handed
+    the same object: after the text-to-video model encoded it as tokens (dropping its canvases), the
+    VACE model's run still gets its control video, exactly as from a fresh node output."""
+    import nodes as comfy_nodes
+
+    clip, hole = clip_and_hole()
+    conds = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
+    shared = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1, conds)
+    fresh = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1, conds)
+    patch = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute
+    comfy_nodes.common_ksampler(patch(t2v, "interpolate", "in_context")[0], 0, 1, 1.0, "euler", "simple",
+                                shared[0], shared[1], shared[2])
+    vace_model = patch(vace, "interpolate", "in_context")[0]
+    after, calls = native_run(vace_model, shared[0], shared[1], shared[2])
+    alone, alone_calls = native_run(vace_model, fresh[0], fresh[1], fresh[2])
+    assert torch.equal(after, alone)
+    assert_same_calls(calls, alone_calls)

@@ -101,9 +101,12 @@ def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
     assert len(keys) == 13
     for key in keys:
         twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key
-                       and w.models.unet not in wf.VACE_UNETS)  # VACE twins: an extra, for 4 tasks
+                       and w.models.unet not in wf.VACE_UNETS | {wf.TOY_VACE.unet})  # VACE: 4 tasks
         assert [b for b, _ in twins] == ([True] if key in TOY_ONLY else [False, True]), key
-    assert (len(TOY), len(WAN), len(I2V), len(VACE)) == (13, 11, 1, 4)
+    # the VACE tasks have a toy VACE template (runs as shipped) and a Wan 2.1 VACE twin
+    toy_vace = [n for n in TOY if wf.WORKFLOWS[n].models.unet == wf.TOY_VACE.unet]
+    assert [wf.WORKFLOWS[n].key for n in toy_vace] == [wf.WORKFLOWS[n].key for n in VACE]
+    assert (len(TOY), len(WAN), len(I2V), len(VACE)) == (17, 11, 1, 4)
 
 
 def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
@@ -297,10 +300,12 @@ def test_titles_hold_no_values_that_can_go_stale():
 def test_template_names_are_titles_in_order():
     """The frontends 1.32.9 and 1.35.9 show the file name as the card's title and list the files in
     the server's order unless sorted by name: numbered, the bundled-model template before its twin."""
-    assert NAMES[:4] == ["VideoCanvas 01 Image to video at any frame (Toy model)",
+    assert NAMES[:6] == ["VideoCanvas 01 Image to video at any frame (Toy model)",
                          "VideoCanvas 01 Image to video at any frame (Wan 2.1 1.3B)",
                          "VideoCanvas 02 First and last frame (KSampler) (Toy model)",
-                         "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 1.3B)"]
+                         "VideoCanvas 02 First and last frame (KSampler) (Toy model, VACE)",
+                         "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 1.3B)",
+                         "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 VACE 1.3B)"]
     for name in NAMES:
         w = wf.WORKFLOWS[name]
         assert re.fullmatch(rf"VideoCanvas \d\d {re.escape(w.title)} \({re.escape(w.models.label)}\)", name)
@@ -381,9 +386,12 @@ def test_real_model_names_and_defaults():
 def test_bundled_model_templates_use_the_bundled_files_and_no_text_encoder():
     for name in TOY:
         kinds = {n["class_type"]: n["inputs"] for n in load_api(name).values()}
-        # the image-to-video template runs the toy's 36-channel (channel-concatenation) variant
+        # the image-to-video template runs the toy's 36-channel (channel-concatenation) variant, the
+        # VACE ones ("Toy model, VACE") the toy VACE model
         assert kinds["UNETLoader"]["unet_name"] == ("videocanvas_toy_i2v.safetensors"
                                                     if wf.WORKFLOWS[name].key == "13_i2v_model_channels"
+                                                    else "videocanvas_toy_vace.safetensors"
+                                                    if name.endswith("(Toy model, VACE)")
                                                     else "videocanvas_toy_t2v.safetensors")
         assert kinds["VAELoader"]["vae_name"] == "videocanvas_toy_vae.safetensors"
         assert "CLIPLoader" not in kinds and "VideoCanvasNullPrompt" in kinds

@@ -6,10 +6,12 @@ import torch
 
 from benchmarks.evaluate import (
     METRICS,
+    box_mask,
     case_metrics,
     case_summary,
     cell,
     clip_seeds,
+    free_mask,
     motion_energy,
     parse_weights,
     psnr,
@@ -19,6 +21,7 @@ from benchmarks.stats import (
     bootstrap_interval,
     group_summary,
     motion_threshold,
+    paired_by_case,
     paired_interval,
     paired_summary,
     stratified_interval,
@@ -34,6 +37,34 @@ def test_psnr_of_a_uniform_0_1_error_is_20_db_and_the_mask_restricts_it():
     mask = torch.zeros(8, 8)
     mask[:4] = 1
     assert psnr(a, b, mask) == pytest.approx(40.0, abs=1e-3)
+
+
+def test_free_pixels_are_those_no_condition_covers_at_its_frame_and_a_hole_is_free():
+    """free_psnr's region: an inpainting condition (the frame minus a hole) leaves the hole free, an
+    outpainting one (a box) leaves the border free, a frame without a condition is free whole."""
+    from types import SimpleNamespace
+
+    box = box_mask((0.25, 0.25, 0.5, 0.5), 8)
+    assert box.sum() == 16 and torch.equal(box[2:6, 2:6], torch.ones(4, 4))
+    inpaint = torch.ones(8, 8) * (1 - box)
+    plan = SimpleNamespace(masks=[inpaint, box, box], frames=[0, 1, 1])
+    free = free_mask(plan, 3, 8)
+    assert torch.equal(free[0], box)  # the hole
+    assert torch.equal(free[1], 1 - box)  # the border (two conditions at one frame: their union)
+    assert torch.equal(free[2], torch.ones(8, 8))
+
+
+def test_paired_differences_per_case_resample_the_clip_pairs():
+    results = [{"case": "a", "frames": [0], "clip_source_motion": [0.1, 0.2, 0.3],
+                "variants": {
+                    "icc": {"clips": {"cond_psnr": [20.0, 21.0, 22.0], "free_psnr": [15.0, 15.0, 16.0]}},
+                    "vace": {"clips": {"cond_psnr": [19.0, 20.0, 20.0], "free_psnr": [16.0, 15.0, 16.0]}}}}]
+    (row,) = paired_by_case(results)
+    assert row["case"] == "a" and row["variant"] == "icc - vace" and row["n"] == 3
+    assert row["cond_psnr"] == pytest.approx(4 / 3) and row["free_psnr"] == pytest.approx(-1 / 3)
+    assert row["cond_psnr_ci"] == paired_interval([20.0, 21.0, 22.0], [19.0, 20.0, 20.0])
+    assert row["cond_psnr_ci"][0] >= 1.0 and row["cond_psnr_ci"][1] <= 2.0
+    assert "exact_peak_rate" not in row
 
 
 def test_ssim_of_identical_images_is_one():
@@ -60,7 +91,7 @@ def test_weights_override_names_a_known_variant_and_an_existing_file(tmp_path):
     f.write_bytes(b"x")
     assert parse_weights(f"nearest={f}") == {"nearest": str(f)}
     assert parse_weights("") == {}
-    with pytest.raises(ValueError, match=r"'cfg=.*'.*\['icc', 'nearest', 'replace', 'concat'\]"):
+    with pytest.raises(ValueError, match=r"'cfg=.*'.*\['icc', 'nearest', 'replace', 'concat', 'vace'\]"):
         parse_weights(f"cfg={f}")
     with pytest.raises(ValueError, match=r"--weights icc: no file at /nope"):
         parse_weights("icc=/nope")

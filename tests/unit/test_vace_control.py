@@ -12,6 +12,7 @@ from vc_core.paradigms.vace_control import (
     latent_frame_slots,
     latent_mask,
     native_latent_mask,
+    with_references,
 )
 
 
@@ -56,3 +57,43 @@ def test_a_single_known_frame_is_known_in_the_latent_frame_that_holds_it(frame):
     assert ours[0, :, slot].eq(0).all() and ours[0, :, [s for s in range(21) if s != slot]].eq(1).all()
     native_sees = bool(native[0, :, slot].eq(0).all())
     assert native_sees == (frame == 44), f"native sees frame {frame}: {native_sees}"
+
+
+def test_references_go_ahead_of_the_control_video_known_with_no_reactive_stream():
+    """WanVaceToVideo's reference_image layout: the reference latent one frame ahead of the control
+    video's in the inactive stream, the no-reactive latent in the reactive one, mask 0 (known)."""
+    frames = torch.full((1, 32, 3, 2, 2), 5.0)  # inactive (16) + reactive (16), 3 latent frames
+    mask = torch.ones(1, 64, 3, 2, 2)
+    refs = torch.full((1, 16, 2, 2, 2), 7.0)  # two references
+    frames_out, mask_out = with_references(frames, mask, refs, torch.full((1, 16, 1, 2, 2), -1.0))
+    assert frames_out.shape == (1, 32, 5, 2, 2) and mask_out.shape == (1, 64, 5, 2, 2)
+    assert frames_out[:, :16, :2].eq(7).all() and frames_out[:, 16:, :2].eq(-1).all()
+    assert torch.equal(frames_out[:, :, 2:], frames) and torch.equal(mask_out[:, :, 2:], mask)
+    assert mask_out[:, :, :2].eq(0).all()
+
+
+def test_a_condition_without_a_time_is_a_reference_only_a_vace_model_reads():
+    from vc_core.canvas import Box
+    from vc_core.paradigms import PARADIGMS, ParadigmError
+    from vc_core.plan import REFERENCE, ConditionSource, Patch, Placement, PlanError, build_plan
+
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 16, 16, 3, generator=g)
+    full = Patch(image, None, Placement(Box(0.0, 0.0, 1.0, 1.0, "fraction"), "cover", 0.0))
+    sources = [ConditionSource(full, 4), ConditionSource(full, REFERENCE, label="subject")]
+    plan = build_plan(sources, 16, 16, 9)
+    assert plan.frames == [4] and plan.num_conditions == 1 and plan.num_references == 1
+    assert torch.equal(plan.references[0], image[0]) and torch.equal(plan.canvases[0], image[0])
+    assert plan.reference_origins == ["condition #2 (subject)"]
+    PARADIGMS["vace_control"].check_references(1, "a Wan VACE model")
+    for name in ("in_context", "latent_replacement", "channel_concat"):
+        PARADIGMS[name].check_references(0, "any model")
+        with pytest.raises(ParadigmError, match=r"conditions: 1 reference \(VideoCanvas Reference Image: a "
+                                                r"condition without a time\) needs a model with a reference "
+                                                r"slot \(a Wan VACE model\); this is a T2V model"):
+            PARADIGMS[name].check_references(1, "a T2V model")
+    with pytest.raises(PlanError, match=r"strength of condition #1: a reference has no strength"):
+        build_plan([ConditionSource(full, REFERENCE, strength=0.5)], 16, 16, 9)
+    clip = Patch(torch.rand(3, 16, 16, 3, generator=g), None, full.placement)
+    with pytest.raises(PlanError, match=r"condition #1: a reference is one image; got a 3-frame clip"):
+        build_plan([ConditionSource(clip, REFERENCE)], 16, 16, 9)

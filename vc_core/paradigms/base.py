@@ -72,7 +72,19 @@ class Paradigm:
     check_options: Callable[[PatchOptions, str], None]
     check_strengths: Callable[..., None] = any_strength
     forward: Callable | None = None
+    # the model has a slot for conditions without a time (Wan VACE's reference images)
+    reads_references: bool = False
 
     def __post_init__(self):
         if self.encoding not in ENCODINGS:
             raise ValueError(f"Paradigm {self.name}: encoding must be one of {ENCODINGS}")
+
+    def check_references(self, count: int, model: str) -> None:
+        """Refuse conditions without a time where the model has no slot for them (never dropped)."""
+        if count and not self.reads_references:
+            s = "s" if count != 1 else ""
+            raise ParadigmError(
+                f"conditions: {count} reference{s} (VideoCanvas Reference Image: a condition without a "
+                f"time) need{'' if s else 's'} a model with a reference slot (a Wan VACE model); this is "
+                f"{model}, which reads conditions as {self.condition_becomes}. Give the image a frame "
+                f"(VideoCanvas Timestamp Conditioner), or use a Wan VACE model")

@@ -18,6 +18,11 @@ frame is as known as the most known of the pixel frames it holds (frame 0 alone 
 4j-3..4j in the j-th, as a causal VAE packs them): every condition is known in the latent frame that
 holds it. Where each latent frame's pixel frames agree (an inpainting mask for the whole clip, a clip
 to extend by whole latent frames) both rules give the same mask, bit for bit.
+
+A condition without a time (VideoCanvas Reference Image: a subject or style for the whole video) goes
+to VACE's reference slot, as WanVaceToVideo's reference_image: encoded as one image, a latent frame
+ahead of the control video's (known in the mask), and a latent frame ahead of the video to generate,
+trimmed off after sampling.
 """
 
 from __future__ import annotations
@@ -84,6 +89,17 @@ def native_latent_mask(generate: torch.Tensor, stride: int = 4, spatial: int = 8
                                            mode="nearest-exact")
 
 
+def with_references(frames: torch.Tensor, mask: torch.Tensor, references: torch.Tensor,
+                    no_reactive: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(vace_frames, vace_mask) with reference images in front, as WanVaceToVideo puts its reference
+    image: each reference's latent [1, C, R, h, w] (R single images) is a latent frame ahead of the
+    control video's, its reactive stream `no_reactive` (the latent that the model's latent format
+    turns into zeros), its mask 0 (known)."""
+    refs = torch.cat((references, no_reactive.expand_as(references)), dim=1)
+    pad = torch.zeros_like(mask[:, :, :references.shape[2]])
+    return torch.cat((refs, frames), dim=2), torch.cat((pad, mask), dim=2)
+
+
 def from_plan(plan) -> tuple[torch.Tensor, torch.Tensor]:
     """(control video [L, H, W, 3], pixel mask [L, H, W], 1 = generate) of a VideoCanvasPlan."""
     layout = pixel_video(plan.canvases, plan.masks, plan.frames, plan.strengths, plan.length)
@@ -103,4 +119,5 @@ PARADIGM = Paradigm(
     encoding="pixel_video",
     check_options=_check_options,
     forward=None,  # the VACE model's own forward reads vace_context (ComfyUI's WAN21_Vace.extra_conds)
+    reads_references=True,
 )
