@@ -199,3 +199,31 @@ def test_an_ltxv_prompt_without_an_attention_mask_is_refused_by_the_model(ltxv):
     empty = {"samples": torch.zeros(LATENT)}
     with pytest.raises(TypeError, match="missing 1 required positional argument: 'attention_mask'"):
         nodes.common_ksampler(ltxv, SEED, 1, CFG, "euler", "simple", bare, bare, empty)
+
+
+def test_the_pack_s_guide_layout_is_ltxv_add_guide_s_for_single_images(ltxv_vae):
+    """vc_core.paradigms.ltx_guides against native LTXVAddGuide, chained for single images at pixel
+    frames 0, 5 (strength 0.7) and 16 of 17 (3 latent frames): the same keyframe_idxs on both prompts,
+    in this host's layout ((start, end) on 0.33.0, start only before), the same latent with the guides
+    appended and the same noise mask (0, 0.3, 0 on the guides); cropping them is LTXVCropGuides'."""
+    from comfy_extras.nodes_lt import EmptyLTXVLatentVideo, LTXVAddGuide, LTXVCropGuides
+
+    from vc_core.ltx_guides import append_guides, crop_guides, guide_coords
+
+    frames, strengths = [0, 5, 16], [1.0, 0.7, 1.0]
+    empty = EmptyLTXVLatentVideo.execute(W, H, 17, 1)[0]
+    pos, neg, latent = prompt(1), prompt(2), empty
+    for k, (frame, strength) in enumerate(zip(frames, strengths, strict=True)):
+        pos, neg, latent = LTXVAddGuide.execute(pos, neg, ltxv_vae, latent, image(k), frame, strength)
+    native = pos[0][1]["keyframe_idxs"]
+    assert torch.equal(neg[0][1]["keyframe_idxs"], native)
+    ours = guide_coords(frames, (2, 2), start_end=native.ndim == 4)
+    assert ours.shape == native.shape and torch.equal(ours.double(), native.double())
+
+    guides = latent["samples"][:, :, 3:]  # the encoded images, as native appended them
+    samples, mask = append_guides(empty["samples"], None, guides, strengths)
+    assert torch.equal(samples, latent["samples"])
+    assert torch.equal(mask, latent["noise_mask"]) and per_frame(mask) == [1.0, 1.0, 1.0, 0.0,
+                                                                           pytest.approx(0.3), 0.0]
+    _, _, cropped = LTXVCropGuides.execute(pos, neg, latent)
+    assert torch.equal(crop_guides(latent["samples"], len(frames)), cropped["samples"])

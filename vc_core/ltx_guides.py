@@ -1,0 +1,79 @@
+"""LTX guides: the layout of VideoCanvas conditions for LTX-Video, the open model trained with the
+paper's own mechanism. The maths only: the LTX paradigm (vc_core/paradigms/, with the nodes that
+drive it) is issue 29's next step; tests check this layout against native LTXVAddGuide on every host.
+
+LTX-Video reads a condition as guide latents appended after the video's latent frames, with their
+own pixel coordinates for its RoPE (`keyframe_idxs`) and their own timestep through the noise mask
+(0 = clean). ComfyUI's LTXVAddGuide builds them one guide per node; here every condition is a canvas
+encoded on its own as one image (one latent frame), so each guide holds exactly one pixel frame:
+
+- its tokens, in the latent's (frame, row, column) raster order, start at the condition's pixel frame
+  and end one frame later (a single image is one pixel frame: the causal fix LTXVAddGuide applies to
+  single-image guides), and cover their 32x32 pixel cell in space;
+- its noise-mask row is max(0, 1 - strength), as LTXVAddGuide writes it (1 = generate, 0 = kept);
+- after sampling the guides are cropped off the end (LTXVCropGuides).
+
+ComfyUI 0.33.0 stores each token's (start, end) coordinates, [B, 3, N, 2]; 0.3.75 and 0.7.0 only its
+start, [B, 3, N]. Both layouts are built here from the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+# LTX-Video's VAE: 8 pixel frames per latent frame (the first holds one), 32x32 pixels per latent cell
+LTX_SCALE = (8, 32, 32)
+
+
+class LtxGuideError(ValueError):
+    """Inputs that cannot be laid out as guides; the message names the input."""
+
+
+def guide_coords(frames: Sequence[int], latent_hw: tuple[int, int], scale: tuple[int, int, int] = LTX_SCALE,
+                 start_end: bool = True, batch: int = 1) -> torch.Tensor:
+    """keyframe_idxs for one single-image guide per pixel frame in `frames`, in order: [batch, 3, N, 2]
+    (start, end) or, start_end=False, [batch, 3, N] (start only); N = len(frames) x h x w, each guide's
+    tokens in (row, column) raster order, coordinates (t, y, x) in pixels."""
+    if any(int(f) < 0 for f in frames):
+        raise LtxGuideError(f"frames must be resolved pixel frames >= 0; got {list(frames)}")
+    h, w = latent_hw
+    _, sy, sx = scale
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    per_guide = []
+    for f in frames:
+        t = torch.full((h * w,), int(f))
+        start = torch.stack([t, ys.flatten() * sy, xs.flatten() * sx])
+        per_guide.append(torch.stack([start, start + torch.tensor([1, sy, sx]).view(3, 1)], dim=-1))
+    coords = torch.cat(per_guide, dim=1) if per_guide else torch.zeros(3, 0, 2, dtype=torch.long)
+    coords = coords.unsqueeze(0).expand(batch, -1, -1, -1)
+    return coords if start_end else coords[..., 0]
+
+
+def guide_mask_rows(strengths: Sequence[float], batch: int = 1) -> torch.Tensor:
+    """The noise-mask rows of the guides, [batch, 1, K, 1, 1]: max(0, 1 - strength) each."""
+    rows = torch.tensor([max(0.0, 1.0 - float(s)) for s in strengths], dtype=torch.float32)
+    return rows.view(1, 1, -1, 1, 1).expand(batch, -1, -1, -1, -1)
+
+
+def append_guides(latent: torch.Tensor, noise_mask: torch.Tensor | None, guides: torch.Tensor,
+                  strengths: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(latent, noise_mask) with the guide latents [1 or B, C, K, h, w] appended after the video's
+    frames and their mask rows after its rows (a missing mask is all ones, generate everywhere)."""
+    b, c, f, h, w = latent.shape
+    if guides.shape[1] != c or tuple(guides.shape[-2:]) != (h, w) or guides.shape[2] != len(strengths):
+        raise LtxGuideError(f"guides {tuple(guides.shape)} do not fit the latent {tuple(latent.shape)} with "
+                            f"{len(strengths)} strengths")
+    if noise_mask is None:
+        noise_mask = torch.ones(b, 1, f, 1, 1, dtype=latent.dtype, device=latent.device)
+    rows = guide_mask_rows(strengths, b).to(noise_mask)
+    if noise_mask.shape[-2:] != (1, 1):
+        rows = rows.expand(-1, -1, -1, *noise_mask.shape[-2:])
+    return (torch.cat([latent, guides.to(latent).expand(b, -1, -1, -1, -1)], dim=2),
+            torch.cat([noise_mask, rows], dim=2))
+
+
+def crop_guides(latent: torch.Tensor, count: int) -> torch.Tensor:
+    """The video's latent frames without the `count` guides after them (LTXVCropGuides)."""
+    return latent[:, :, :latent.shape[2] - count] if count else latent
