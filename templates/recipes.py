@@ -85,8 +85,8 @@ WAN22 = Models("Wan 2.2 5B", "wan2.2_ti2v_5B_fp16.safetensors", "wan2.2_vae.safe
 # image-to-video format without an image embedding (as Wan 2.2 A14B I2V), trained on VideoCanvas
 # conditions at any frame (models/MODEL_CARD.md)
 TOY_I2V = dataclasses.replace(TOY, unet="videocanvas_toy_i2v.safetensors")
-# The bundled toy VACE model: the toy DiT, frozen, with VACE control blocks trained beside it (VACE's
-# context-adapter recipe), in Wan 2.1 VACE's format (models/MODEL_CARD.md)
+# The bundled toy VACE model: the toy DiT and three VACE control blocks beside it, trained together on
+# the toy's data, in Wan 2.1 VACE's format (models/MODEL_CARD.md)
 TOY_VACE = dataclasses.replace(TOY, label="Toy model, VACE", unet="videocanvas_toy_vace.safetensors")
 TOY_UNETS = {TOY_UNET, TOY_I2V.unet, TOY_VACE.unet}
 # Wan 2.1 image-to-video 480p (36 channels: noise + mask + image latent), as ComfyUI's own I2V

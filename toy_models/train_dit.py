@@ -169,7 +169,11 @@ def vace_adapter_(model, base: dict, freeze: bool = True) -> list[torch.nn.Param
         raise ValueError(f"the base is not this DiT: missing {missing}, unexpected {unexpected}")
     with torch.no_grad():
         for block, n in model.vace_layers_mapping.items():
-            model.vace_blocks[n].load_state_dict(model.blocks[block].state_dict(), strict=False)
+            missing, unexpected = model.vace_blocks[n].load_state_dict(model.blocks[block].state_dict(),
+                                                                       strict=False)
+            if unexpected or any(not k.startswith(("before_proj.", "after_proj.")) for k in missing):
+                raise ValueError(f"control block {n} is not a copy of DiT block {block}: missing {missing}, "
+                                 f"unexpected {unexpected}")
             for proj in ("before_proj", "after_proj"):
                 if hasattr(model.vace_blocks[n], proj):
                     getattr(model.vace_blocks[n], proj).weight.zero_()
@@ -248,7 +252,7 @@ def video_encoder(vae, device):
 
 @torch.no_grad()
 def build_pool(path: Path, data: dict, draws_per_clip: int, max_anchors: int, encode_video,
-                      device, variant: str = "concat") -> torch.Tensor:
+               device, variant: str = "concat") -> torch.Tensor:
     """For the concat and vace variants on a CPU: `draws_per_clip` anchor sets per training clip, drawn
     once (seeded by clip and draw, the same sets for both variants) and turned into their condition
     channels, [N, D, C, F, h, w] (concat: 20, vace: 96). A step then picks one per sample: encoding a
@@ -491,6 +495,8 @@ def main() -> None:
     if args.dim % 128 or args.dim < 128 or args.layers < 1:
         ap.error(f"--dim must be a positive multiple of 128 and --layers >= 1, got {args.dim}, {args.layers}")
     arch = {"dim": args.dim, "ffn_dim": 4 * args.dim, "num_layers": args.layers}
+    if args.variant == "vace" and not args.pool:
+        ap.error("--variant vace needs --pool N (N anchor sets per clip, encoded once)")
 
     started = time.monotonic()
     device = torch.device(args.device) if args.device else pick_device()
@@ -504,8 +510,6 @@ def main() -> None:
         pool_file = data_file.with_name(f"{data_file.stem}_{args.variant}_pool{args.pool}.safetensors")
         data = {**data, f"{args.variant}_pool": build_pool(pool_file, data, args.pool, args.max_anchors,
                                                                  encode_video, device, args.variant)}
-    elif args.variant == "vace":
-        ap.error("--variant vace needs --pool N (N anchor sets per clip, encoded once)")
     if args.variant == "plain":
         args.max_anchors = 0
     run = RunDir(ROOT / "train_runs" / f"dit_{args.name or args.variant}")

@@ -14,7 +14,8 @@ encoded on its own as one image (one latent frame), so each guide holds exactly 
 - after sampling the guides are cropped off the end (LTXVCropGuides).
 
 ComfyUI 0.33.0 stores each token's (start, end) coordinates, [B, 3, N, 2]; 0.3.75 and 0.7.0 only its
-start, [B, 3, N]. Both layouts are built here from the same numbers.
+start, [B, 3, N]. Both layouts are built here from the same numbers. (0.33.0's LTXVAddGuide also
+records guide_attention_entries, its per-guide attention strength; not built here.)
 """
 
 from __future__ import annotations
@@ -47,14 +48,14 @@ def guide_coords(frames: Sequence[int], latent_hw: tuple[int, int], scale: tuple
         start = torch.stack([t, ys.flatten() * sy, xs.flatten() * sx])
         per_guide.append(torch.stack([start, start + torch.tensor([1, sy, sx]).view(3, 1)], dim=-1))
     coords = torch.cat(per_guide, dim=1) if per_guide else torch.zeros(3, 0, 2, dtype=torch.long)
-    coords = coords.unsqueeze(0).expand(batch, -1, -1, -1)
-    return coords if start_end else coords[..., 0]
+    coords = coords.unsqueeze(0).repeat(batch, 1, 1, 1)  # its own memory: callers shift it in place
+    return coords if start_end else coords[..., 0].contiguous()
 
 
 def guide_mask_rows(strengths: Sequence[float], batch: int = 1) -> torch.Tensor:
     """The noise-mask rows of the guides, [batch, 1, K, 1, 1]: max(0, 1 - strength) each."""
     rows = torch.tensor([max(0.0, 1.0 - float(s)) for s in strengths], dtype=torch.float32)
-    return rows.view(1, 1, -1, 1, 1).expand(batch, -1, -1, -1, -1)
+    return rows.view(1, 1, -1, 1, 1).repeat(batch, 1, 1, 1, 1)
 
 
 def append_guides(latent: torch.Tensor, noise_mask: torch.Tensor | None, guides: torch.Tensor,
@@ -62,9 +63,11 @@ def append_guides(latent: torch.Tensor, noise_mask: torch.Tensor | None, guides:
     """(latent, noise_mask) with the guide latents [1 or B, C, K, h, w] appended after the video's
     frames and their mask rows after its rows (a missing mask is all ones, generate everywhere)."""
     b, c, f, h, w = latent.shape
-    if guides.shape[1] != c or tuple(guides.shape[-2:]) != (h, w) or guides.shape[2] != len(strengths):
+    if (guides.shape[0] not in (1, b) or guides.shape[1] != c or tuple(guides.shape[-2:]) != (h, w)
+            or guides.shape[2] != len(strengths) or (noise_mask is not None and noise_mask.shape[0] != b)):
         raise LtxGuideError(f"guides {tuple(guides.shape)} do not fit the latent {tuple(latent.shape)} with "
-                            f"{len(strengths)} strengths")
+                            f"{len(strengths)} strengths"
+                            + ("" if noise_mask is None else f" and noise mask {tuple(noise_mask.shape)}"))
     if noise_mask is None:
         noise_mask = torch.ones(b, 1, f, 1, 1, dtype=latent.dtype, device=latent.device)
     rows = guide_mask_rows(strengths, b).to(noise_mask)
@@ -76,4 +79,6 @@ def append_guides(latent: torch.Tensor, noise_mask: torch.Tensor | None, guides:
 
 def crop_guides(latent: torch.Tensor, count: int) -> torch.Tensor:
     """The video's latent frames without the `count` guides after them (LTXVCropGuides)."""
+    if not 0 <= count < latent.shape[2]:
+        raise LtxGuideError(f"cannot crop {count} guides off a latent of {latent.shape[2]} frames")
     return latent[:, :, :latent.shape[2] - count] if count else latent

@@ -128,9 +128,26 @@ def check_patch(image: torch.Tensor, mask: torch.Tensor | None, image_name: str 
                         f"non-zero pixels, or no mask")
 
 
+class _Reference:
+    """One object, also through copies and pickling (a node output may be copied)."""
+
+    def __repr__(self) -> str:
+        return "REFERENCE"
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return "REFERENCE"
+
+
 # The frames of a condition without a time (VideoCanvas Reference Image): it goes to the model's
-# reference slot (Wan VACE), not to a frame of the video.
-REFERENCE = "reference"
+# reference slot (Wan VACE), not to a frame of the video. An object of its own, so that no frame
+# spec a user types can mean it.
+REFERENCE = _Reference()
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,7 +261,7 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
     for i, src in enumerate(sources):
         if not 0.0 <= src.strength <= 1.0:
             raise PlanError(f"strength of {_where(i, src)} must be in [0, 1]; got {src.strength}")
-        if isinstance(src.frames, str) and src.frames == REFERENCE:
+        if src.frames is REFERENCE:
             _check_reference(i, src)
             references.append(i)
             continue
@@ -280,9 +297,14 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
     rendered = []
     for i in references:
         try:
-            rendered.append(sources[i].patch.render((height, width), [0]).pixels[..., :3].float())
+            placed = sources[i].patch.render((height, width), [0])
         except CanvasError as err:
             raise PlanError(f"{_where(i, sources[i])}: {err}") from None
+        if placed.mask.min() < 1:  # VACE's reference slot has no mask: uncovered pixels would be read
+            raise PlanError(f"{_where(i, sources[i])}: a reference is read whole, with no mask: its patch "
+                            f"must cover the canvas (x 0, y 0, width 1, height 1, fit cover; no mask, no "
+                            f"alpha, no feather)")
+        rendered.append(placed.pixels[..., :3].float())
         reference_origins.append(_where(i, sources[i]))
     return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels,
                            origins, torch.cat(rendered) if rendered else None, reference_origins)

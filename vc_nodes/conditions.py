@@ -36,7 +36,8 @@ class ConditionTiming(NamedTuple):
     seed: int | None = None
     origins: tuple[str, ...] = ()  # per condition frame, where it came from in the graph
     footprint: Footprint | None = None  # where the canvases hold patch pixels (sparse tokens)
-    references: int = 0  # conditions without a time: latent frames ahead of the video (Wan VACE)
+    # conditions without a time (their origins): latent frames ahead of the video (Wan VACE)
+    references: tuple[str, ...] = ()
 
 
 _NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for them, so they "
@@ -72,14 +73,13 @@ def check_latent_matches_plan(timing: ConditionTiming, latent_hw, shape) -> None
         return
     f, h, w = shape[2], shape[3], shape[4]
     ch, cw = latent_hw
-    planned_f = (None if timing.length is None
-                 else (timing.length - 1) // timing.stride + 1 + timing.references)
+    refs = len(timing.references)
+    planned_f = None if timing.length is None else (timing.length - 1) // timing.stride + 1 + refs
     if (ch, cw) != (h, w) or (planned_f is not None and planned_f != f):
-        ahead = (f", {timing.references} of them reference frames ahead of the video" if timing.references
-                 else "")
+        ahead = f" with {refs} reference frame{'s' if refs != 1 else ''} ahead" if refs else ""
         planned = (f"{timing.length} frames ({planned_f} latent frames{ahead})" if timing.length is not None
                    else "its length")
-        given = f"{(f - timing.references - 1) * timing.stride + 1} frames ({f} latent frames)"
+        given = f"{(f - 1) * timing.stride + 1} frames ({f} latent frames)"
         raise ValueError(f"latent_image: the VideoCanvas conditions were planned for {planned} at a "
                          f"{cw}x{ch} latent, but the sampler was given a latent of {given} at "
                          f"{w}x{h}. Use the latent the VideoCanvas Conditioning node outputs, or set "
@@ -95,16 +95,17 @@ def latent_geometry(latents) -> tuple[int, tuple[int, int], int]:
 
 
 def attach_conditions(conditioning: list, latents, frames, strengths, stride: int,
-                      length: int | None = None, origins=(), masks=None, references: int = 0) -> list:
+                      length: int | None = None, origins=(), masks=None, references=()) -> list:
     """A copy of a CONDITIONING list whose entries carry the conditions, planned for `length`
     frames: raw VAE latents [1, C, K, h, w] (the patched model applies its latent format), or a
     DeferredEncoding that the patched model encodes before sampling. masks: the plan's pixel masks
     [K, H, W], what sparse condition tokens keep (without them, sparse keeps every token).
-    references: conditions without a time, which only a model with a reference slot reads."""
+    references: the origins of conditions without a time, which only a model with a reference slot
+    reads."""
     footprint = None if masks is None else Footprint.from_masks(masks, latent_geometry(latents)[1])
     timing = ConditionTiming(tuple(int(f) for f in frames), tuple(float(s) for s in strengths),
                              int(stride), None if length is None else int(length),
-                             origins=tuple(origins), footprint=footprint, references=int(references))
+                             origins=tuple(origins), footprint=footprint, references=tuple(references))
     out = []
     for tensor, extras in conditioning:
         extras = dict(extras)

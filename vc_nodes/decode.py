@@ -11,7 +11,7 @@ from .encode import video_vae_geometry
 from .interrupt import interruptible
 from .memory import check_decode_memory, check_render_memory
 from .sampling import check_count
-from .types import CATEGORY, VCConditions, canvas_input
+from .types import CATEGORY, REFERENCE_FRAMES, VCConditions, canvas_input
 
 
 def _plan(conditions, width, height, length, stride=4):
@@ -59,6 +59,14 @@ class VideoCanvasDecode(io.ComfyNode):
     @classmethod
     def execute(cls, vae, latent, tile_size, paste_back, feather, conditions=None) -> io.NodeOutput:
         shape = tuple(latent["samples"].shape)
+        references, video_frames = latent.get(REFERENCE_FRAMES, (0, None))
+        if references and len(shape) == 5 and shape[2] == references + video_frames:
+            raise ValueError(f"VideoCanvas Decode: latent: its first {references} latent frame"
+                             f"{'s are' if references != 1 else ' is a'} reference frame"
+                             f"{'s' if references != 1 else ''} (VideoCanvas Reference Image), not video: "
+                             f"cut {'them' if references != 1 else 'it'} off with Trim Video Latent "
+                             f"(trim_amount {references}: VideoCanvas Conditioning's trim_latent) before "
+                             f"decoding")
         if len(shape) == 5:  # a video latent: refuse what cannot fit before decoding any of it
             _, spatial, temporal = video_vae_geometry(vae)
             frames = shape[0] * ((shape[2] - 1) * temporal + 1)

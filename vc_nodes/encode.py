@@ -21,9 +21,17 @@ def video_vae_geometry(vae) -> tuple[int, int, int]:
 
 def encode_plan(vae, plan: VideoCanvasPlan) -> torch.Tensor:
     """Condition latents [1, C, K, h, w]: one latent frame per canvas (encode_images)."""
+    _refuse_references(plan, "in context")
     if plan.num_conditions == 0:
         return None
     return encode_images(vae, plan.canvases, plan.width, plan.height)
+
+
+def _refuse_references(plan: VideoCanvasPlan, how: str) -> None:
+    """A guard behind the paradigms' check_references: a path with no reference slot never drops one."""
+    if plan.num_references:
+        raise ValueError(f"conditions: {', '.join(plan.reference_origins)}: a reference cannot be encoded "
+                         f"{how}; only a Wan VACE model reads references")
 
 
 def encode_images(vae, images: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -58,6 +66,7 @@ def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Ten
     """(concat_latent_image, concat_mask) for a Wan image-to-video model (vc_core.paradigms.channel_concat):
     the conditions composited into one full-length grey pixel video, encoded in video mode (one clip,
     as WanImageToVideo / WanFirstLastFrameToVideo encode theirs), and the per-pixel-frame mask."""
+    _refuse_references(plan, "as image-to-video channels")
     _, spatial, temporal = video_vae_geometry(vae)
     layout = from_plan(plan)
     return vae.encode(layout.video), concat_mask(layout.known, spatial, temporal)
@@ -94,7 +103,6 @@ class DeferredEncoding:
         self.vae, self._plan, self._rebuild = vae, plan, rebuild
         self.channels, spatial, _ = video_vae_geometry(vae)
         self.num_conditions = plan.num_conditions
-        self.num_references = plan.num_references
         self.latent_hw = (plan.height // spatial, plan.width // spatial)
         self._latents = None
         self._channels = None
@@ -125,7 +133,6 @@ class DeferredEncoding:
         if self._plan is None and self._rebuild is not None:
             self._plan = self._rebuild()
         if self._plan is None:
-            raise ValueError("VideoCanvas Conditioning: one output of this node reached both a "
-                             "text-to-video model (conditions in context) and an image-to-video model "
-                             "(conditions as channels); give each model its own VideoCanvas "
-                             "Conditioning node")
+            raise ValueError("VideoCanvas: these conditions were encoded for one model and their "
+                             "canvases dropped, then reached another model that reads them differently; "
+                             "give each model its own conditions")

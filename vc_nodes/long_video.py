@@ -23,7 +23,7 @@ import torch
 from comfy_api.latest import InputImpl, Types, io
 
 from ..vc_core.paradigms import PARADIGMS
-from ..vc_core.plan import PlanError, build_plan
+from ..vc_core.plan import REFERENCE, PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .memory import check_condition_memory, check_render_memory, check_token_cap
@@ -139,12 +139,15 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 check_count(k, total)
                 check_render_memory(k, width, height)
 
+            references = [s for s in conditions or () if s.frames is REFERENCE]
+            if references:  # refused (never dropped), before any canvas is drawn
+                s = "s" if len(references) != 1 else ""
+                where = "".join(f" from {r.node}" for r in references[:1] if r.node)
+                raise ValueError(f"conditions: {len(references)} reference{s} (VideoCanvas Reference "
+                                 f"Image{where}), which Long Video does not carry into its windows yet; "
+                                 f"give the image a frame (VideoCanvas Timestamp Conditioner), or use "
+                                 f"VideoCanvas Sampler")
             plan = build_plan(conditions or (), width, height, total, temporal, check_count=refuse_absurd)
-            if plan.num_references:  # refused, never dropped
-                raise ValueError(f"conditions: {', '.join(plan.reference_origins)} is a reference "
-                                 f"(VideoCanvas Reference Image), which Long Video does not carry into "
-                                 f"its windows yet; give the image a frame (VideoCanvas Timestamp "
-                                 f"Conditioner), or use VideoCanvas Sampler")
             windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
             if not is_patched(model):
                 model = patch_model(model)

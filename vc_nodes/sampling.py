@@ -18,7 +18,7 @@ from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_kinds import describe_model, model_paradigm
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
-from .types import CATEGORY, VCConditions, canvas_input
+from .types import CATEGORY, REFERENCE_FRAMES, VCConditions, canvas_input
 
 MAX_CONDITIONS_PER_FRAME = 4  # beyond this a request is a mistake, whatever the memory
 
@@ -143,34 +143,40 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     if paradigm is not None:  # before any encoding
         PARADIGMS[paradigm].check_strengths(plan.strengths, plan.frames, plan.origins)
         try:
-            PARADIGMS[paradigm].check_references(plan.num_references, f"a {describe_model(model)} model")
+            PARADIGMS[paradigm].check_references(plan.reference_origins,
+                                                 lambda: f"a {describe_model(model)} model")
         except ParadigmError as err:
             raise ValueError(str(err)) from None
     if not plan.num_conditions and not plan.num_references:
         latents = None
     else:
-        # references only reach a model that reads one pixel video (VACE): encoded with it
-        defer = defer or bool(plan.num_references)
         rebuild = functools.partial(build_plan, conditions or (), width, height, length, temporal)
         latents = DeferredEncoding(vae, plan, rebuild) if defer else encode_plan(vae, plan)
-    # a reference is a latent frame ahead of the video (trimmed off after sampling)
+    device = comfy.model_management.intermediate_device()
+    if not plan.num_references:
+        return plan, latents, {"samples": torch.zeros(shape, device=device)}
+    # a reference is a latent frame ahead of the video, trimmed off after sampling; the LATENT says how
+    # many, so that VideoCanvas Decode refuses one that was not trimmed
+    video_frames = shape[2]
     shape[2] += plan.num_references
-    empty = torch.zeros(shape, device=comfy.model_management.intermediate_device())
-    return plan, latents, {"samples": empty}
+    empty = torch.zeros(shape, device=device)
+    return plan, latents, {"samples": empty, REFERENCE_FRAMES: (plan.num_references, video_frames)}
 
 
 def trimmed(latent: dict, plan) -> dict:
     """The sampled LATENT without the reference frames ahead of the video (TrimVideoLatent's cut)."""
     if not plan.num_references:
         return latent
-    return {**latent, "samples": latent["samples"][:, :, plan.num_references:]}
+    out = {k: v for k, v in latent.items() if k != REFERENCE_FRAMES}
+    out["samples"] = latent["samples"][:, :, plan.num_references:]
+    return out
 
 
 def with_plan(conditioning, plan, latents):
     if latents is None:
         return conditioning
     return attach_conditions(conditioning, latents, plan.frames, plan.strengths, plan.stride,
-                             plan.length, plan.origins, masks=plan.masks, references=plan.num_references)
+                             plan.length, plan.origins, masks=plan.masks, references=plan.reference_origins)
 
 
 class VideoCanvasSampler(io.ComfyNode):

@@ -52,3 +52,7 @@ def strength_input():
 # the encoded condition latents, and their ConditionTiming.
 COND_LATENTS = "videocanvas_latents"
 COND_TIMING = "videocanvas_timing"
+# In a LATENT whose first latent frames are reference frames (VideoCanvas Conditioning with a VideoCanvas
+# Reference Image): (reference frames, video latent frames), kept by the samplers and Trim Video Latent
+# as they copy the dict, so that VideoCanvas Decode can refuse a latent that still holds them.
+REFERENCE_FRAMES = "videocanvas_reference_frames"

@@ -169,7 +169,7 @@ def accept_conditions(executor, *args, **kwargs):
     for c in entries:  # references (conditions without a time) only where the model has their slot
         try:
             PARADIGMS[paradigm].check_references(c["model_conds"][COND_TIMING].cond.references,
-                                                 f"a {describe_model(guider.model_patcher)} model")
+                                                 lambda: f"a {describe_model(guider.model_patcher)} model")
         except ParadigmError as err:
             raise ValueError(str(err)) from None
     to_model_inputs = _MODEL_INPUTS.get(paradigm)

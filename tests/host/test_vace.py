@@ -219,8 +219,9 @@ def test_a_reference_on_a_model_without_the_slot_is_refused_by_name(n, t2v, vae)
     ref = n.patches.VideoCanvasPatchPlacer.execute(torch.rand(1, H, W, 3, generator=g), 0.0, 0.0, 1.0, 1.0,
                                                    "fraction", "cover", 0.0)[0]
     conds = n.patches.VideoCanvasReferenceImage.execute(ref)[0]
-    message = (r"conditions: 1 reference \(VideoCanvas Reference Image: a condition without a time\) needs a "
-               r"model with a reference slot \(a Wan VACE model\); this is a Wan 2.1/2.2 T2V \(16-ch\) model")
+    message = (r"conditions: condition #1 \(reference\): 1 reference \(VideoCanvas Reference Image: a "
+               r"condition without a time\) needs a model with a reference slot \(a Wan VACE model\); "
+               r"this is a Wan 2.1/2.2 T2V \(16-ch\) model")
     with pytest.raises(ValueError, match=message):
         n.sampling.VideoCanvasSampler.execute(t2v, prompt(1), prompt(2), vae, canvas(n), 1, SEED, 1, 1.0,
                                               "euler", "simple", 1.0, conds)
@@ -231,8 +232,8 @@ def test_a_reference_on_a_model_without_the_slot_is_refused_by_name(n, t2v, vae)
     with pytest.raises(ValueError, match=message):
         comfy_nodes.common_ksampler(patched, 0, 1, 1.0, "euler", "simple", pos, neg, latent)
     null = n.sampling.VideoCanvasNullPrompt.execute().result[0]
-    with pytest.raises(ValueError, match=r"condition #1 \(reference\) is a reference \(VideoCanvas Reference "
-                                         r"Image\), which Long Video does not carry"):
+    with pytest.raises(ValueError, match=r"conditions: 1 reference \(VideoCanvas Reference Image\), which "
+                                         r"Long Video does not carry"):
         n.long_video.VideoCanvasLongVideo.execute(t2v, null, null, vae, canvas(n, 25), 9, 1, 3, 1, 1.0,
                                                   "euler", "simple", "images", conds)
 
@@ -250,8 +251,61 @@ def test_one_conditioning_output_serves_a_text_to_video_run_then_a_vace_run(n, v
     patch = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute
     comfy_nodes.common_ksampler(patch(t2v, "interpolate", "in_context")[0], 0, 1, 1.0, "euler", "simple",
                                 shared[0], shared[1], shared[2])
+    assert shared[0][0][1]["model_conds"][n.types.COND_LATENTS].cond._plan is None  # tokens: canvases dropped
     vace_model = patch(vace, "interpolate", "in_context")[0]
     after, calls = native_run(vace_model, shared[0], shared[1], shared[2])
     alone, alone_calls = native_run(vace_model, fresh[0], fresh[1], fresh[2])
     assert torch.equal(after, alone)
     assert_same_calls(calls, alone_calls)
+
+
+def test_references_alone_two_of_them_and_a_batch_of_two(n, vace, vae):
+    """Two references and no timed condition, batch 2: VideoCanvas Conditioning's latent has 3 + 2
+    latent frames per sample and trim_latent 2; both references reach the model ahead of an all-grey
+    control video (known, mask 0; the video's frames all generate, mask 1); VideoCanvas Sampler returns
+    3 latent frames per sample. Without references trim_latent is 0 and the latent carries no marker."""
+    g = torch.Generator().manual_seed(4)
+    placer = n.patches.VideoCanvasPatchPlacer.execute
+    conds = None
+    for _ in range(2):
+        ref = placer(torch.rand(1, H, W, 3, generator=g), 0.0, 0.0, 1.0, 1.0, "fraction", "cover", 0.0)[0]
+        conds = n.patches.VideoCanvasReferenceImage.execute(ref, conds)[0]
+    pos, neg, latent, _, trim = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae,
+                                                                           canvas(n), 2, conds)
+    assert trim == 2 and latent["samples"].shape == (2, 16, 5, H // 8, W // 8)
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(vace, "interpolate", "in_context")[0]
+    _, calls = recorded_ksampler(patched, pos, neg, latent, SEED, 1, 1.0)
+    context = calls[0]["vace_context"]  # [2, 1, 96, 5, h, w]
+    assert context.shape == (2, 1, 96, 5, H // 8, W // 8)
+    assert context[:, 0, 32:, :2].eq(0).all() and context[:, 0, 32:, 2:].eq(1).all()
+    sampled, _ = n.sampling.VideoCanvasSampler.execute(vace, prompt(1), prompt(2), vae, canvas(n), 2,
+                                                       SEED, 1, 1.0, "euler", "simple", 1.0, conds)
+    assert sampled["samples"].shape == (2, 16, 3, H // 8, W // 8)
+    assert n.types.REFERENCE_FRAMES not in sampled
+
+    clip, hole = clip_and_hole()
+    plain = n.video_tasks.VideoCanvasInpaint.execute(clip, hole, canvas(n), 0, 1, 1.0)[0]
+    *_, latent, _, trim = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
+                                                                     plain)
+    assert trim == 0 and set(latent) == {"samples"}
+
+
+def test_a_latent_that_still_holds_its_reference_frames_is_refused_by_videocanvas_decode(n, vae):
+    """VideoCanvas Conditioning + KSampler without Trim Video Latent: the sampled latent (its dict
+    copied by the sampler) still starts with the reference frame, and VideoCanvas Decode says to cut
+    it; after Trim Video Latent it decodes the 9 frames of the canvas."""
+    from comfy_extras.nodes_wan import TrimVideoLatent
+
+    ref = n.patches.VideoCanvasPatchPlacer.execute(torch.rand(1, H, W, 3), 0.0, 0.0, 1.0, 1.0, "fraction",
+                                                   "cover", 0.0)[0]
+    conds = n.patches.VideoCanvasReferenceImage.execute(ref)[0]
+    *_, latent, _, trim = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
+                                                                     conds)
+    sampled = {**latent, "samples": torch.randn(latent["samples"].shape)}  # what KSampler's copy holds
+    decode = n.decode.VideoCanvasDecode.execute
+    with pytest.raises(ValueError, match=r"VideoCanvas Decode: latent: its first 1 latent frame is a "
+                                         r"reference frame \(VideoCanvas Reference Image\), not video: cut "
+                                         r"it off with Trim Video Latent \(trim_amount 1"):
+        decode(vae, sampled, 0, False, 0.0)
+    (cut,) = TrimVideoLatent.execute(sampled, trim)
+    assert decode(vae, cut, 0, False, 0.0)[0].shape == (LENGTH, H, W, 3)

@@ -48,6 +48,8 @@ def test_guides_append_after_the_video_and_crop_back_off():
     assert samples[:, :, 3:].eq(5).all()
     assert mask.shape == (2, 1, 5, 1, 1) and mask.flatten(1).tolist() == [[1, 1, 1, 0, 0.5]] * 2
     assert torch.equal(crop_guides(samples, 2), latent) and crop_guides(latent, 0) is latent
+    with pytest.raises(LtxGuideError, match="cannot crop 3 guides off a latent of 3 frames"):
+        crop_guides(latent, 3)
     spatial = torch.ones(2, 1, 3, 2, 2)  # a mask per latent cell keeps its shape
     assert append_guides(latent, spatial, guides, [1.0, 0.5])[1].shape == (2, 1, 5, 2, 2)
     with pytest.raises(LtxGuideError, match=r"guides \(1, 4, 2, 2, 2\) do not fit the latent "

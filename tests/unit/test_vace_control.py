@@ -85,15 +85,25 @@ def test_a_condition_without_a_time_is_a_reference_only_a_vace_model_reads():
     assert plan.frames == [4] and plan.num_conditions == 1 and plan.num_references == 1
     assert torch.equal(plan.references[0], image[0]) and torch.equal(plan.canvases[0], image[0])
     assert plan.reference_origins == ["condition #2 (subject)"]
-    PARADIGMS["vace_control"].check_references(1, "a Wan VACE model")
+    PARADIGMS["vace_control"].check_references(plan.reference_origins, "a Wan VACE model")
     for name in ("in_context", "latent_replacement", "channel_concat"):
-        PARADIGMS[name].check_references(0, "any model")
-        with pytest.raises(ParadigmError, match=r"conditions: 1 reference \(VideoCanvas Reference Image: a "
-                                                r"condition without a time\) needs a model with a reference "
-                                                r"slot \(a Wan VACE model\); this is a T2V model"):
-            PARADIGMS[name].check_references(1, "a T2V model")
+        PARADIGMS[name].check_references((), "any model")
+        message = (r"conditions: condition #2 \(subject\): 1 reference \(VideoCanvas Reference Image: a "
+                   r"condition without a time\) needs a model with a reference slot \(a Wan VACE model\); "
+                   r"this is a T2V model")
+        with pytest.raises(ParadigmError, match=message):
+            PARADIGMS[name].check_references(plan.reference_origins, lambda: "a T2V model")
     with pytest.raises(PlanError, match=r"strength of condition #1: a reference has no strength"):
         build_plan([ConditionSource(full, REFERENCE, strength=0.5)], 16, 16, 9)
     clip = Patch(torch.rand(3, 16, 16, 3, generator=g), None, full.placement)
     with pytest.raises(PlanError, match=r"condition #1: a reference is one image; got a 3-frame clip"):
         build_plan([ConditionSource(clip, REFERENCE)], 16, 16, 9)
+    # read whole by the model: a patch that leaves canvas pixels uncovered is refused, not padded grey
+    half = Patch(image, None, Placement(Box(0.0, 0.0, 0.5, 1.0, "fraction"), "cover", 0.0))
+    masked = Patch(image, (torch.rand(16, 16, generator=g) > 0.5).float(), full.placement)
+    for patch in (half, masked):
+        with pytest.raises(PlanError, match=r"condition #1: a reference is read whole, with no mask"):
+            build_plan([ConditionSource(patch, REFERENCE)], 16, 16, 9)
+    # only the node's own marker means "no time": no frame spec a user types does
+    with pytest.raises(PlanError, match="frames of condition #1"):
+        build_plan([ConditionSource(full, "reference")], 16, 16, 9)

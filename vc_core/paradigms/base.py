@@ -79,12 +79,15 @@ class Paradigm:
         if self.encoding not in ENCODINGS:
             raise ValueError(f"Paradigm {self.name}: encoding must be one of {ENCODINGS}")
 
-    def check_references(self, count: int, model: str) -> None:
-        """Refuse conditions without a time where the model has no slot for them (never dropped)."""
-        if count and not self.reads_references:
-            s = "s" if count != 1 else ""
+    def check_references(self, origins: Sequence[str], model) -> None:
+        """Refuse conditions without a time (their origins, one each) where the model has no slot for
+        them: never dropped. `model` names the model in the message, or is a callable that does (only
+        called for a refusal)."""
+        if origins and not self.reads_references:
+            s = "s" if len(origins) != 1 else ""
             raise ParadigmError(
-                f"conditions: {count} reference{s} (VideoCanvas Reference Image: a condition without a "
-                f"time) need{'' if s else 's'} a model with a reference slot (a Wan VACE model); this is "
-                f"{model}, which reads conditions as {self.condition_becomes}. Give the image a frame "
-                f"(VideoCanvas Timestamp Conditioner), or use a Wan VACE model")
+                f"conditions: {', '.join(origins)}: {len(origins)} reference{s} (VideoCanvas Reference "
+                f"Image: a condition without a time) need{'' if s else 's'} a model with a reference "
+                f"slot (a Wan VACE model); this is {model() if callable(model) else model}, which reads "
+                f"conditions as {self.condition_becomes}. Give the image a frame (VideoCanvas Timestamp "
+                f"Conditioner), or use a Wan VACE model")
