@@ -340,7 +340,7 @@ def test_the_untrained_vace_adapter_is_the_base_dit_and_only_the_control_blocks_
     model's output equals the base model's bit for bit whatever the control input; one step moves the
     control blocks and the control patch embedding and nothing else. With the base trained too (the
     shipped toy), every parameter trains from the same start."""
-    from toy_models.train_dit import VACE_LAYERS, rope_video, vace_adapter_, vace_pool_step
+    from toy_models.train_dit import VACE_LAYERS, rope_video, vace_adapter_
 
     base = build_dit(seed=0)
     model = build_dit(seed=1, variant="vace")
@@ -371,7 +371,7 @@ def test_the_untrained_vace_adapter_is_the_base_dit_and_only_the_control_blocks_
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     opt = torch.optim.AdamW(trained, lr=1e-3)
     for _ in range(2):  # the first step moves after_proj only (the path to the rest starts at zero)
-        loss, _ = vace_pool_step(model, data, torch.tensor([0, 1]), gen, torch.device("cpu"))
+        loss, _ = training_step(model, "vace", data, torch.tensor([0, 1]), gen, 4, torch.device("cpu"))
         opt.zero_grad()
         loss.backward()
         opt.step()
