@@ -192,13 +192,22 @@ def sample_t(n: int, gen: torch.Generator) -> torch.Tensor:
     return torch.where(torch.rand(n, generator=gen) < 0.5, u, shifted)
 
 
+def anchor_video(pixels: torch.Tensor, anchors):
+    """One sample's anchors as the pack lays them out in one grey pixel video (video, known) with
+    vc_core.paradigms.channel_concat.pixel_video, what channel concatenation and VACE control both read."""
+    from trainer.anchors import anchor_masks, render_canvases
+    from vc_core.paradigms.channel_concat import pixel_video
+
+    return pixel_video(render_canvases(pixels, anchors), anchor_masks(anchors, SIZE, SIZE),
+                       [a.frame for a in anchors], [1.0] * len(anchors), FRAMES)
+
+
 def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch.Tensor:
     """The 20 condition channels per sample, [n, 4 + 16, F, h, w], as ComfyUI hands them to a Wan
     image-to-video model: 1 - concat_mask, then the image latent through the latent format. Built by
     vc_core.paradigms.channel_concat from the anchors' canvases and boxes (the pack's own code at sampling);
     a sample without anchors gets zeros, what ComfyUI passes when no concat inputs are set."""
-    from trainer.anchors import anchor_masks, render_canvases
-    from vc_core.paradigms.channel_concat import concat_mask, pixel_video
+    from vc_core.paradigms.channel_concat import concat_mask
 
     n = len(draws)
     h, w = SIZE // 8, SIZE // 8
@@ -208,9 +217,7 @@ def concat_channels(pixels: torch.Tensor, draws, video_encoder, device) -> torch
         return out
     videos = []
     for i in rows:
-        anchors = draws[i]
-        cc = pixel_video(render_canvases(pixels[i], anchors), anchor_masks(anchors, SIZE, SIZE),
-                         [a.frame for a in anchors], [1.0] * len(anchors), FRAMES)
+        cc = anchor_video(pixels[i], draws[i])
         out[i, :4] = 1.0 - concat_mask(cc.known, 8)[0].to(device)
         videos.append(cc.video)
     out[rows, 4:] = video_encoder(torch.stack(videos)).to(device)
@@ -223,14 +230,11 @@ def vace_context(pixels: torch.Tensor, draws, video_encoder, device) -> torch.Te
     generate). Built by vc_core.paradigms.vace_control from the anchors' canvases and boxes, the
     pack's own code at sampling; a sample without anchors gets an all-grey control video and an
     all-ones mask, what WanVaceToVideo gives without a control video."""
-    from trainer.anchors import anchor_masks, render_canvases
     from vc_core.paradigms import vace_control as vace
-    from vc_core.paradigms.channel_concat import pixel_video
 
     streams, masks = [], []
     for i, anchors in enumerate(draws):
-        cc = pixel_video(render_canvases(pixels[i], anchors), anchor_masks(anchors, SIZE, SIZE),
-                         [a.frame for a in anchors], [1.0] * len(anchors), FRAMES)
+        cc = anchor_video(pixels[i], anchors)
         generate = 1.0 - cc.known
         streams.extend(vace.control_streams(cc.video, generate))
         masks.append(vace.latent_mask(generate, STRIDE, 8)[0])
@@ -345,13 +349,18 @@ def noisy(z: torch.Tensor, gen: torch.Generator, device):
     return zt, t, eps - z
 
 
+def pool_draw(data, pool: str, idx, gen, device):
+    """(one of each clip's pre-drawn condition inputs per sample, z_t, t, target): a pool step's draws,
+    in the order both pool variants make them."""
+    entries = data[pool]
+    choice = torch.randint(0, entries.shape[1], (len(idx),), generator=gen)
+    return entries[idx, choice].to(device), *noisy(data["video"][idx].to(device), gen, device)
+
+
 def concat_pool_step(model, data, idx, gen, device):
     """The concat variant's step from the pre-drawn pool (build_pool): one of each clip's
     condition channel sets per sample. Returns (loss, known mask slots of the first sample)."""
-    pool = data["concat_pool"]
-    choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
-    channels = pool[idx, choice].to(device)
-    zt, t, target = noisy(data["video"][idx].to(device), gen, device)
+    channels, zt, t, target = pool_draw(data, "concat_pool", idx, gen, device)
     known = int(channels[0, :4].amax(dim=(0, 2, 3)).gt(0).sum())
     return concat_loss(model, zt, t, target, channels, device), known
 
@@ -360,10 +369,8 @@ def vace_pool_step(model, data, idx, gen, device):
     """The vace variant's step from its pre-drawn pool (build_pool): one control input per
     sample, vace_strength 1, MSE of the velocity over every video token. Returns (loss, known latent
     frames of the first sample)."""
-    pool = data["vace_pool"]
-    choice = torch.randint(0, pool.shape[1], (len(idx),), generator=gen)
-    control = pool[idx, choice].to(device).float()
-    zt, t, target = noisy(data["video"][idx].to(device), gen, device)
+    control, zt, t, target = pool_draw(data, "vace_pool", idx, gen, device)
+    control = control.float()
     known = int(control[0, 32:].amin(dim=(0, 2, 3)).lt(1).sum())
     context = torch.zeros(zt.shape[0], 1, 4096, device=device)  # the null prompt
     out = model.forward_orig(zt, t * 1000, context, vace_context=control.unsqueeze(1), vace_strength=[1.0],

@@ -150,8 +150,9 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     if not plan.num_conditions and not plan.num_references:
         latents = None
     else:
-        rebuild = functools.partial(build_plan, conditions or (), width, height, length, temporal)
-        latents = DeferredEncoding(vae, plan, rebuild) if defer else encode_plan(vae, plan)
+        latents = (DeferredEncoding(vae, plan, functools.partial(build_plan, conditions or (), width, height,
+                                                                 length, temporal))
+                   if defer else encode_plan(vae, plan))
     device = comfy.model_management.intermediate_device()
     if not plan.num_references:
         return plan, latents, {"samples": torch.zeros(shape, device=device)}
