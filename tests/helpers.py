@@ -4,6 +4,7 @@ prompts. Test modules import from here and never from each other."""
 from __future__ import annotations
 
 import importlib
+import inspect
 import itertools
 import json
 from pathlib import Path
@@ -193,9 +194,11 @@ class Recorder:
         self.model.add_wrapper_with_key(pe.WrappersMP.DIFFUSION_MODEL, "test-recorder", self)
 
     def __call__(self, executor, x, timestep, context, *args, **kwargs):
-        # positional: clip_fea, time_dim_concat, transformer_options (its wrappers and uuids differ
-        # between runs by design; which rows are cond/uncond and the step's sigma are compared)
-        names = ("clip_fea", "time_dim_concat", "transformer_options")[:len(args)]
+        # positional inputs named as the model's _forward names them (Wan: clip_fea, time_dim_concat,
+        # transformer_options; LTX-Video: attention_mask, frame_rate, transformer_options, keyframe_idxs);
+        # of transformer_options (its wrappers and uuids differ between runs by design) which rows are
+        # cond/uncond and the step's sigma are compared
+        names = list(inspect.signature(executor.original).parameters)[3:3 + len(args)]
         named = dict(zip(names, args, strict=True)) | kwargs
         call = {"x": x, "timestep": timestep, "context": context}
         for key, value in named.items():

@@ -202,13 +202,15 @@ class VideoCanvasPlan:
         return latent_length(self.length, self.stride)
 
 
-def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE) -> None:
-    """Latent size must split into whole 2x2 patches: pixels a multiple of VAE stride x 2."""
+def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE,
+               why: str = "the VAE's spatial stride x the patch size 2") -> None:
+    """Latent size must split into whole patches: pixels a multiple of VAE stride x patch size (Wan:
+    8 x 2; LTX-Video: 32 x 1)."""
     for name, value in (("width", width), ("height", height)):
         if value < multiple or value % multiple:
             lo = max(multiple, value // multiple * multiple)
-            raise PlanError(f"{name} must be a positive multiple of {multiple} (the VAE's spatial "
-                            f"stride x the patch size 2); got {value}, nearest {lo} or {lo + multiple}")
+            raise PlanError(f"{name} must be a positive multiple of {multiple} ({why}); got {value}, "
+                            f"nearest {lo} or {lo + multiple}")
 
 
 def source_frames(src: ConditionSource, length: int, name: str = "frames") -> list[int]:

@@ -9,6 +9,7 @@ from ..vc_core.plan import paste_back as paste_conditions_back
 from ..vc_core.preview import layout_strip
 from .encode import video_vae_geometry
 from .interrupt import interruptible
+from .ltx import cropped
 from .memory import check_decode_memory, check_render_memory
 from .sampling import check_count
 from .types import CATEGORY, REFERENCE_FRAMES, VCConditions, canvas_input
@@ -37,9 +38,10 @@ class VideoCanvasDecode(io.ComfyNode):
             description=(
                 "Decodes the VideoCanvas latent into frames. Condition tokens never enter the LATENT "
                 "(they travel in the conditioning and are dropped inside the model after every step), "
-                "so the latent is the video alone. Optionally pastes the exact condition pixels back "
-                "over the decoded frames through a feathered mask, e.g. to keep an inpainted video's "
-                "untouched area bit-exact."),
+                "so the latent is the video alone; LTX-Video guides that VideoCanvas Conditioning appended "
+                "after the video are cropped off here, as LTXVCropGuides does. Optionally pastes the "
+                "exact condition pixels back over the decoded frames through a feathered mask, e.g. to "
+                "keep an inpainted video's untouched area bit-exact."),
             inputs=[
                 io.Vae.Input("vae", tooltip="The VAE the model works with."),
                 io.Latent.Input("latent", tooltip="From VideoCanvas Sampler or a KSampler."),
@@ -67,6 +69,8 @@ class VideoCanvasDecode(io.ComfyNode):
                              f"cut {'them' if references != 1 else 'it'} off with Trim Video Latent "
                              f"(trim_amount {references}: VideoCanvas Conditioning's trim_latent) before "
                              f"decoding")
+        latent = cropped(latent)  # LTX-Video guides after the video (LTXVCropGuides' cut)
+        shape = tuple(latent["samples"].shape)
         if len(shape) == 5:  # a video latent: refuse what cannot fit before decoding any of it
             _, spatial, temporal = video_vae_geometry(vae)
             frames = shape[0] * ((shape[2] - 1) * temporal + 1)

@@ -62,6 +62,22 @@ def encode_images(vae, images: torch.Tensor, width: int, height: int) -> torch.T
     return latents[:, :, 0].movedim(0, 1).unsqueeze(0)
 
 
+def encode_one_by_one(vae, images: torch.Tensor) -> torch.Tensor:
+    """[1, C, K, h, w] of K images [K, H, W, 3], each its own VAE call as a one-frame clip: what native
+    nodes that encode one image per node (LTXVAddGuide) compute, bit for bit (a batched encode rounds
+    differently)."""
+    import comfy.model_management as mm
+
+    from .interrupt import interruptible
+
+    parts = []
+    with interruptible(getattr(vae, "first_stage_model", None)):
+        for k in range(len(images)):
+            mm.throw_exception_if_processing_interrupted()
+            parts.append(vae.encode(images[k:k + 1]))  # [1, C, 1, h, w]
+    return torch.cat(parts, dim=2)
+
+
 def encode_channels(vae, plan: VideoCanvasPlan) -> tuple[torch.Tensor, torch.Tensor]:
     """(concat_latent_image, concat_mask) for a Wan image-to-video model (vc_core.paradigms.channel_concat):
     the conditions composited into one full-length grey pixel video, encoded in video mode (one clip,

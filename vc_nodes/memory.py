@@ -41,8 +41,9 @@ def size_text(n: float) -> str:
     return f"{n / 2 ** 30:.1f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.1f} MiB"
 
 
-def tokens_per_sample(latent_frames: int, latent_h: int, latent_w: int, conditions: int) -> int:
-    return (latent_frames + conditions) * latent_h * latent_w // _PATCH_TOKENS
+def tokens_per_sample(latent_frames: int, latent_h: int, latent_w: int, conditions: int,
+                      patch_tokens: int = _PATCH_TOKENS) -> int:
+    return (latent_frames + conditions) * latent_h * latent_w // patch_tokens
 
 
 # Kept free under a hard limit (an rlimit or cgroup kills or fails the process past it): what the
@@ -147,12 +148,13 @@ def _fix(conditions: int) -> str:
             if conditions else "Use a shorter length or a smaller size")
 
 
-def check_token_cap(shape, conditions: int) -> None:
-    """shape: the video latent [B, C, F, h, w]. Refuses more than TOKEN_CAP tokens per sample."""
+def check_token_cap(shape, conditions: int, patch_tokens: int = _PATCH_TOKENS) -> None:
+    """shape: the video latent [B, C, F, h, w]; patch_tokens: latent cells per token (Wan 4, LTX-Video
+    1). Refuses more than TOKEN_CAP tokens per sample."""
     _, _, f, h, w = shape
-    tokens = tokens_per_sample(f, h, w, conditions)
+    tokens = tokens_per_sample(f, h, w, conditions, patch_tokens)
     if tokens > TOKEN_CAP:
-        per_frame = h * w // _PATCH_TOKENS
+        per_frame = h * w // patch_tokens
         blamed = "conditions" if conditions else "length"
         raise ValueError(f"{blamed}: this request makes {tokens:,} tokens per sample "
                          f"({_frames_text(f, conditions)}, {per_frame:,} tokens each); VideoCanvas "

@@ -1,5 +1,6 @@
-"""Which model this is: the Wan kinds VideoCanvas patches (named refusals for the others), whether it
-reads conditions as channels (Wan image-to-video), and, for the pack's own models, which condition
+"""Which model this is: the Wan kinds and LTX-Video, which VideoCanvas conditions (named refusals for
+the others), whether it reads conditions through inputs of its own (Wan image-to-video's channels,
+Wan VACE's control video, LTX-Video's guides), and, for the pack's own models, which condition
 attention each was trained with (by a fingerprint of its weights)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from pathlib import Path
 import comfy.ldm.wan.model as wan_model
 
 from ..vc_core.condition_tokens import weight_fingerprint
-from ..vc_core.paradigms import CHANNEL_CONCAT, VACE_CONTROL
+from ..vc_core.paradigms import CHANNEL_CONCAT, LTX_GUIDES, VACE_CONTROL
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
@@ -31,15 +32,31 @@ class UnsupportedModel(ValueError):
     pass
 
 
+def is_ltx_model(model) -> bool:
+    """An LTX-Video 0.9.x model as ComfyUI loads it (LTXV over LTXVModel): 2B and 13B, dev and
+    distilled. LTX-2's audio-video model (LTXAV, ComfyUI 0.33 and later) is another kind."""
+    import comfy.ldm.lightricks.model as ltx_model
+
+    return (type(model.get_model_object("diffusion_model")) is ltx_model.LTXVModel
+            and type(model.model).__name__ == "LTXV")
+
+
 def describe_model(model) -> str:
-    """'Wan 2.1/2.2 T2V (16-ch)' / 'Wan 2.2 TI2V-5B (48-ch)' / 'Wan image-to-video (36-ch: ...)', or
-    UnsupportedModel naming what it is."""
+    """'Wan 2.1/2.2 T2V (16-ch)' / 'Wan 2.2 TI2V-5B (48-ch)' / 'Wan image-to-video (36-ch: ...)' /
+    'LTX-Video (128-ch)', or UnsupportedModel naming what it is."""
     diffusion = model.get_model_object("diffusion_model")
     cls = type(diffusion).__name__
+    if is_ltx_model(model):
+        return "LTX-Video (128-ch)"
+    if type(model.model).__name__ == "LTXAV":
+        raise UnsupportedModel("model: LTX-2 (audio-video, LTXAV) models are not supported by VideoCanvas "
+                               "yet: its guides would have to be laid out on the video half of a joined "
+                               "audio-video latent. Use an LTX-Video 0.9.x model (2B or 13B), or LTX-2 "
+                               "with ComfyUI's own LTXVAddGuide")
     if not isinstance(diffusion, wan_model.WanModel):
         raise UnsupportedModel(f"model: VideoCanvas needs a Wan model (Wan 2.1 T2V 1.3B/14B, Wan 2.2 "
-                               f"TI2V-5B or the A14B experts, a Wan image-to-video or VACE model); got {cls} "
-                               f"({type(model.model).__name__})")
+                               f"TI2V-5B or the A14B experts, a Wan image-to-video or VACE model) or an "
+                               f"LTX-Video 0.9.x model; got {cls} ({type(model.model).__name__})")
     kind_name = type(model.model).__name__
     if type(diffusion) is wan_model.WanModel and kind_name not in _SUPPORTED_MODEL_KINDS:
         raise UnsupportedModel(f"model: ComfyUI loaded this Wan model as {kind_name}, which samples "
@@ -71,13 +88,15 @@ def describe_model(model) -> str:
 
 
 # The family a model that decides its own paradigm belongs to, by that paradigm: how refusals name it.
-FAMILY_OF_PARADIGM = {VACE_CONTROL: "Wan VACE", CHANNEL_CONCAT: "Wan image-to-video"}
+FAMILY_OF_PARADIGM = {VACE_CONTROL: "Wan VACE", CHANNEL_CONCAT: "Wan image-to-video", LTX_GUIDES: "LTX-Video"}
 
 
 def model_paradigm(model) -> str | None:
     """The paradigm this model family reads conditions through where the family decides (a Wan
-    image-to-video model: its mask and image channels); None where the RoPE Interpolator's choice
-    applies (token models)."""
+    image-to-video model: its mask and image channels; LTX-Video: its guides); None where the RoPE
+    Interpolator's choice applies (Wan token models)."""
+    if is_ltx_model(model):
+        return LTX_GUIDES
     if is_vace_model(model):
         return VACE_CONTROL
     return CHANNEL_CONCAT if is_channel_concat_model(model) else None

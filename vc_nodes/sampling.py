@@ -9,11 +9,12 @@ import nodes
 import torch
 from comfy_api.latest import io
 
-from ..vc_core.paradigms import PARADIGMS, ParadigmError
+from ..vc_core.paradigms import LTX_GUIDES, PARADIGMS, ParadigmError
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
+from .ltx import add_guides, cropped, is_ltx_vae
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_kinds import describe_model, model_paradigm
 from .model_patch import patch_model
@@ -111,27 +112,28 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     defer: return a DeferredEncoding instead, which the patched model encodes after its memory
     check (for the Conditioning node, which has no model to check against)."""
     channels, spatial, temporal = video_vae_geometry(vae)
+    # LTX-Video's VAE: the conditions become guides appended to the latent (ltx.add_guides), laid out
+    # here, with that VAE, and read by the model as it is (no deferred encoding, no patch).
+    guides = is_ltx_vae(vae)
     # The paradigm the model runs (VideoCanvas Sampler patches an unpatched token model in context).
     # One that reads a pixel video (a Wan image-to-video model's channels: no tokens) has the patched
     # model encode them as one video when sampling starts (wrappers.to_channels).
     paradigm = None if model is None else paradigm_of(model) or model_paradigm(model) or "in_context"
     one_video = paradigm is not None and PARADIGMS[paradigm].encoding == "pixel_video"
-    defer = defer or one_video
+    defer = (defer or one_video) and not guides
     if model is not None:
-        describe_model(model)
-        want = model.get_model_object("latent_format").latent_channels
-        if want != channels:
-            raise ValueError(f"vae: this VAE makes {channels}-channel latents but the model denoises "
-                             f"{want} (Wan 2.1 T2V: Wan 2.1 VAE, 16; Wan 2.2 TI2V-5B: Wan 2.2 VAE, 48)")
+        check_vae_fits_model(vae, model, channels)
+    patch = 1 if guides else 2  # LTX-Video's transformer: a token per latent cell; Wan's: per 2x2
     try:
-        check_size(width, height, multiple=2 * spatial)
+        check_size(width, height, multiple=patch * spatial,
+                   why=f"the VAE's spatial stride {spatial} x the model's patch size {patch}")
         shape = [batch_size, channels, (length - 1) // temporal + 1, height // spatial, width // spatial]
 
         def refuse_absurd(k):
             # Runs once the count is known, before any canvas is rendered or encoded: cheap.
-            check_count(k, length, shape[3] * shape[4] // 4)
+            check_count(k, length, shape[3] * shape[4] // patch ** 2)
             if not one_video:  # one video adds no tokens
-                check_token_cap(shape, k)
+                check_token_cap(shape, k, patch ** 2)
             if model is not None and not one_video:
                 check_condition_memory(model, shape, k)
             # the canvases, then (one image each) encoding them one canvas per VAE pass
@@ -147,8 +149,8 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
                                                  lambda: f"a {describe_model(model)} model")
         except ParadigmError as err:
             raise ValueError(str(err)) from None
-    if not plan.num_conditions and not plan.num_references:
-        latents = None
+    if guides or (not plan.num_conditions and not plan.num_references):
+        latents = None  # guides are encoded by ltx.add_guides
     else:
         latents = (DeferredEncoding(vae, plan, functools.partial(build_plan, conditions or (), width, height,
                                                                  length, temporal))
@@ -162,6 +164,23 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     shape[2] += plan.num_references
     empty = torch.zeros(shape, device=device)
     return plan, latents, {"samples": empty, REFERENCE_FRAMES: (plan.num_references, video_frames)}
+
+
+def check_vae_fits_model(vae, model, channels: int) -> None:
+    """The VAE must be the model family's: LTX-Video's with an LTX-Video model, a Wan VAE of the
+    model's channels with a Wan model; refused by name before anything is encoded."""
+    what = describe_model(model)
+    if (model_paradigm(model) == LTX_GUIDES) != is_ltx_vae(vae):
+        if is_ltx_vae(vae):
+            raise ValueError(f"vae: this is LTX-Video's VAE (128-channel latents, 32x spatial, 8x "
+                             f"temporal), but the model is {what}: use the model's Wan VAE")
+        raise ValueError(f"vae: this VAE makes {channels}-channel latents (a Wan VAE), but the model is "
+                         f"{what}, which denoises LTX-Video VAE latents (128 channels, 32x spatial, 8x "
+                         f"temporal): use the VAE of the LTX-Video checkpoint")
+    want = model.get_model_object("latent_format").latent_channels
+    if want != channels:
+        raise ValueError(f"vae: this VAE makes {channels}-channel latents but the model denoises "
+                         f"{want} (Wan 2.1 T2V: Wan 2.1 VAE, 16; Wan 2.2 TI2V-5B: Wan 2.2 VAE, 48)")
 
 
 def trimmed(latent: dict, plan) -> dict:
@@ -227,6 +246,11 @@ class VideoCanvasSampler(io.ComfyNode):
         check_clip_vision(model, clip_vision_end_output, "clip_vision_end_output")
         clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
+        if is_ltx_vae(vae):  # guides in the latent, read by LTXVModel as it is: no patch
+            positive, negative, latent = add_guides(vae, plan, positive, negative, latent)
+            out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
+                                        latent, denoise=denoise)[0]
+            return io.NodeOutput(cropped(out), layout_strip(plan))
         if not is_patched(model):
             model = patch_model(model)
         # the patched model's OUTER_SAMPLE wrapper makes every step interruptible (wrappers.py)
@@ -282,6 +306,9 @@ class VideoCanvasConditioning(io.ComfyNode):
         clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
+        if is_ltx_vae(vae):
+            positive, negative, latent = add_guides(vae, plan, positive, negative, latent)
+            return io.NodeOutput(positive, negative, latent, strip, 0)
         return io.NodeOutput(with_plan(positive, plan, latents), with_plan(negative, plan, latents),
                              latent, strip, plan.num_references)
 

@@ -56,3 +56,7 @@ COND_TIMING = "videocanvas_timing"
 # Reference Image): (reference frames, video latent frames), kept by the samplers and Trim Video Latent
 # as they copy the dict, so that VideoCanvas Decode can refuse a latent that still holds them.
 REFERENCE_FRAMES = "videocanvas_reference_frames"
+# In a LATENT with LTX-Video guides after the video's latent frames (VideoCanvas Conditioning on an
+# LTX-Video VAE): (guides, video latent frames), kept by the samplers as they copy the dict, so that
+# VideoCanvas Decode crops them (LTXVCropGuides' cut).
+LTX_GUIDE_FRAMES = "videocanvas_ltx_guide_frames"

@@ -23,7 +23,14 @@ import comfy.patcher_extension as pe
 import torch
 
 from ..vc_core.condition_tokens import ConditionKVCache
-from ..vc_core.paradigms import CHANNEL_CONCAT, PARADIGMS, VACE_CONTROL, ParadigmError, PatchOptions
+from ..vc_core.paradigms import (
+    CHANNEL_CONCAT,
+    LTX_GUIDES,
+    PARADIGMS,
+    VACE_CONTROL,
+    ParadigmError,
+    PatchOptions,
+)
 from ..vc_core.wan_forward import ConditionLatents
 from .conditions import check_latent_matches_plan, latent_geometry
 from .encode import DeferredEncoding
@@ -291,6 +298,16 @@ def to_vace(guider, entries, shape) -> None:
         c["vace_frames"], c["vace_mask"], c["vace_strength"] = [frames], [mask], [1.0]
 
 
+def refuse_on_ltx(guider, entries, shape) -> None:
+    """An LTX-Video model reads VideoCanvas conditions only as guides that VideoCanvas Conditioning
+    lays out with LTX-Video's VAE (no model_conds); conditions attached for a Wan model got here."""
+    latents = entries[0]["model_conds"][COND_LATENTS].cond
+    channels = latent_geometry(latents)[0]
+    raise ValueError(f"vae: these VideoCanvas conditions were made with a {channels}-channel Wan VAE, but "
+                     f"the model is LTX-Video, which reads them as guides laid out with its own VAE: give "
+                     f"VideoCanvas Conditioning (or the Sampler) the VAE of the LTX-Video checkpoint")
+
+
 # Paradigms whose model reads the conditions through inputs of its own (no forward of theirs): what
 # turns an entry's VideoCanvas model_conds into those inputs, before ComfyUI's process_conds.
-_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels, VACE_CONTROL: to_vace}
+_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels, VACE_CONTROL: to_vace, LTX_GUIDES: refuse_on_ltx}

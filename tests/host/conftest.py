@@ -54,3 +54,21 @@ def wan():
     from hostkit.tiny_models import TinyWan
 
     return TinyWan(dim=256, num_layers=2).build(seed=0)
+
+
+@pytest.fixture(scope="module")
+def ltxv(checkpoints):
+    """The tiny LTX-Video 0.9.x transformer through ComfyUI's loader, float32 (exact comparisons)."""
+    return load(checkpoints["ltxv_tiny"], dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def ltxv_vae(comfy, checkpoints):
+    """The tiny LTXV VAE through comfy.sd.VAE with its file's metadata (the config of its blocks)."""
+    import comfy.sd
+    import comfy.utils
+    import folder_paths
+
+    path = folder_paths.get_full_path_or_raise("vae", checkpoints["ltxv_vae_tiny"])
+    sd, metadata = comfy.utils.load_torch_file(path, return_metadata=True)
+    return comfy.sd.VAE(sd=sd, metadata=metadata)

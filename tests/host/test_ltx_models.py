@@ -17,31 +17,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import load
-
 W = H = 64
 LENGTH = 9  # 2 latent frames (1 + 8) of 2x2 latent cells
 LATENT = (1, 128, 2, 2, 2)
 TOKENS = 4  # text tokens of the hand-made prompt
 SEED, STEPS, CFG = 3, 2, 1.0
 VAE_LOADER_DROPS_METADATA = ("0.3.75", "0.7.0")
-
-
-@pytest.fixture(scope="module")
-def ltxv(checkpoints):
-    return load(checkpoints["ltxv_tiny"], dtype=torch.float32)  # float32: exact comparisons
-
-
-@pytest.fixture(scope="module")
-def ltxv_vae(comfy, checkpoints):
-    """The tiny LTXV VAE through comfy.sd.VAE with its file's metadata (the config of its blocks)."""
-    import comfy.sd
-    import comfy.utils
-    import folder_paths
-
-    path = folder_paths.get_full_path_or_raise("vae", checkpoints["ltxv_vae_tiny"])
-    sd, metadata = comfy.utils.load_torch_file(path, return_metadata=True)
-    return comfy.sd.VAE(sd=sd, metadata=metadata)
 
 
 def host_version() -> str:
@@ -208,7 +189,7 @@ def test_the_pack_s_guide_layout_is_ltxv_add_guide_s_for_single_images(ltxv_vae)
     appended and the same noise mask (0, 0.3, 0 on the guides); cropping them is LTXVCropGuides'."""
     from comfy_extras.nodes_lt import EmptyLTXVLatentVideo, LTXVAddGuide, LTXVCropGuides
 
-    from vc_core.ltx_guides import append_guides, crop_guides, guide_coords
+    from vc_core.paradigms.ltx_guides import append_guides, crop_guides, guide_coords
 
     frames, strengths = [0, 5, 16], [1.0, 0.7, 1.0]
     empty = EmptyLTXVLatentVideo.execute(W, H, 17, 1)[0]

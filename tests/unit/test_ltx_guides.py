@@ -1,4 +1,4 @@
-"""LTX guides (vc_core/ltx_guides.py): where each single-image condition's tokens sit for
+"""LTX guides (vc_core/paradigms/ltx_guides.py): where each single-image condition's tokens sit for
 LTX-Video's RoPE, the mask rows that give them their timestep, and appending / cropping them. The host
 test (tests/host/test_ltx_models.py) checks the same against native LTXVAddGuide on every ComfyUI."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vc_core.ltx_guides import (
+from vc_core.paradigms.ltx_guides import (
     LtxGuideError,
     append_guides,
     crop_guides,

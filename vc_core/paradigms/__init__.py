@@ -5,23 +5,28 @@
   latent_replacement  the paper's baseline: a condition overwrites its causal latent frame
   channel_concat      Wan image-to-video models: conditions in the model's mask and image channels
   vace_control        Wan VACE models: conditions in the control video and mask VACE was trained on
+  ltx_guides          LTX-Video: each condition a guide latent appended at its pixel frame, as LTX was
+                      trained to read them
 
 A new paradigm is a new module here and one line below; nothing else needs to change to list it.
 """
 
 from __future__ import annotations
 
-from . import channel_concat, in_context, latent_replacement, vace_control
+from . import channel_concat, in_context, latent_replacement, ltx_guides, vace_control
 from .base import Paradigm, ParadigmError, PatchOptions
 
 PARADIGMS: dict[str, Paradigm] = {p.PARADIGM.name: p.PARADIGM
-                                  for p in (in_context, latent_replacement, channel_concat, vace_control)}
+                                  for p in (in_context, latent_replacement, channel_concat, vace_control,
+                                            ltx_guides)}
 
 # The RoPE Interpolator's choice on token models (Wan T2V / TI2V-5B). An image-to-video model takes
-# channel_concat and a VACE model vace_control, decided by the model, not by this choice.
+# channel_concat, a VACE model vace_control and an LTX-Video model ltx_guides, decided by the model,
+# not by this choice.
 TOKEN_PARADIGMS = ("in_context", "latent_replacement")
 CHANNEL_CONCAT = channel_concat.PARADIGM.name
 VACE_CONTROL = vace_control.PARADIGM.name
+LTX_GUIDES = ltx_guides.PARADIGM.name
 
 
 def paradigm(name: str) -> Paradigm:
@@ -31,5 +36,5 @@ def paradigm(name: str) -> Paradigm:
     return PARADIGMS[name]
 
 
-__all__ = ["CHANNEL_CONCAT", "PARADIGMS", "TOKEN_PARADIGMS", "VACE_CONTROL", "Paradigm", "ParadigmError",
-           "PatchOptions", "paradigm"]
+__all__ = ["CHANNEL_CONCAT", "LTX_GUIDES", "PARADIGMS", "TOKEN_PARADIGMS", "VACE_CONTROL", "Paradigm",
+           "ParadigmError", "PatchOptions", "paradigm"]

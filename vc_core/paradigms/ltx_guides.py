@@ -1,6 +1,6 @@
-"""LTX guides: the layout of VideoCanvas conditions for LTX-Video, the open model trained with the
-paper's own mechanism. The maths only: the LTX paradigm (vc_core/paradigms/, with the nodes that
-drive it) is issue 29's next step; tests check this layout against native LTXVAddGuide on every host.
+"""LTX guides: VideoCanvas conditions for LTX-Video (0.9.x 2B / 13B), the open model trained with the
+paper's own mechanism: conditions as clean latent tokens appended to the video's, at their own pixel
+positions, with their own timestep.
 
 LTX-Video reads a condition as guide latents appended after the video's latent frames, with their
 own pixel coordinates for its RoPE (`keyframe_idxs`) and their own timestep through the noise mask
@@ -15,7 +15,14 @@ encoded on its own as one image (one latent frame), so each guide holds exactly 
 
 ComfyUI 0.33.0 stores each token's (start, end) coordinates, [B, 3, N, 2]; 0.3.75 and 0.7.0 only its
 start, [B, 3, N]. Both layouts are built here from the same numbers. (0.33.0's LTXVAddGuide also
-records guide_attention_entries, its per-guide attention strength; not built here.)
+records guide_attention_entries, its per-guide attention strength: guide_attention_entries builds
+them.) A plain LTXVAddGuide chain of full single images gives exactly this layout, bit for bit
+(tests/host/test_ltx_paradigm.py); beyond it, a condition here may be a patch on its zero canvas (the
+paper's), any frame of a clip, and any number of them from one node.
+
+Unlike the other paradigms, guides change the latent itself (frames appended after the video's), so
+the nodes lay them out where the latent is made (VideoCanvas Conditioning / Sampler) with the model's
+VAE, not when sampling starts.
 """
 
 from __future__ import annotations
@@ -24,11 +31,20 @@ from collections.abc import Sequence
 
 import torch
 
+from .base import Paradigm, ParadigmError, PatchOptions, refuse_in_context_options
+
 # LTX-Video's VAE: 8 pixel frames per latent frame (the first holds one), 32x32 pixels per latent cell
 LTX_SCALE = (8, 32, 32)
 
 
-class LtxGuideError(ValueError):
+# What strength means on an LTX-Video model, in one sentence (tooltips, help pages and README say it).
+LTX_STRENGTH_DEFINITION = (
+    "On an LTX-Video model strength s is the guide's noise-mask row 1 - s, as LTXVAddGuide writes it: "
+    "1 = a clean guide (timestep 0), 0 = noised like the video (ComfyUI 0.33 and later also weight "
+    "attention to the guide by s).")
+
+
+class LtxGuideError(ParadigmError):
     """Inputs that cannot be laid out as guides; the message names the input."""
 
 
@@ -82,3 +98,29 @@ def crop_guides(latent: torch.Tensor, count: int) -> torch.Tensor:
     if not 0 <= count < latent.shape[2]:
         raise LtxGuideError(f"cannot crop {count} guides off a latent of {latent.shape[2]} frames")
     return latent[:, :, :latent.shape[2] - count] if count else latent
+
+
+def guide_attention_entries(strengths: Sequence[float], latent_hw: tuple[int, int]) -> list[dict]:
+    """ComfyUI 0.33.0's guide_attention_entries for single-image guides, one per guide in order, as
+    its LTXVAddGuide appends them: the guide's token count, its strength, no pixel mask, its latent
+    shape [1, h, w]."""
+    h, w = latent_hw
+    return [{"pre_filter_count": h * w, "strength": float(s), "pixel_mask": None, "latent_shape": [1, h, w]}
+            for s in strengths]
+
+
+def _check_options(options: PatchOptions, model: str) -> None:
+    refuse_in_context_options(options, model, "guide latents appended to its latent (its own "
+                              "keyframe positions and noise mask)", LtxGuideError)
+
+
+PARADIGM = Paradigm(
+    name="ltx_guides",
+    condition_becomes=("a guide latent appended after the video's latent frames, at its exact pixel frame "
+                       "(keyframe_idxs), clean by its noise-mask row"),
+    strength_definition=LTX_STRENGTH_DEFINITION,
+    adds_tokens=True,
+    encoding="each",
+    check_options=_check_options,
+    forward=None,  # LTXVModel's own forward reads keyframe_idxs and the noise mask
+)
