@@ -61,14 +61,15 @@ def input_files(prompt: dict) -> dict[str, str]:
     return out
 
 
-def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None = None,
-          length: int | None = None, steps: int | None = None, cfg: float | None = None,
+def adapt(api_prompt: dict, *, unet: str = "", vae: str = "", checkpoint: str = "",
+          size: tuple[int, int] | None = None, length: int | None = None, steps: int | None = None,
+          cfg: float | None = None,
           inputs: dict[str, str] | None = None, seed: int | None = None) -> dict:
     """A copy of an API-format workflow that runs on other (tiny or bundled) models, smaller.
 
-    - every UNETLoader / VAELoader loads `unet` / `vae`;
-    - the umt5 text path (CLIPLoader -> CLIPTextEncode) is replaced by one VideoCanvas Null Prompt
-      (no tiny text encoder can exist: CLIPLoader type wan always builds the full 5.7B umt5);
+    - every UNETLoader / VAELoader / CheckpointLoaderSimple loads `unet` / `vae` / `checkpoint`;
+    - the text path (CLIPLoader -> CLIPTextEncode: umt5 or T5-XXL) is replaced by one VideoCanvas Null
+      Prompt (no tiny text encoder can exist: CLIPLoader builds the full-size encoder of its type);
     - size=(w, h): the VideoCanvas Canvas's size (every node needing it is linked to the Canvas);
     - length: the Canvas's length, with every frame index/count of FRAME_INPUTS moved along in time
       (frame 40 of 81 -> 4 of 9; -1 stays the last frame);
@@ -95,7 +96,7 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
         for i in text_nodes:
             del prompt[i]
         prompt[null_id] = {"class_type": "VideoCanvasNullPrompt", "inputs": {},
-                           "_meta": {"title": "Null prompt (replaces the umt5 text path)"}}
+                           "_meta": {"title": "Null prompt (replaces the text path)"}}
     for node in prompt.values():
         kind, values = node["class_type"], node["inputs"]
         for name, value in list(values.items()):
@@ -105,6 +106,8 @@ def adapt(api_prompt: dict, *, unet: str, vae: str, size: tuple[int, int] | None
             values["unet_name"] = unet
         elif kind == "VAELoader":
             values["vae_name"] = vae
+        elif kind == "CheckpointLoaderSimple":
+            values["ckpt_name"] = checkpoint
         if kind in INPUT_FILES and inputs:
             key = INPUT_FILES[kind]
             values[key] = inputs.get(values[key], values[key])

@@ -179,6 +179,18 @@ def build_ltxv_vae(seed: int = 0) -> torch.nn.Module:
     return vae
 
 
+def build_ltxv_checkpoint(seed: int = 0) -> Checkpoint:
+    """A full LTX-Video checkpoint as Lightricks ships one (ComfyUI's CheckpointLoaderSimple): the
+    tiny transformer under model.diffusion_model. and the tiny VAE under vae., one metadata config for
+    both (which the checkpoint loader passes on to the VAE on every host)."""
+    full = torch.nn.Module()
+    full.model = torch.nn.Module()
+    full.model.diffusion_model = TinyLTXV().build(seed=seed)
+    full.vae = build_ltxv_vae(seed=seed + 1)
+    config = {**json.loads(TinyLTXV().metadata()["config"]), **json.loads(ltxv_vae_metadata()["config"])}
+    return Checkpoint(full, {"config": json.dumps(config)}, torch.bfloat16)
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A builder's module with what its file needs beyond the weights: the safetensors metadata
@@ -218,6 +230,8 @@ TEST_CHECKPOINTS = {
         lambda: Checkpoint(TinyLTXV().build(seed=9), TinyLTXV().metadata()),
     ("vae", "ltxv_vae_tiny.safetensors"):
         lambda: Checkpoint(build_ltxv_vae(seed=10), ltxv_vae_metadata(), torch.bfloat16),
+    # the same two in one checkpoint, as the templates load LTX-Video (CheckpointLoaderSimple), 21 MB
+    ("checkpoints", "ltxv_full_tiny.safetensors"): lambda: build_ltxv_checkpoint(seed=11),
 }
 
 

@@ -31,7 +31,7 @@ MEDIA_UPLOAD_FLAGS = ("image_upload", "video_upload", "animated_image_upload", "
 UPLOAD_WIDGET_VALUE = "image"  # what the frontend's upload button serializes (see ComfyUI's templates)
 # Combos whose options are the files installed on a machine: any name is valid in a shared workflow.
 FILE_COMBOS = {("UNETLoader", "unet_name"), ("VAELoader", "vae_name"), ("CLIPLoader", "clip_name"),
-               ("CLIPVisionLoader", "clip_name"),
+               ("CLIPVisionLoader", "clip_name"), ("CheckpointLoaderSimple", "ckpt_name"),
                ("LoadImage", "image"), ("LoadImageMask", "image"), ("LoadVideo", "file")}
 
 # ComfyUI's repackaged Wan files (what its own templates use), with where they come from.
@@ -232,7 +232,7 @@ _CONDITION_MAKERS = {"VideoCanvasTimestampConditioner", "VideoCanvasInpaint", "V
 
 def to_ui(graph: Graph, info: dict, model_files: dict[str, tuple[str, str]] | None = None) -> dict:
     """UI format (what the frontend saves): nodes laid out in columns by depth, a links table.
-    model_files: {file name: (models folder, base URL)}; a loader naming one gets it in its
+    model_files: {file name: (models folder, download URL)}; a loader naming one gets it in its
     properties, where the frontend offers the download when the file is missing (the recipes know
     where their files come from, the format does not)."""
     model_files = model_files or {}
@@ -304,11 +304,11 @@ def to_ui(graph: Graph, info: dict, model_files: dict[str, tuple[str, str]] | No
         if node.title:
             entry["title"] = node.title
         props = {} if node.type in FRONTEND_ONLY else {"Node name for S&R": node.type}
-        models = [values[node.id].get(k) for k in ("unet_name", "vae_name", "clip_name")]
+        models = [values[node.id].get(k) for k in ("unet_name", "vae_name", "clip_name", "ckpt_name")]
         models = [m for m in models if m in model_files]
         if models:
             props["models"] = [{"name": m, "directory": model_files[m][0],
-                                "url": f"{model_files[m][1]}/{model_files[m][0]}/{m}?download=true"}
+                                "url": f"{model_files[m][1]}?download=true"}
                                for m in models]
         entry["properties"] = props
         entry["widgets_values"] = widgets

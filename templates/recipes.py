@@ -18,16 +18,31 @@ from .graph import WORKFLOWS_DIR, Graph, Node, Out, dumps, to_api, to_ui
 # ComfyUI's repackaged Wan files (what its own templates use), with where they come from.
 _WAN21 = "https://huggingface.co/Comfy-Org/Wan_2.1_ComfyUI_repackaged/resolve/main/split_files"
 _WAN22 = "https://huggingface.co/Comfy-Org/Wan_2.2_ComfyUI_Repackaged/resolve/main/split_files"
-MODEL_FILES = {
-    "wan2.1_t2v_1.3B_fp16.safetensors": ("diffusion_models", _WAN21),
-    "wan2.1_t2v_14B_fp16.safetensors": ("diffusion_models", _WAN21),
-    "wan2.2_ti2v_5B_fp16.safetensors": ("diffusion_models", _WAN22),
-    "wan_2.1_vae.safetensors": ("vae", _WAN21),
-    "wan2.2_vae.safetensors": ("vae", _WAN22),
-    "umt5_xxl_fp8_e4m3fn_scaled.safetensors": ("text_encoders", _WAN21),
-    "wan2.1_i2v_480p_14B_fp16.safetensors": ("diffusion_models", _WAN21),
-    "clip_vision_h.safetensors": ("clip_vision", _WAN21),
-    "wan2.1_vace_1.3B_fp16.safetensors": ("diffusion_models", _WAN21),
+
+
+def _repackaged(base: str, folder: str, name: str) -> tuple[str, str]:
+    return folder, f"{base}/{folder}/{name}"
+
+
+# {file name: (models folder, download URL)}: what a loader's properties link to
+MODEL_FILES = {name: _repackaged(base, folder, name) for name, folder, base in (
+    ("wan2.1_t2v_1.3B_fp16.safetensors", "diffusion_models", _WAN21),
+    ("wan2.1_t2v_14B_fp16.safetensors", "diffusion_models", _WAN21),
+    ("wan2.2_ti2v_5B_fp16.safetensors", "diffusion_models", _WAN22),
+    ("wan_2.1_vae.safetensors", "vae", _WAN21),
+    ("wan2.2_vae.safetensors", "vae", _WAN22),
+    ("umt5_xxl_fp8_e4m3fn_scaled.safetensors", "text_encoders", _WAN21),
+    ("wan2.1_i2v_480p_14B_fp16.safetensors", "diffusion_models", _WAN21),
+    ("clip_vision_h.safetensors", "clip_vision", _WAN21),
+    ("wan2.1_vace_1.3B_fp16.safetensors", "diffusion_models", _WAN21),
+)} | {
+    # LTX-Video: Lightricks' 2B checkpoint (its VAE inside) and T5-XXL, the files ComfyUI's own LTXV
+    # examples load
+    "ltx-video-2b-v0.9.5.safetensors": (
+        "checkpoints", "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"),
+    "t5xxl_fp16.safetensors": (
+        "text_encoders", "https://huggingface.co/comfyanonymous/flux_text_encoders/resolve/main/"
+                         "t5xxl_fp16.safetensors"),
 }
 
 # Wan's usual negative prompt (as in ComfyUI's own Wan templates)
@@ -35,6 +50,10 @@ NEGATIVE_PROMPT = ("色调艳丽，过曝，静态，细节模糊不清，字幕
                    "最差质量，低质量，JPEG压缩残留，丑陋的，残缺的，多余的手指，画得不好的手部，"
                    "画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，"
                    "杂乱的背景，三条腿，背景人很多，倒着走")
+
+# LTX-Video's usual negative prompt (as in ComfyUI's own LTXV examples)
+LTX_NEGATIVE_PROMPT = ("low quality, worst quality, deformed, distorted, disfigured, motion smear, motion "
+                       "artifacts, fused fingers, bad anatomy, weird hand, ugly")
 
 # the prompt nodes tinted green and red: the two told apart at a glance
 POSITIVE_COLOR = ("#232", "#353")
@@ -59,6 +78,8 @@ class Models:
     cfg: float
     text: bool            # umt5 text encoder and prompts (real Wan) or VideoCanvas Null Prompt (toy)
     seed: int = 42
+    # "wan": a diffusion model and VAE file; "ltx": an LTX-Video checkpoint (`unet`) with its VAE inside
+    family: str = "wan"
 
     @property
     def bundled(self) -> bool:
@@ -97,6 +118,10 @@ I2V_UNETS = {WAN21_I2V.unet}
 # Wan 2.1 VACE 1.3B: conditions through VACE's control video and mask (README: Wan VACE models)
 WAN21_VACE = dataclasses.replace(WAN21, label="Wan 2.1 VACE 1.3B", unet="wan2.1_vace_1.3B_fp16.safetensors")
 VACE_UNETS = {WAN21_VACE.unet}
+# LTX-Video 0.9.5 2B: conditions as LTX's own guides (README: LTX-Video models); 768x512, 97 frames at
+# 25 fps, 30 steps at cfg 3 with LTX's shift (ModelSamplingLTXV), as ComfyUI's own LTXV examples
+LTXV = Models("LTX-Video 2B", "ltx-video-2b-v0.9.5.safetensors", "", 768, 512, 97, 25.0, 30, 3.0,
+              text=True, family="ltx")
 
 
 @dataclass(frozen=True)
@@ -121,6 +146,7 @@ class Workflow:
 
 
 WORKFLOWS: dict[str, Workflow] = {}
+RECIPES: dict[str, Callable[[Models, str], Graph]] = {}  # task key -> its recipe
 
 
 def thumbnail_source(name: str) -> str:
@@ -158,10 +184,13 @@ def template_name(number: int, title: str, models: Models) -> str:
     return f"VideoCanvas {number:02d} {title} ({models.label})"
 
 
-def workflow(number: int, key: str, title: str, description: str, models=(TOY, WAN21),
+def workflow(number: int, key: str, title: str, description: str, models=(TOY, WAN21, LTXV),
              output_frames=_frames_length, thumbnail_key: str = ""):
-    """Register one task: a template per model (the bundled toy model first, then real Wan)."""
+    """Register one task: a template per model (the bundled toy model first, then real Wan, then
+    LTX-Video). The recipe itself stays callable on other models (tests build a template's graph on
+    the tiny checkpoints: RECIPES[key])."""
     def register(build: Callable[[Models, str], Graph]) -> Callable[[Models, str], Graph]:
+        RECIPES[key] = build
         for m in models:
             name = template_name(number, title, m)
             WORKFLOWS[name] = Workflow(name, key, title, description, m,
@@ -172,6 +201,20 @@ def workflow(number: int, key: str, title: str, description: str, models=(TOY, W
 
 
 def models_note(m: Models) -> str:
+    if m.family == "ltx":
+        return (
+            "Models (links in the loaders' properties):\n"
+            f"- checkpoints/{m.unet} (Lightricks' LTX-Video 2B, its VAE inside; 0.9.5 or later, which "
+            "were trained with keyframes at any frame; the later 2B / 13B dev and distilled files work "
+            "with the same graph)\n"
+            "- text_encoders/t5xxl_fp16.safetensors\n"
+            "LTX-Video was trained to read conditions the VideoCanvas way: each one clean latent tokens "
+            "appended to the video's at its own frame (ComfyUI's LTXVAddGuide). Here every condition is "
+            "such a guide: a full image at a frame is exactly LTXVAddGuide's (any frame, not only 8n+1); "
+            "partial patches (their zero canvas around them) and each frame of a clip as a guide of its "
+            "own are zero-shot on the public weights. No RoPE Interpolator: LTX reads its guides as it "
+            "is; VideoCanvas Decode crops them off. Sizes are multiples of 32 and lengths 8k+1, set "
+            "once, in the VideoCanvas Canvas node.")
     if m.unet == TOY_VACE.unet:
         return ("Runs as shipped on the pack's bundled toy VACE model (models/: the toy model with VACE "
                 "control blocks trained beside it, 64x64, 17 frames, no text: VideoCanvas Null Prompt "
@@ -230,6 +273,8 @@ class Wan:
 
 
 def models(g: Graph, m: Models, prompt: str) -> Wan:
+    if m.family == "ltx":
+        return ltx_models(g, m, prompt)
     unet = g.add("UNETLoader", title="Load diffusion model", unet_name=m.unet, weight_dtype="default")
     vae = g.add("VAELoader", title="Load VAE", vae_name=m.vae)
     if m.text:
@@ -246,6 +291,30 @@ def models(g: Graph, m: Models, prompt: str) -> Wan:
     size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
                  height=m.height, length=m.length, fps=float(m.fps))
     return Wan(model.out, vae.out, pos, neg, size)
+
+
+def ltx_models(g: Graph, m: Models, prompt: str) -> Wan:
+    """LTX-Video's loaders as ComfyUI's own LTXV examples: the checkpoint (model and VAE), T5-XXL, the
+    frame rate on both prompts (LTXVConditioning: LTX's positions are in seconds; the Canvas's fps)
+    and LTX's shift (ModelSamplingLTXV). Without text (the tiny test checkpoint): Null Prompt."""
+    ckpt = g.add("CheckpointLoaderSimple", title="Load LTX-Video checkpoint (model and VAE)",
+                 ckpt_name=m.unet)
+    size = g.add("VideoCanvasCanvas", title="Canvas: size, length, fps (set once)", width=m.width,
+                 height=m.height, length=m.length, fps=float(m.fps))
+    if m.text:
+        clip = g.add("CLIPLoader", title="Load T5-XXL text encoder", clip_name="t5xxl_fp16.safetensors",
+                     type="ltxv", device="default")
+        pos = g.add("CLIPTextEncode", title="Positive prompt", ui_color=POSITIVE_COLOR, text=prompt,
+                    clip=clip.out).out
+        neg = g.add("CLIPTextEncode", title="Negative prompt", ui_color=NEGATIVE_COLOR,
+                    text=LTX_NEGATIVE_PROMPT, clip=clip.out).out
+    else:
+        pos = neg = g.add("VideoCanvasNullPrompt", title="Null prompt (no text encoder)").out
+    rate = g.add("LTXVConditioning", title="Frame rate (the Canvas's fps)", positive=pos, negative=neg,
+                 frame_rate=size[4])
+    model = g.add("ModelSamplingLTXV", title="LTX-Video's shift", model=ckpt[0], max_shift=2.05,
+                  base_shift=0.95)
+    return Wan(model.out, ckpt[2], rate[0], rate[1], size)
 
 
 def layout_preview(g: Graph, wan: Wan, conditions: Out) -> None:
@@ -323,10 +392,15 @@ def i2v_any_frame(m: Models, name: str) -> Graph:
 
 @workflow(2, "02_first_last_frame", "First and last frame (KSampler)",
           "A first and a last frame, sampled by ComfyUI's own KSampler.",
-          models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
+          models=(TOY, WAN21, TOY_VACE, WAN21_VACE, LTXV))
 def first_last_frame(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
+         "VideoCanvas Conditioning appends the two keyframes (each encoded on its own, as a single "
+         "image) to the empty video latent as LTX guides and writes their frames on both prompts, as "
+         "LTXVAddGuide does; KSampler samples them as they are and VideoCanvas Decode crops them off "
+         "(as LTXVCropGuides). The same works with KSamplerAdvanced and SamplerCustomAdvanced."
+         if m.family == "ltx" else
          "VideoCanvas Conditioning attaches the two keyframes (each encoded on its own, as a single "
          "image) to both prompts and makes the empty video latent; the model goes through VideoCanvas "
          "RoPE Interpolator. The same conditions work with KSamplerAdvanced and SamplerCustomAdvanced "
@@ -340,7 +414,8 @@ def first_last_frame(m: Models, name: str) -> Graph:
     cond = g.add("VideoCanvasConditioning", positive=wan.positive, negative=wan.negative, vae=wan.vae,
                  canvas=wan.canvas.out, batch_size=1, conditions=conditions)
     latent = g.add("KSampler", model=wan.model, seed=m.seed, steps=m.steps, cfg=m.cfg,
-                   sampler_name="uni_pc" if m.text else "euler", scheduler="simple",
+                   sampler_name="uni_pc" if m.text and m.family == "wan" else "euler",
+                   scheduler="simple",
                    positive=cond[0], negative=cond[1], latent_image=cond[2], denoise=1.0)
     decode = g.add("VideoCanvasDecode", vae=wan.vae, latent=latent.out, tile_size=0, paste_back=False,
                    feather=4.0, conditions=conditions)
@@ -404,7 +479,7 @@ def patch_to_video(m: Models, name: str) -> Graph:
 
 
 @workflow(5, "05_inpaint", "Video inpainting", "A clip with a hole (a mask) that the model fills.",
-          models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
+          models=(TOY, WAN21, TOY_VACE, WAN21_VACE, LTXV))
 def inpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -426,7 +501,7 @@ def inpaint(m: Models, name: str) -> Graph:
 
 
 @workflow(6, "06_outpaint", "Video outpainting", "A clip in a box of a larger canvas; the model "
-          "paints the surroundings.", models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
+          "paints the surroundings.", models=(TOY, WAN21, TOY_VACE, WAN21_VACE, LTXV))
 def outpaint(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
@@ -461,13 +536,13 @@ def camera_pan(m: Models, name: str) -> Graph:
 
 
 @workflow(8, "08_camera_zoom", "Camera zoom-out", "One image the camera pulls back from; the model "
-          "paints the widening surroundings.", models=(TOY, WAN22))
+          "paints the widening surroundings.", models=(TOY, WAN22, LTXV))
 def camera_zoom(m: Models, name: str) -> Graph:
     g = Graph(name)
     note(g, m, WORKFLOWS[name].description,
          "The image starts filling the frame (zoom 1.2) and shrinks to half (0.5), as conditions on "
          "every n-th frame." + (" Wan 2.2 TI2V-5B: 48-channel latents (its own VAE), sizes multiples "
-                               "of 32, 24 fps." if m.text else ""))
+                               "of 32, 24 fps." if m.text and m.family == "wan" else ""))
     wan = models(g, m, "a lighthouse on a cliff above the sea, the camera slowly pulling back to reveal "
                        "the coast")
     image = load_image(g, "videocanvas_keyframe.png", "Image to zoom out from")
@@ -513,7 +588,7 @@ def _extend_frames(prompt: dict, clip_frames: int) -> int:
 
 
 @workflow(10, "10_extend", "Extend a clip", "A clip continued forwards by the model.",
-          output_frames=_extend_frames, models=(TOY, WAN21, TOY_VACE, WAN21_VACE))
+          output_frames=_extend_frames, models=(TOY, WAN21, TOY_VACE, WAN21_VACE, LTXV))
 def extend(m: Models, name: str) -> Graph:
     g = Graph(name)
     n = m.frames(9, 4)

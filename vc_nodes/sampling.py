@@ -321,13 +321,15 @@ class VideoCanvasNullPrompt(io.ComfyNode):
             display_name="VideoCanvas Null Prompt",
             category=CATEGORY,
             description=(
-                "Conditioning without a text encoder: one all-zero text token of Wan's width (4096). "
-                "It is what the pack's bundled toy model was trained with, and lets any Wan model run "
-                "with no umt5 loaded (the patches alone steer the video)."),
+                "Conditioning without a text encoder: one all-zero text token of Wan's and LTX-Video's "
+                "width (4096), with its attention mask (LTX-Video's model requires one; Wan ignores it). "
+                "It is what the pack's bundled toy model was trained with, and lets any Wan or LTX-Video "
+                "model run with no text encoder loaded (the patches alone steer the video)."),
             inputs=[],
             outputs=[io.Conditioning.Output(display_name="conditioning")],
         )
 
     @classmethod
     def execute(cls) -> io.NodeOutput:
-        return io.NodeOutput([[torch.zeros(1, 1, 4096), {}]])
+        mask = torch.ones(1, 1, dtype=torch.long)
+        return io.NodeOutput([[torch.zeros(1, 1, 4096), {"attention_mask": mask}]])

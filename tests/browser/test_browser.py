@@ -338,6 +338,51 @@ BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
 def test_bundled_template_runs_from_the_run_button_unedited(page, ui_server, name):
     template_card(page, name).click()
     wait_for_graph(page, templates()[name], name)
+    run_from_the_run_button(page, ui_server, name)
+
+
+# Template 02's LTX-Video twin: VideoCanvas Conditioning's guides, KSampler, VideoCanvas Decode's crop
+LTX_TEMPLATE = "VideoCanvas 02 First and last frame (KSampler) (LTX-Video 2B)"
+
+
+# What a user edits to run it without the real files: the tiny LTX-Video checkpoint in the loader,
+# VideoCanvas Null Prompt in place of the T5-XXL text path, a small canvas, 2 steps.
+ON_TINY_CHECKPOINT = """({ckpt, width, height, length, steps}) => {
+  const app = window.comfyAPI.app.app, LG = window.LiteGraph, g = app.graph;
+  const of = type => g._nodes.filter(n => n.type === type);
+  const set = (n, values) => Object.entries(values).forEach(([k, v]) => {
+    n.widgets.find(w => w.name === k).value = v; });
+  set(of("CheckpointLoaderSimple")[0], {ckpt_name: ckpt});
+  set(of("VideoCanvasCanvas")[0], {width, height, length});
+  for (const sampler of of("KSampler")) set(sampler, {steps});
+  const rate = of("LTXVConditioning")[0];
+  const none = LG.createNode("VideoCanvasNullPrompt");
+  none.pos = [rate.pos[0] - 400, rate.pos[1]];
+  g.add(none);
+  for (const name of ["positive", "negative"]) {
+    none.connect(0, rate, rate.inputs.findIndex(i => i.name === name)); }
+  for (const type of ["CLIPTextEncode", "CLIPLoader"]) for (const n of of(type)) g.remove(n);
+  g.setDirtyCanvas(true, true);
+}"""
+
+
+@pytest.mark.parametrize("renderer", RENDERERS[:1])  # the run is the server's; one renderer shows it
+def test_an_ltx_template_runs_on_the_tiny_checkpoint_from_the_run_button(page, ui_server, checkpoints):
+    """The LTX-Video 2B twin of template 02, opened from the template browser and edited as a user
+    without the real files would (the tiny LTX-Video checkpoint, transformer and VAE in one file, in
+    the loader; VideoCanvas Null Prompt for T5-XXL; 96x64, 9 frames, 2 steps), runs from the Run
+    button: VideoCanvas Conditioning's guides, KSampler, VideoCanvas Decode's crop, a saved video."""
+    template_card(page, LTX_TEMPLATE).click()
+    wait_for_graph(page, templates()[LTX_TEMPLATE], LTX_TEMPLATE)
+    page.evaluate(ON_TINY_CHECKPOINT, {"ckpt": checkpoints["ltxv_full_tiny"], "width": 96, "height": 64,
+                                       "length": 9, "steps": 2})
+    kinds = page.evaluate(f"() => {APP}.graph._nodes.map(n => n.type)")
+    assert "VideoCanvasNullPrompt" in kinds and "CLIPLoader" not in kinds
+    run_from_the_run_button(page, ui_server, f"{LTX_TEMPLATE} on the tiny checkpoint")
+
+
+def run_from_the_run_button(page, ui_server, name: str) -> None:
+    """Press Run; the prompt must succeed and leave a non-empty video in the server's output."""
     before = set(ui_server.get("/history"))
     t0 = time.monotonic()
     page.get_by_role("button", name="Run", exact=True).first.click()

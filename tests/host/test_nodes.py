@@ -43,9 +43,12 @@ def null(n):
     return n.sampling.VideoCanvasNullPrompt.execute()[0]
 
 
-def test_null_prompt_is_one_zero_token_of_wan_width(n):
+def test_null_prompt_is_one_zero_token_of_wan_width_with_its_attention_mask(n):
+    """LTX-Video's forward requires an attention mask (ComfyUI's T5 encoder gives one); Wan reads none."""
     (tensor, extras), = null(n)
-    assert tensor.shape == (1, 1, 4096) and not tensor.any() and extras == {}
+    assert tensor.shape == (1, 1, 4096) and not tensor.any() and extras.keys() == {"attention_mask"}
+    mask = extras["attention_mask"]
+    assert mask.dtype == torch.long and mask.tolist() == [[1]]
 
 
 def test_conditions_are_encoded_each_on_its_own_as_a_single_image(n, models):

@@ -42,7 +42,9 @@ TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
 I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
 # Templates for Wan 2.1 VACE: run on a tiny VACE checkpoint (ComfyUI's WAN21_Vace)
 VACE = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.VACE_UNETS]
-WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V + VACE]
+# Templates for LTX-Video 2B: run on a tiny LTX-Video checkpoint (model and VAE in one file)
+LTX = [n for n in NAMES if wf.WORKFLOWS[n].models.family == "ltx"]
+WAN = [n for n in NAMES if not wf.WORKFLOWS[n].bundled and n not in I2V + VACE + LTX]
 SIZE = (48, 32)  # not square: catches a width/height swap
 LENGTH = 9
 STEPS = 2
@@ -189,6 +191,43 @@ def test_vace_model_template_runs_on_the_tiny_vace_model(name, server, checkpoin
                    vae=checkpoints["wan21_vae_tiny"], size=SIZE, length=LENGTH, steps=STEPS)
     require_registered((n["class_type"] for n in prompt.values()), object_info)
     run_and_check_video(server, name, prompt, SIZE)
+
+
+LTX_SIZE = (96, 64)  # LTX-Video's 32-pixel cells, not square (the tiny VAE decodes 2 cells or more)
+
+
+@pytest.mark.parametrize("name", LTX)
+def test_ltx_template_runs_on_the_tiny_ltx_checkpoint(name, server, checkpoints, object_info):
+    """The LTX-Video 2B twins on a tiny LTX-Video checkpoint (CheckpointLoaderSimple: its transformer
+    and VAE in one file), T5-XXL replaced by VideoCanvas Null Prompt, 96x64, 9 frames (2 latent frames
+    of 8), 2 steps, over the HTTP API: the conditions reach it as its own guides."""
+    prompt = adapt(load_api(name), checkpoint=checkpoints["ltxv_full_tiny"], size=LTX_SIZE, length=LENGTH,
+                   steps=STEPS)
+    kinds = {n["class_type"] for n in prompt.values()}
+    assert {"CheckpointLoaderSimple", "LTXVConditioning", "ModelSamplingLTXV"} <= kinds
+    assert not kinds & {"CLIPLoader", "CLIPTextEncode", "VideoCanvasRoPEInterpolator"}
+    require_registered(kinds, object_info)
+    run_and_check_video(server, name, prompt, LTX_SIZE)
+
+
+def test_ltx_templates_are_every_task_but_long_video_and_the_wan_i2v_channels():
+    """Tasks 01 to 11 have an LTX-Video 2B twin: Lightricks' checkpoint and T5-XXL by their ComfyUI file
+    names, with their download links; 768x512, 97 frames at 25 fps, the Canvas's fps on both prompts."""
+    assert [wf.WORKFLOWS[n].key[:2] for n in LTX] == [f"{k:02d}" for k in range(1, 12)]
+    for name in LTX:
+        ui, api = load_ui(name), load_api(name)
+        (ckpt,) = [n for n in ui["nodes"] if n["type"] == "CheckpointLoaderSimple"]
+        assert ckpt["widgets_values"] == ["ltx-video-2b-v0.9.5.safetensors"]
+        assert ckpt["properties"]["models"] == [{
+            "name": "ltx-video-2b-v0.9.5.safetensors", "directory": "checkpoints",
+            "url": "https://huggingface.co/Lightricks/LTX-Video/resolve/main/ltx-video-2b-v0.9.5.safetensors"
+                   "?download=true"}]
+        (clip,) = [n["inputs"] for n in api.values() if n["class_type"] == "CLIPLoader"]
+        assert (clip["clip_name"], clip["type"]) == ("t5xxl_fp16.safetensors", "ltxv")
+        (size,) = [n["inputs"] for n in api.values() if n["class_type"] == "VideoCanvasCanvas"]
+        assert (size["width"], size["height"], size["length"], size["fps"]) == (768, 512, 97, 25.0)
+        (rate,) = [n["inputs"] for n in api.values() if n["class_type"] == "LTXVConditioning"]
+        assert api[rate["frame_rate"][0]]["class_type"] == "VideoCanvasCanvas"
 
 
 def test_vace_model_templates_name_the_real_files():
