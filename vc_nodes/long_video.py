@@ -22,10 +22,11 @@ import nodes
 import torch
 from comfy_api.latest import InputImpl, Types, io
 
-from ..vc_core.paradigms import PARADIGMS
+from ..vc_core.paradigms import LTX_IN_PLACE, PARADIGMS
 from ..vc_core.plan import REFERENCE, PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
+from .ltx import add_guides, cropped, is_ltx_vae
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
@@ -84,7 +85,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 "windows; Cancel stops between and inside windows."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B, Wan image-to-video or Wan VACE "
-                               "model (patched or not)."),
+                               "model (patched or not), or an LTX-Video model (each window's conditions "
+                               "its guides)."),
                 io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
                                       "Null Prompt for a model trained without text. Every window gets it."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
@@ -94,7 +96,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
                              "length (e.g. 1001); conditions are placed on this timeline."),
                 io.Int.Input("window_length", default=81, min=5, max=1025, step=4,
                              tooltip="Frames of one window, one sampling run: 4k+1, what the model "
-                             "samples well (Wan 2.1: 81; the bundled toy model: 17)."),
+                             "samples well (Wan 2.1: 81; the bundled toy model: 17; LTX-Video: 8k+1, "
+                             "e.g. 97)."),
                 io.Int.Input("overlap", default=9, min=1, max=1024,
                              tooltip="How many of a window's last frames the next window continues "
                              "from (as in-context conditions; each costs a latent frame of tokens). "
@@ -152,15 +155,19 @@ class VideoCanvasLongVideo(io.ComfyNode):
             if not is_patched(model):
                 model = patch_model(model)
             paradigm = PARADIGMS[paradigm_of(model)]
+            # LTX-Video: each window's conditions (the carried frames too) are its guides, appended
+            # to that window's latent as the Sampler appends them (ltx.add_guides)
+            guides = is_ltx_vae(vae)
+            patch_tokens = 1 if guides else 4
             paradigm.check_strengths(plan.strengths, plan.frames, plan.origins)
             # a paradigm that reads one pixel video (image-to-video channels, VACE control) gets each
             # window's conditions as one: encoded when the window samples, after the patch's checks
             one_video = paradigm.encoding == "pixel_video"
             busiest = max(w.conditions for w in windows)
             shape = tuple(latent["samples"].shape)
-            check_count(busiest, window_length, shape[3] * shape[4] // 4)
+            check_count(busiest, window_length, shape[3] * shape[4] // patch_tokens)
             if not one_video:  # one video adds no tokens
-                check_token_cap(shape, busiest)
+                check_token_cap(shape, busiest, patch_tokens)
                 check_condition_memory(model, shape, busiest)
         except (PlanError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
@@ -180,7 +187,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 carried = None if not win.carried else kept[-win.carried:].float().div(255)
                 wplan = window_plan(plan, win, carried)
                 latents = None
-                if wplan.num_conditions:
+                if wplan.num_conditions and not guides:
                     latents = DeferredEncoding(vae, wplan) if one_video else encode_plan(vae, wplan)
                 done = win.index * steps
 
@@ -191,12 +198,19 @@ class VideoCanvasLongVideo(io.ComfyNode):
 
                 s = window_seed(seed, win.index)
                 empty = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
+                if guides:
+                    wpos, wneg, guided = add_guides(vae, wplan, positive, negative, {"samples": empty},
+                                                    paradigm.name == LTX_IN_PLACE)
+                else:
+                    wpos, wneg = with_plan(positive, wplan, latents), with_plan(negative, wplan, latents)
+                    guided = {"samples": empty}
                 samples = comfy.sample.sample(
-                    model, comfy.sample.prepare_noise(empty, s), steps, cfg, sampler_name, scheduler,
-                    with_plan(positive, wplan, latents), with_plan(negative, wplan, latents), empty,
+                    model, comfy.sample.prepare_noise(guided["samples"], s), steps, cfg, sampler_name,
+                    scheduler, wpos, wneg, guided["samples"], noise_mask=guided.get("noise_mask"),
                     callback=callback, disable_pbar=not comfy.utils.PROGRESS_BAR_ENABLED, seed=s)
+                samples = cropped({**guided, "samples": samples})["samples"]
                 tail = _to_uint8(nodes.VAEDecode().decode(vae, {"samples": samples})[0])
-                del samples, latents
+                del samples, latents, guided
                 new = tail[win.carried:win.carried + win.keep]
                 kept = (new if kept is None else torch.cat([kept, new]))[-overlap:]
                 if stream:

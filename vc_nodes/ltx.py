@@ -1,8 +1,10 @@
-"""LTX-Video's guides where the latent is made (VideoCanvas Sampler / Conditioning): each condition
-encoded on its own as one image by LTX's VAE and appended after the video's latent frames at its
-pixel frame (vc_core/paradigms/ltx_guides.py: the layout), exactly as a chain of ComfyUI's
-LTXVAddGuide nodes appends full single images; after sampling the guides are cropped off
-(LTXVCropGuides'). No model patch is needed: LTXVModel reads keyframe_idxs and the noise mask itself.
+"""LTX-Video's conditions where the latent is made (VideoCanvas Sampler / Conditioning / Long Video):
+each condition encoded on its own as one image by LTX's VAE and appended after the video's latent
+frames at its pixel frame (vc_core/paradigms/ltx_guides.py: the layout), exactly as a chain of
+ComfyUI's LTXVAddGuide nodes appends full single images; after sampling the guides are cropped off
+(LTXVCropGuides'). On a model patched for latent replacement each is written into the latent frame
+that holds it instead (vc_core/paradigms/ltx_in_place.py), as LTXVImgToVideo writes a first frame.
+No model patch is needed otherwise: LTXVModel reads keyframe_idxs and the noise mask itself.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import torch
 
 from ..vc_core.paradigms import LTX_GUIDES, PARADIGMS, ParadigmError
 from ..vc_core.paradigms import ltx_guides as guides
+from ..vc_core.paradigms.ltx_in_place import in_place_slots, write_in_place
 from .encode import encode_one_by_one, video_vae_geometry
 from .types import LTX_GUIDE_FRAMES
 
@@ -48,13 +51,17 @@ def refuse_native_guides(conditioning, name: str) -> None:
                     f"on its outputs appends after the VideoCanvas guides; crop with LTXVCropGuides)")
 
 
-def add_guides(vae, plan, positive, negative, latent: dict) -> tuple[list, list, dict]:
+def add_guides(vae, plan, positive, negative, latent: dict,
+               in_place: bool = False) -> tuple[list, list, dict]:
     """(positive, negative, LATENT) with the plan's conditions as guides: each canvas encoded on its own
     as one image, appended after the video's latent frames with its noise-mask row, and its
     keyframe_idxs (and, on ComfyUI 0.33, guide_attention_entries) appended on both prompts. The LATENT
-    says how many guides follow the video (LTX_GUIDE_FRAMES), for VideoCanvas Decode to crop."""
+    says how many guides follow the video (LTX_GUIDE_FRAMES), for VideoCanvas Decode to crop.
+    in_place: each written into the latent frame that holds it instead (prompts unchanged)."""
     try:
         PARADIGMS[LTX_GUIDES].check_references(plan.reference_origins, "an LTX-Video model")
+        slots = (in_place_slots(plan.frames, int(latent["samples"].shape[2]), plan.origins) if in_place
+                 else None)
     except ParadigmError as err:
         raise ValueError(str(err)) from None
     refuse_native_guides(positive, "positive")
@@ -64,6 +71,10 @@ def add_guides(vae, plan, positive, negative, latent: dict) -> tuple[list, list,
     samples = latent["samples"]
     latent_hw = tuple(samples.shape[-2:])
     encoded = encode_one_by_one(vae, plan.canvases)  # [1, 128, K, h, w], as native encodes guides
+    if in_place:
+        replaced, noise_mask = write_in_place(samples, latent.get("noise_mask"), encoded, slots,
+                                              plan.strengths)
+        return positive, negative, {**latent, "samples": replaced, "noise_mask": noise_mask}
     with_guides, noise_mask = guides.append_guides(samples, latent.get("noise_mask"), encoded, plan.strengths)
     start_end, entries = _native_layout()
     coords = guides.guide_coords(plan.frames, latent_hw, start_end=start_end).to(samples.device)

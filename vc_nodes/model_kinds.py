@@ -11,7 +11,7 @@ from pathlib import Path
 import comfy.ldm.wan.model as wan_model
 
 from ..vc_core.condition_tokens import weight_fingerprint
-from ..vc_core.paradigms import CHANNEL_CONCAT, LTX_GUIDES, VACE_CONTROL
+from ..vc_core.paradigms import CHANNEL_CONCAT, LTX_GUIDES, LTX_IN_PLACE, VACE_CONTROL
 
 # Wan variants whose forward differs from WanModel's: named so the refusal says what was given.
 _OTHER_WAN_KINDS = {
@@ -88,7 +88,8 @@ def describe_model(model) -> str:
 
 
 # The family a model that decides its own paradigm belongs to, by that paradigm: how refusals name it.
-FAMILY_OF_PARADIGM = {VACE_CONTROL: "Wan VACE", CHANNEL_CONCAT: "Wan image-to-video", LTX_GUIDES: "LTX-Video"}
+FAMILY_OF_PARADIGM = {VACE_CONTROL: "Wan VACE", CHANNEL_CONCAT: "Wan image-to-video", LTX_GUIDES: "LTX-Video",
+                      LTX_IN_PLACE: "LTX-Video"}
 
 
 def model_paradigm(model) -> str | None:

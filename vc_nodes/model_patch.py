@@ -15,7 +15,14 @@ from __future__ import annotations
 import comfy.patcher_extension as pe
 
 from ..vc_core.condition_tokens import ConditionTokenError, check_options, check_trained_attention
-from ..vc_core.paradigms import PARADIGMS, TOKEN_PARADIGMS, ParadigmError, PatchOptions
+from ..vc_core.paradigms import (
+    LTX_GUIDES,
+    LTX_IN_PLACE,
+    PARADIGMS,
+    TOKEN_PARADIGMS,
+    ParadigmError,
+    PatchOptions,
+)
 from ..vc_core.timing import POSITION_POLICIES
 from .memory import MEMORY_WRAPPERS, apply_memory_patches
 from .model_kinds import FAMILY_OF_PARADIGM, describe_model, model_paradigm, trained_attention
@@ -43,6 +50,8 @@ def patch_model(model, policy: str = "interpolate", paradigm: str = "in_context"
         what = describe_model(model)
         # Some families decide where they read conditions (an image-to-video model: its channels).
         decided = model_paradigm(model)
+        if decided == LTX_GUIDES and paradigm == "latent_replacement":  # LTXVImgToVideo's way
+            decided = LTX_IN_PLACE
         chosen = PARADIGMS[decided or paradigm]
         if decided is not None:  # "a Wan VACE model (Wan VACE (16-ch, 1 control block))"
             what = f"a {FAMILY_OF_PARADIGM[decided]} model ({what})"

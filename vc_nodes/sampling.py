@@ -9,7 +9,7 @@ import nodes
 import torch
 from comfy_api.latest import io
 
-from ..vc_core.paradigms import LTX_GUIDES, PARADIGMS, ParadigmError
+from ..vc_core.paradigms import LTX_GUIDES, LTX_IN_PLACE, PARADIGMS, ParadigmError
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
@@ -215,10 +215,13 @@ class VideoCanvasSampler(io.ComfyNode):
                 "the conditions instead fill the model's own mask and image channels (one grey pixel video "
                 "encoded in video mode, a mask per pixel frame): a full first frame, or first and last "
                 "frames, give exactly what WanImageToVideo / WanFirstLastFrameToVideo give; other frames "
-                "and partial patches are zero-shot on the public weights."),
+                "and partial patches are zero-shot on the public weights. On an LTX-Video model (its own "
+                "VAE) each condition is one of LTX's guides, appended after the video's latent frames "
+                "at its exact frame (a full image: exactly LTXVAddGuide's) and cropped off after "
+                "sampling."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan T2V / TI2V-5B model, or a Wan image-to-video "
-                               "(36-channel) or Wan VACE model (patched or not)."),
+                               "(36-channel) or Wan VACE model (patched or not), or an LTX-Video model."),
                 io.Conditioning.Input("positive", tooltip="Text prompt (CLIPTextEncode), or VideoCanvas "
                                       "Null Prompt for a model trained without text."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt, used when cfg > 1."),
@@ -247,7 +250,8 @@ class VideoCanvasSampler(io.ComfyNode):
         clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if is_ltx_vae(vae):  # guides in the latent, read by LTXVModel as it is: no patch
-            positive, negative, latent = add_guides(vae, plan, positive, negative, latent)
+            in_place = paradigm_of(model) == LTX_IN_PLACE  # the RoPE Interpolator's latent_replacement
+            positive, negative, latent = add_guides(vae, plan, positive, negative, latent, in_place)
             out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
                                         latent, denoise=denoise)[0]
             return io.NodeOutput(cropped(out), layout_strip(plan))
@@ -278,7 +282,10 @@ class VideoCanvasConditioning(io.ComfyNode):
                 "the conditions instead fill the model's own mask and image channels (one grey pixel video "
                 "encoded in video mode, a mask per pixel frame): a full first frame, or first and last "
                 "frames, give exactly what WanImageToVideo / WanFirstLastFrameToVideo give; other frames "
-                "and partial patches are zero-shot on the public weights."),
+                "and partial patches are zero-shot on the public weights. With an LTX-Video VAE the "
+                "conditions become LTX's guides here: appended after the video's frames of the latent "
+                "this node outputs, their frames on both prompts, exactly as chained LTXVAddGuide nodes "
+                "for full images (no RoPE Interpolator needed); VideoCanvas Decode crops them off."),
             inputs=[
                 io.Conditioning.Input("positive", tooltip="Text prompt conditioning."),
                 io.Conditioning.Input("negative", tooltip="Negative prompt conditioning."),

@@ -26,6 +26,7 @@ from ..vc_core.condition_tokens import ConditionKVCache
 from ..vc_core.paradigms import (
     CHANNEL_CONCAT,
     LTX_GUIDES,
+    LTX_IN_PLACE,
     PARADIGMS,
     VACE_CONTROL,
     ParadigmError,
@@ -179,6 +180,14 @@ def accept_conditions(executor, *args, **kwargs):
                                                  lambda: f"a {describe_model(guider.model_patcher)} model")
         except ParadigmError as err:
             raise ValueError(str(err)) from None
+    if paradigm == LTX_IN_PLACE and any(c.get("keyframe_idxs") is not None
+                                         for group in (getattr(guider, "conds", None) or {}).values()
+                                         for c in group):
+        raise ValueError("This LTX-Video model is patched for latent replacement (VideoCanvas RoPE "
+                         "Interpolator, paradigm latent_replacement), which VideoCanvas Sampler lays out "
+                         "in the video's own latent frames, but these prompts carry LTX guides "
+                         "(VideoCanvas Conditioning or LTXVAddGuide lay them out). Use VideoCanvas Sampler, "
+                         "or set the paradigm back to in_context")
     to_model_inputs = _MODEL_INPUTS.get(paradigm)
     if entries and to_model_inputs is not None:
         to_model_inputs(guider, entries, shape)
@@ -310,4 +319,5 @@ def refuse_on_ltx(guider, entries, shape) -> None:
 
 # Paradigms whose model reads the conditions through inputs of its own (no forward of theirs): what
 # turns an entry's VideoCanvas model_conds into those inputs, before ComfyUI's process_conds.
-_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels, VACE_CONTROL: to_vace, LTX_GUIDES: refuse_on_ltx}
+_MODEL_INPUTS = {CHANNEL_CONCAT: to_channels, VACE_CONTROL: to_vace, LTX_GUIDES: refuse_on_ltx,
+                 LTX_IN_PLACE: refuse_on_ltx}

@@ -216,8 +216,47 @@ def test_wan_vae_conditions_reaching_a_patched_ltx_model_are_refused_at_sampling
         nodes.common_ksampler(patched, SEED, 1, 1.0, "euler", "simple", pos, neg, empty)
 
 
-@pytest.mark.parametrize("name, value", [("position_policy", "nearest"), ("paradigm", "latent_replacement"),
-                                         ("condition_tokens", "sparse"), ("condition_attention", "cached")])
+def test_a_first_frame_in_place_is_ltxv_img_to_video_through_the_sampler(n, ltxv, ltxv_vae):
+    """The RoPE Interpolator's latent_replacement on an LTX-Video model writes conditions into the video's
+    own latent frames, LTXVImgToVideo's way: a full image at frame 0, strength 0.8, through VideoCanvas
+    Sampler gives every model call and the sampled latent of LTXVImgToVideo + KSampler, bit for bit."""
+    from comfy_extras.nodes_lt import LTXVImgToVideo
+
+    pos, neg, latent = LTXVImgToVideo.execute(prompt(1), prompt(2), image(0), ltxv_vae, W, H, LENGTH, 1, 0.8)
+    native, native_calls = recorded_ksampler(ltxv, pos, neg, latent, SEED, STEPS, CFG)
+    assert native_calls[0]["keyframe_idxs"] is None  # in place: no guides
+
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(ltxv, "interpolate",
+                                                                      "latent_replacement")[0]
+    assert n.patch_state.paradigm_of(patched) == "ltx_in_place"
+    rec = Recorder(patched)
+    ours, _ = n.sampling.VideoCanvasSampler.execute(rec.model, prompt(1), prompt(2), ltxv_vae, canvas(n), 1,
+                                                    SEED, STEPS, CFG, "euler", "simple", 1.0,
+                                                    full_frames(n, frames=(0,), strengths=(0.8,)))
+    assert torch.equal(ours["samples"], native)
+    assert torch.equal(ours["noise_mask"], latent["noise_mask"])
+    assert_same_calls(rec.calls, native_calls)
+
+
+def test_in_place_refuses_two_conditions_in_one_latent_frame_and_guides_from_the_conditioning_node(
+        n, ltxv, ltxv_vae):
+    import nodes
+
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(ltxv, "interpolate",
+                                                                      "latent_replacement")[0]
+    with pytest.raises(ValueError, match=r"fall in the same latent frame 1 \(pixel frames 1 to 8\), which "
+                                         "holds one image in place"):
+        n.sampling.VideoCanvasSampler.execute(patched, prompt(1), prompt(2), ltxv_vae, canvas(n), 1, SEED, 1,
+                                              1.0, "euler", "simple", 1.0,
+                                              full_frames(n, frames=(3, 6), strengths=(1.0, 1.0)))
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), ltxv_vae,
+                                                                        canvas(n), 1, full_frames(n))
+    with pytest.raises(ValueError, match="patched for latent replacement .* these prompts carry LTX guides"):
+        nodes.common_ksampler(patched, SEED, 1, 1.0, "euler", "simple", pos, neg, latent)
+
+
+@pytest.mark.parametrize("name, value", [("position_policy", "nearest"), ("condition_tokens", "sparse"),
+                                         ("condition_attention", "cached")])
 def test_in_context_options_on_an_ltx_model_are_refused_by_name(mp, ltxv, name, value):
     options = {"policy" if name == "position_policy" else name: value}
     with pytest.raises(ValueError, match=f"{name}='{value}': this is a LTX-Video model \\(LTX-Video "
@@ -251,3 +290,32 @@ def test_clip_vision_on_an_ltx_model_is_refused_by_name(n, ltxv, ltxv_vae):
                                          "image embedding"):
         n.sampling.VideoCanvasSampler.execute(ltxv, prompt(1), prompt(2), ltxv_vae, canvas(n), 1, SEED, 1,
                                               1.0, "euler", "simple", 1.0, full_frames(n), out)
+
+
+def test_long_video_on_ltx_is_the_samplers_windows_chained_by_their_last_frames(n, ltxv, ltxv_vae):
+    """25 frames in windows of 17 with an overlap of 9 (8k + 1 each): window 0 is VideoCanvas Sampler's
+    run with the user's image at frame 5 (seed 3); window 1 (seed 4) holds window 0's last 9 frames as
+    guides at its frames 0..8, one single-image guide each, and generates frames 17..24."""
+    import nodes
+
+    conds = full_frames(n, frames=(5,), strengths=(1.0,))
+    whole = n.types.Canvas(W, H, 25, 25.0)
+    images, _ = n.long_video.VideoCanvasLongVideo.execute(ltxv, prompt(1), prompt(2), ltxv_vae, whole, 17,
+                                                          9, 3, STEPS, CFG, "euler", "simple", "images",
+                                                          conds).result
+    out = images.mul(255).round().to(torch.uint8)
+    assert tuple(out.shape) == (25, H, W, 3)
+
+    def window(conditions, seed):
+        latent, _ = n.sampling.VideoCanvasSampler.execute(ltxv, prompt(1), prompt(2), ltxv_vae, canvas(n),
+                                                          1, seed, STEPS, CFG, "euler", "simple", 1.0,
+                                                          conditions)
+        return nodes.VAEDecode().decode(ltxv_vae, latent)[0].clamp(0, 1).mul(255).round().to(torch.uint8)
+
+    first = window(conds, 3)
+    assert torch.equal(out[:17], first)
+    carried = n.patches.VideoCanvasPatchPlacer.execute(first[8:17].float() / 255, 0.0, 0.0, 1.0, 1.0,
+                                                       "fraction", "cover", 0.0)[0]
+    held = n.patches.VideoCanvasTimestampConditioner.execute(carried, "0", "frames", canvas(n), 1.0)[0]
+    second = window(held, 4)
+    assert torch.equal(out[17:], second[9:])

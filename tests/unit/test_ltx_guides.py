@@ -55,3 +55,34 @@ def test_guides_append_after_the_video_and_crop_back_off():
     with pytest.raises(LtxGuideError, match=r"guides \(1, 4, 2, 2, 2\) do not fit the latent "
                                             r"\(2, 4, 3, 2, 2\) with 1 strengths"):
         append_guides(latent, None, guides, [1.0])
+
+
+# --- in place (vc_core/paradigms/ltx_in_place.py): LTXVImgToVideo's way ---------------------------
+
+def test_in_place_a_condition_replaces_the_latent_frame_that_holds_its_frame():
+    """Frames 0, 5 and 16 of 17 (3 latent frames: 0 | 1..8 | 9..16): slots 0, 1, 2."""
+    from vc_core.paradigms.ltx_in_place import in_place_slots
+
+    assert in_place_slots([0, 5, 16], 3) == [0, 1, 2]
+    assert in_place_slots([8, 9], 3) == [1, 2]
+
+
+def test_in_place_two_conditions_in_one_latent_frame_are_refused_by_name():
+    from vc_core.paradigms.ltx_in_place import in_place_slots
+
+    with pytest.raises(LtxGuideError, match=r"b \(at frame 6\) and a \(at frame 3\) fall in the same latent "
+                                            r"frame 1 \(pixel frames 1 to 8\)"):
+        in_place_slots([3, 6], 3, origins=["a", "b"])
+
+
+def test_in_place_writes_the_image_and_its_mask_row_as_ltxv_img_to_video():
+    """The image's latent in its slot, that row of the (per latent frame) noise mask 1 - strength, the
+    rest untouched; the latent given is not changed."""
+    from vc_core.paradigms.ltx_in_place import write_in_place
+
+    latent = torch.zeros(2, 4, 3, 2, 2)
+    image = torch.randn(1, 4, 1, 2, 2)
+    out, mask = write_in_place(latent, None, image, [0], [0.75])
+    assert torch.equal(out[:, :, 0], image[:, :, 0].expand(2, -1, -1, -1)) and not out[:, :, 1:].any()
+    assert mask.shape == (2, 1, 3, 1, 1) and mask[0, 0, :, 0, 0].tolist() == [0.25, 1.0, 1.0]
+    assert not latent.any()

@@ -23,7 +23,7 @@ from vc_core.paradigms.base import Paradigm
 def test_every_paradigm_module_is_listed_under_its_own_name():
     modules = {m.name for m in pkgutil.iter_modules(paradigms.__path__)} - {"base"}
     assert modules == set(PARADIGMS) == {"in_context", "latent_replacement", "channel_concat", "vace_control",
-                                         "ltx_guides"}
+                                         "ltx_guides", "ltx_in_place"}
     for name, p in PARADIGMS.items():
         assert isinstance(p, Paradigm) and p.name == name
         assert p.condition_becomes and p.strength_definition
@@ -35,6 +35,7 @@ def test_the_interpolators_choice_is_the_token_paradigms_and_the_model_decides_c
     assert PARADIGMS[CHANNEL_CONCAT].forward is None  # the model's own forward reads its channels
     assert PARADIGMS["vace_control"].forward is None  # and a VACE model's its vace_context
     assert PARADIGMS["ltx_guides"].forward is None  # and LTX-Video's its keyframe_idxs and noise mask
+    assert PARADIGMS["ltx_in_place"].forward is None
 
 
 def test_in_context_and_ltx_guides_add_tokens():
@@ -44,14 +45,15 @@ def test_in_context_and_ltx_guides_add_tokens():
 def test_each_paradigm_says_how_its_conditions_are_encoded():
     assert {n: p.encoding for n, p in PARADIGMS.items()} == {
         "in_context": "each", "latent_replacement": "each", "channel_concat": "pixel_video",
-        "vace_control": "pixel_video", "ltx_guides": "each"}
+        "vace_control": "pixel_video", "ltx_guides": "each", "ltx_in_place": "each"}
     with pytest.raises(ValueError, match=r"Paradigm odd: encoding must be one of \('each', 'pixel_video'\)"):
         Paradigm("odd", "x", "y", adds_tokens=False, encoding="frames", check_options=lambda o, m: None)
 
 
 def test_an_unknown_paradigm_is_refused_with_the_list():
     with pytest.raises(ParadigmError, match=r"paradigm must be one of \['in_context', 'latent_replacement', "
-                                            r"'channel_concat', 'vace_control', 'ltx_guides'\]; "
+                                            r"'channel_concat', 'vace_control', 'ltx_guides', "
+                                            r"'ltx_in_place'\]; "
                                             r"got 'concat'"):
         paradigm("concat")
 
