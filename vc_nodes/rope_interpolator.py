@@ -25,11 +25,15 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                 "Sampler) that gets VideoCanvas conditioning; patch both experts of Wan 2.2 A14B. A "
                 "Wan image-to-video model (36 channels) is patched to take the conditions through its "
                 "own mask and image channels instead (first / first+last frame exactly as ComfyUI's "
-                "native nodes, anything else zero-shot); leave the other inputs at their defaults."),
+                "native nodes, anything else zero-shot); leave the other inputs at their defaults. An "
+                "LTX-Video model needs no patch (it reads the guides VideoCanvas lays out as they are); "
+                "through here, paradigm latent_replacement makes VideoCanvas Sampler write conditions "
+                "into LTX's own latent frames (a first frame exactly as LTXVImgToVideo)."),
             inputs=[
                 io.Model.Input("model", tooltip="A Wan 2.1 T2V (1.3B/14B), Wan 2.2 TI2V-5B or Wan "
                                "2.2 A14B T2V expert model; or a Wan image-to-video (36-channel) or "
-                               "Wan VACE model, the other inputs at their defaults."),
+                               "Wan VACE model, the other inputs at their defaults; or an LTX-Video "
+                               "model (only paradigm may change)."),
                 io.Combo.Input("position_policy", options=list(POSITION_POLICIES),
                                default="interpolate",
                                tooltip="interpolate: frame t sits at t/4 (the paper). nearest: at "
@@ -38,7 +42,7 @@ class VideoCanvasRoPEInterpolator(io.ComfyNode):
                 io.Combo.Input("paradigm", options=list(TOKEN_PARADIGMS), default="in_context",
                                tooltip="in_context: conditions appended as tokens (VideoCanvas). "
                                "latent_replacement: conditions overwrite their latent slot (the "
-                               "paper's baseline, for comparisons)."),
+                               "paper's baseline, for comparisons; on LTX-Video, LTXVImgToVideo's way)."),
                 io.Combo.Input("condition_tokens", options=list(CONDITION_TOKENS), default="full",
                                optional=True, tooltip=TOKENS_HELP),
                 io.Combo.Input("condition_attention", options=list(CONDITION_ATTENTION),
