@@ -102,12 +102,13 @@ def adapt(api_prompt: dict, *, unet: str = "", vae: str = "", checkpoint: str = 
         for name, value in list(values.items()):
             if isinstance(value, list) and value and value[0] in text_nodes:
                 values[name] = [null_id, 0]
-        if kind == "UNETLoader":
-            values["unet_name"] = unet
-        elif kind == "VAELoader":
-            values["vae_name"] = vae
-        elif kind == "CheckpointLoaderSimple":
-            values["ckpt_name"] = checkpoint
+        for loader, key, name, arg in (("UNETLoader", "unet_name", unet, "unet"),
+                                       ("VAELoader", "vae_name", vae, "vae"),
+                                       ("CheckpointLoaderSimple", "ckpt_name", checkpoint, "checkpoint")):
+            if kind == loader:
+                if not name:
+                    raise ValueError(f"adapt: the prompt has a {loader}; give {arg}=")
+                values[key] = name
         if kind in INPUT_FILES and inputs:
             key = INPUT_FILES[kind]
             values[key] = inputs.get(values[key], values[key])

@@ -37,9 +37,11 @@ class VideoCanvasCanvas(io.ComfyNode):
                 "also come out as numbers for core nodes (ImageScale, CreateVideo, ...)."),
             inputs=[
                 io.Int.Input("width", default=832, min=16, max=nodes.MAX_RESOLUTION, step=16,
-                             tooltip="Output width in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
+                             tooltip="Output width in pixels: a multiple of 16 (Wan 2.2 TI2V-5B and "
+                             "LTX-Video: of 32)."),
                 io.Int.Input("height", default=480, min=16, max=nodes.MAX_RESOLUTION, step=16,
-                             tooltip="Output height in pixels: a multiple of 16 (Wan 2.2 TI2V-5B: of 32)."),
+                             tooltip="Output height in pixels: a multiple of 16 (Wan 2.2 TI2V-5B and "
+                             "LTX-Video: of 32)."),
                 io.Int.Input("length", default=81, min=1, max=MAX_LENGTH, step=4,
                              tooltip="Frames: 4k+1 (Wan's VAE packs 4 frames per latent after the first), "
                              "e.g. 49, 77, 81."),

@@ -13,8 +13,8 @@ from ..vc_core.plan import VideoCanvasPlan
 def video_vae_geometry(vae) -> tuple[int, int, int]:
     """(latent channels, spatial stride, temporal stride) of a video VAE, or a ValueError naming it."""
     if getattr(vae, "latent_dim", 2) != 3:
-        raise ValueError("vae: VideoCanvas needs a video VAE (Wan 2.1 or Wan 2.2); this VAE encodes "
-                         "images only")
+        raise ValueError("vae: VideoCanvas needs a video VAE (Wan 2.1, Wan 2.2 or LTX-Video); this VAE "
+                         "encodes images only")
     temporal = vae.downscale_index_formula[0] if isinstance(vae.downscale_index_formula, tuple) else 1
     return vae.latent_channels, vae.spacial_compression_encode(), temporal
 

@@ -159,6 +159,11 @@ class VideoCanvasLongVideo(io.ComfyNode):
             # to that window's latent as the Sampler appends them (ltx.add_guides)
             guides = is_ltx_vae(vae)
             patch_tokens = 1 if guides else 4
+            if paradigm.name == LTX_IN_PLACE:  # before any window: carried frames share latent frames
+                raise ValueError("model: patched for latent replacement (RoPE Interpolator paradigm "
+                                 "latent_replacement), which holds one image per LTX latent frame, but "
+                                 "each window carries its `overlap` frames in as conditions, several per "
+                                 "latent frame: set the paradigm back to in_context (LTX's guides)")
             paradigm.check_strengths(plan.strengths, plan.frames, plan.origins)
             # a paradigm that reads one pixel video (image-to-video channels, VACE control) gets each
             # window's conditions as one: encoded when the window samples, after the patch's checks
@@ -166,8 +171,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
             busiest = max(w.conditions for w in windows)
             shape = tuple(latent["samples"].shape)
             check_count(busiest, window_length, shape[3] * shape[4] // patch_tokens)
-            if not one_video:  # one video adds no tokens
-                check_token_cap(shape, busiest, patch_tokens)
+            if not one_video:  # one video adds no tokens; nor do conditions written in place
+                check_token_cap(shape, busiest if paradigm.adds_tokens else 0, patch_tokens)
                 check_condition_memory(model, shape, busiest)
         except (PlanError, ValueError) as err:
             raise ValueError(f"{where}: {err}") from None
@@ -200,7 +205,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 empty = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
                 if guides:
                     wpos, wneg, guided = add_guides(vae, wplan, positive, negative, {"samples": empty},
-                                                    paradigm.name == LTX_IN_PLACE)
+                                                    fps=canvas.fps)
                 else:
                     wpos, wneg = with_plan(positive, wplan, latents), with_plan(negative, wplan, latents)
                     guided = {"samples": empty}

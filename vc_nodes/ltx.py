@@ -16,11 +16,12 @@ from ..vc_core.paradigms import LTX_GUIDES, PARADIGMS, ParadigmError
 from ..vc_core.paradigms import ltx_guides as guides
 from ..vc_core.paradigms.ltx_in_place import in_place_slots, write_in_place
 from .encode import encode_one_by_one, video_vae_geometry
-from .types import LTX_GUIDE_FRAMES
+from .types import COND_TIMING, LTX_GUIDE_FRAMES
 
 # LTX-Video's VAE as video_vae_geometry reads it: 128 latent channels, 32x spatial, 8x temporal
 LTX_VAE_GEOMETRY = (128, 32, 8)
 NATIVE_GUIDE_KEYS = ("keyframe_idxs", "guide_attention_entries")
+LTX_DEFAULT_FRAME_RATE = 25.0  # model_base.LTXV's frame_rate where the prompts set none
 
 
 def is_ltx_vae(vae) -> bool:
@@ -51,21 +52,50 @@ def refuse_native_guides(conditioning, name: str) -> None:
                     f"on its outputs appends after the VideoCanvas guides; crop with LTXVCropGuides)")
 
 
-def add_guides(vae, plan, positive, negative, latent: dict,
-               in_place: bool = False) -> tuple[list, list, dict]:
+def check_frame_rate(positive, negative, fps: float) -> None:
+    """LTX-Video places frames in time by the prompts' frame_rate (LTXVConditioning; 25 where none is
+    set), the guides included: a canvas at another fps would be sampled as if at that rate. Refuse the
+    mismatch by name rather than set it behind the user's back (the prompts stay native's)."""
+    for name, cond in (("positive", positive), ("negative", negative)):
+        rates = {float(extras.get("frame_rate", LTX_DEFAULT_FRAME_RATE)) for _, extras in cond}
+        if any(abs(rate - float(fps)) > 1e-6 for rate in rates):
+            given = ", ".join(f"{r:g}" for r in sorted(rates))
+            raise ValueError(f"{name}: LTX-Video reads the frame rate from the prompts (LTXVConditioning; "
+                             f"{LTX_DEFAULT_FRAME_RATE:g} where none is set), here {given} fps, but the "
+                             f"canvas is {float(fps):g} fps: put LTXVConditioning with frame_rate "
+                             f"{float(fps):g} (link the Canvas's fps) on both prompts, or set the canvas's "
+                             f"fps to {given}")
+
+
+def refuse_videocanvas_conds(conditioning, name: str) -> None:
+    """Prompts that already carry VideoCanvas conditions attached for a Wan model (VideoCanvas
+    Conditioning with a Wan VAE): this node makes LTX guides of its own conditions; refuse by name."""
+    for _, extras in conditioning:
+        if COND_TIMING in (extras.get("model_conds") or {}):
+            raise ValueError(f"{name}: this prompt already carries VideoCanvas conditions from VideoCanvas "
+                             f"Conditioning with a Wan VAE; give the conditions to this node's `conditions` "
+                             f"input and the raw prompt here")
+
+
+def add_guides(vae, plan, positive, negative, latent: dict, in_place: bool = False,
+               fps: float | None = None) -> tuple[list, list, dict]:
     """(positive, negative, LATENT) with the plan's conditions as guides: each canvas encoded on its own
     as one image, appended after the video's latent frames with its noise-mask row, and its
     keyframe_idxs (and, on ComfyUI 0.33, guide_attention_entries) appended on both prompts. The LATENT
     says how many guides follow the video (LTX_GUIDE_FRAMES), for VideoCanvas Decode to crop.
-    in_place: each written into the latent frame that holds it instead (prompts unchanged)."""
+    in_place: each written into the latent frame that holds it instead (prompts unchanged).
+    fps: the canvas's, checked against the prompts' frame rate."""
     try:
         PARADIGMS[LTX_GUIDES].check_references(plan.reference_origins, "an LTX-Video model")
         slots = (in_place_slots(plan.frames, int(latent["samples"].shape[2]), plan.origins) if in_place
                  else None)
     except ParadigmError as err:
         raise ValueError(str(err)) from None
-    refuse_native_guides(positive, "positive")
-    refuse_native_guides(negative, "negative")
+    for name, cond in (("positive", positive), ("negative", negative)):
+        refuse_native_guides(cond, name)
+        refuse_videocanvas_conds(cond, name)
+    if fps is not None:
+        check_frame_rate(positive, negative, fps)
     if not plan.num_conditions:
         return positive, negative, latent
     samples = latent["samples"]
@@ -88,11 +118,17 @@ def add_guides(vae, plan, positive, negative, latent: dict,
 
 
 def guide_count(latent: dict) -> int:
-    """The guides a LATENT made here still holds after its video frames (0 if none, or if another node
-    changed its length since)."""
+    """The guides a LATENT made here holds after its video frames (0 if none); a LATENT whose length
+    another node changed since is refused (its guides could no longer be told from video)."""
     count, video_frames = latent.get(LTX_GUIDE_FRAMES, (0, None))
     samples = latent["samples"]
-    return count if count and samples.ndim == 5 and samples.shape[2] == count + video_frames else 0
+    if count and (samples.ndim != 5 or samples.shape[2] != count + video_frames):
+        s = "s" if count != 1 else ""
+        raise ValueError(f"latent: made with {count} LTX-Video guide frame{s} after "
+                         f"{video_frames} video latent frames, it now has "
+                         f"{samples.shape[2] if samples.ndim == 5 else tuple(samples.shape)}: crop the "
+                         f"guides (VideoCanvas Decode or LTXVCropGuides) before changing its length")
+    return count
 
 
 def cropped(latent: dict) -> dict:

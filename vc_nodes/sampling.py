@@ -14,6 +14,7 @@ from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
+from .interrupt import interruptible
 from .ltx import add_guides, cropped, is_ltx_vae
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_kinds import describe_model, model_paradigm
@@ -132,8 +133,9 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
         def refuse_absurd(k):
             # Runs once the count is known, before any canvas is rendered or encoded: cheap.
             check_count(k, length, shape[3] * shape[4] // patch ** 2)
-            if not one_video:  # one video adds no tokens
-                check_token_cap(shape, k, patch ** 2)
+            if not one_video:  # one video adds no tokens; nor do conditions written in place
+                adds = paradigm is None or PARADIGMS[paradigm].adds_tokens
+                check_token_cap(shape, k if adds else 0, patch ** 2)
             if model is not None and not one_video:
                 check_condition_memory(model, shape, k)
             # the canvases, then (one image each) encoding them one canvas per VAE pass
@@ -251,9 +253,11 @@ class VideoCanvasSampler(io.ComfyNode):
         positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         if is_ltx_vae(vae):  # guides in the latent, read by LTXVModel as it is: no patch
             in_place = paradigm_of(model) == LTX_IN_PLACE  # the RoPE Interpolator's latent_replacement
-            positive, negative, latent = add_guides(vae, plan, positive, negative, latent, in_place)
-            out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
-                                        latent, denoise=denoise)[0]
+            positive, negative, latent = add_guides(vae, plan, positive, negative, latent, in_place,
+                                                    fps=canvas.fps)
+            with interruptible(model.get_model_object("diffusion_model")):  # Cancel inside a step too
+                out = nodes.common_ksampler(model, seed, steps, cfg, sampler_name, scheduler, positive,
+                                            negative, latent, denoise=denoise)[0]
             return io.NodeOutput(cropped(out), layout_strip(plan))
         if not is_patched(model):
             model = patch_model(model)
@@ -310,12 +314,18 @@ class VideoCanvasConditioning(io.ComfyNode):
                 clip_vision_output=None, clip_vision_end_output=None) -> io.NodeOutput:
         plan, latents, latent = prepare(vae, conditions, canvas.width, canvas.height, canvas.length,
                                         batch_size, defer=True)
-        clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
-        positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         strip = layout_strip(plan)  # before the canvases go with the deferred encoding
         if is_ltx_vae(vae):
-            positive, negative, latent = add_guides(vae, plan, positive, negative, latent)
+            for name, given in (("clip_vision_output", clip_vision_output),
+                                ("clip_vision_end_output", clip_vision_end_output)):
+                if given is not None:
+                    raise ValueError(f"{name}: LTX-Video has no image embedding and would ignore it; "
+                                     f"only Wan 2.1 image-to-video models read CLIP vision. Disconnect "
+                                     f"{name}")
+            positive, negative, latent = add_guides(vae, plan, positive, negative, latent, fps=canvas.fps)
             return io.NodeOutput(positive, negative, latent, strip, 0)
+        clip_vision_output = combined_clip_vision(clip_vision_output, clip_vision_end_output)
+        positive, negative = (with_clip_vision(c, clip_vision_output) for c in (positive, negative))
         return io.NodeOutput(with_plan(positive, plan, latents), with_plan(negative, plan, latents),
                              latent, strip, plan.num_references)
 

@@ -180,9 +180,14 @@ def accept_conditions(executor, *args, **kwargs):
                                                  lambda: f"a {describe_model(guider.model_patcher)} model")
         except ParadigmError as err:
             raise ValueError(str(err)) from None
-    if paradigm == LTX_IN_PLACE and any(c.get("keyframe_idxs") is not None
-                                         for group in (getattr(guider, "conds", None) or {}).values()
-                                         for c in group):
+    guided = any(c.get("keyframe_idxs") is not None
+                 for group in (getattr(guider, "conds", None) or {}).values() for c in group)
+    if guided and paradigm not in (LTX_GUIDES, LTX_IN_PLACE):
+        raise ValueError(f"vae: these prompts carry LTX-Video guides (VideoCanvas Conditioning with "
+                         f"LTX-Video's VAE, or LTXVAddGuide), but the model is "
+                         f"{describe_model(guider.model_patcher)}: give VideoCanvas Conditioning the "
+                         f"model's own VAE")
+    if paradigm == LTX_IN_PLACE and guided:
         raise ValueError("This LTX-Video model is patched for latent replacement (VideoCanvas RoPE "
                          "Interpolator, paradigm latent_replacement), which VideoCanvas Sampler lays out "
                          "in the video's own latent frames, but these prompts carry LTX guides "

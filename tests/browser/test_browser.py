@@ -7,7 +7,8 @@ through the settings API before the page loads; see both_renderers()):
 - every template opens from the template browser (Templates -> EXTENSIONS -> the pack) with all its
   node types known (no missing-node dialog), fitted to the canvas a user sees (none under the
   sidebar); searching the browser for "videocanvas" finds every one; the bundled-model templates run
-  from the Run button unedited and leave their video in the server's output;
+  from the Run button unedited and leave their video in the server's output (in Nodes 2.0, one per
+  path through the pack's nodes); an LTX-Video template runs from it on the tiny LTX checkpoint;
 - every UI template, loaded into the frontend, exports (app.graphToPrompt) its API twin's inputs;
 - the Patch Placer's box editor: dragging the box and a corner writes exact x/y/width/height
   (fractions snapped to the widgets' 0.01 step, pixels to whole pixels), and those values survive the
@@ -331,10 +332,17 @@ def test_searching_videocanvas_in_the_template_browser_finds_every_template(page
 
 
 BUNDLED = [name for name, wf in templates().items() if is_bundled(wf)]
+# The run itself is the server's and the same in both renderers (the exports test checks every
+# template's prompt in both): in the second renderer, one template per path through the pack's nodes
+# (VideoCanvas Sampler; Conditioning + KSampler on a VACE model; Long Video; a Wan I2V model's channels).
+SECOND_RENDERER_RUNS = ("VideoCanvas 01 ", "VideoCanvas 02 First and last frame (KSampler) (Toy model, VACE)",
+                        "VideoCanvas 12 ", "VideoCanvas 13 ")
+RUNS = [(name, renderer) for name in BUNDLED for renderer in RENDERERS
+        if renderer == RENDERERS[0] or name.startswith(SECOND_RENDERER_RUNS)]
 
 
 @pytest.mark.skipif(not BUNDLED, reason="no bundled-model templates yet")
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name, renderer", RUNS)
 def test_bundled_template_runs_from_the_run_button_unedited(page, ui_server, name):
     template_card(page, name).click()
     wait_for_graph(page, templates()[name], name)

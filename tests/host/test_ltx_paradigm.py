@@ -319,3 +319,71 @@ def test_long_video_on_ltx_is_the_samplers_windows_chained_by_their_last_frames(
     held = n.patches.VideoCanvasTimestampConditioner.execute(carried, "0", "frames", canvas(n), 1.0)[0]
     second = window(held, 4)
     assert torch.equal(out[17:], second[9:])
+
+
+def test_a_canvas_fps_the_prompts_do_not_say_is_refused_by_name(n, ltxv, ltxv_vae):
+    """LTX places frames in time by the prompts' frame_rate (25 where none is set): a 16 fps canvas with
+    bare prompts, or prompts at another rate, would be sampled at the wrong time scale."""
+    from comfy_extras.nodes_lt import LTXVConditioning
+
+    at_16 = n.canvas.VideoCanvasCanvas.execute(W, H, LENGTH, 16.0)[0]
+    with pytest.raises(ValueError, match="positive: LTX-Video reads the frame rate from the prompts "
+                                         "\\(LTXVConditioning; 25 where none is set\\), here 25 fps, but the "
+                                         "canvas is 16 fps"):
+        n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), ltxv_vae, at_16, 1, full_frames(n))
+    pos, neg = LTXVConditioning.execute(prompt(1), prompt(2), 16.0)
+    n.sampling.VideoCanvasConditioning.execute(pos, neg, ltxv_vae, at_16, 1, full_frames(n))  # agrees
+
+
+def test_a_guided_latent_whose_length_changed_is_refused_by_decode(n, ltxv_vae):
+    """Trim Video Latent after KSampler keeps the LATENT's keys: the guides could no longer be told from
+    video frames, so VideoCanvas Decode refuses rather than decode them as video."""
+    from comfy_extras.nodes_wan import TrimVideoLatent
+
+    _, _, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), ltxv_vae, canvas(n),
+                                                                    1, full_frames(n))
+    trimmed = TrimVideoLatent.execute(latent, 1)[0]
+    with pytest.raises(ValueError, match="latent: made with 3 LTX-Video guide frames after 3 video latent "
+                                         "frames, it now has 5"):
+        n.decode.VideoCanvasDecode.execute(ltxv_vae, trimmed, 0, False, 4.0)
+
+
+def test_ltx_guides_reaching_a_patched_wan_model_are_refused_by_name(n, ltxv_vae, t2v):
+    import nodes
+
+    pos, neg, latent, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), ltxv_vae,
+                                                                        canvas(n), 1, full_frames(n))
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(t2v, "interpolate", "in_context")[0]
+    with pytest.raises(ValueError, match="vae: these prompts carry LTX-Video guides .* but the model is Wan "
+                                         "2.1/2.2 T2V"):
+        nodes.common_ksampler(patched, SEED, 1, 1.0, "euler", "simple", pos, neg, latent)
+
+
+def test_prompts_with_wan_videocanvas_conditions_are_refused_on_the_ltx_path(n, ltxv, ltxv_vae, vae):
+    pos, neg, _, _, _ = n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), vae, canvas(n), 1,
+                                                                   full_frames(n))
+    with pytest.raises(ValueError, match="positive: this prompt already carries VideoCanvas conditions from "
+                                         "VideoCanvas Conditioning with a Wan VAE"):
+        n.sampling.VideoCanvasSampler.execute(ltxv, pos, neg, ltxv_vae, canvas(n), 1, SEED, 1, 1.0, "euler",
+                                              "simple", 1.0, full_frames(n))
+
+
+def test_clip_vision_on_the_ltx_conditioning_node_is_refused_by_name(n, ltxv_vae):
+    import comfy.clip_vision
+
+    out = comfy.clip_vision.Output()
+    out.penultimate_hidden_states = torch.zeros(1, 257, 1280)
+    with pytest.raises(ValueError, match="clip_vision_end_output: LTX-Video has no image embedding"):
+        n.sampling.VideoCanvasConditioning.execute(prompt(1), prompt(2), ltxv_vae, canvas(n), 1,
+                                                   full_frames(n), None, out)
+
+
+def test_long_video_refuses_ltx_in_place_before_any_window(n, ltxv, ltxv_vae):
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(ltxv, "interpolate",
+                                                                      "latent_replacement")[0]
+    with pytest.raises(ValueError, match="patched for latent replacement .* each window carries its "
+                                         "`overlap` frames"):
+        n.long_video.VideoCanvasLongVideo.execute(patched, prompt(1), prompt(2), ltxv_vae,
+                                                  n.types.Canvas(W, H, 25, 25.0), 17, 9, 3, 1, 1.0, "euler",
+                                                  "simple", "images", full_frames(n, frames=(5,),
+                                                                                  strengths=(1.0,)))

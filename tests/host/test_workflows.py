@@ -35,8 +35,10 @@ from templates.graph import (
     widget_layout,
 )
 from toy_models import example_inputs
+from vc_nodes.template_order import listing_order
 
-NAMES = sorted(p.stem for p in WORKFLOWS_DIR.glob("*.json"))
+# in the template browser's order (vc_nodes/template_order.py: by number, the bundled models' first)
+NAMES = sorted((p.stem for p in WORKFLOWS_DIR.glob("*.json")), key=listing_order)
 TOY = [n for n in NAMES if wf.WORKFLOWS[n].bundled]
 # Templates for Wan 2.1 I2V 480p (36 channels): run on a tiny I2V checkpoint, CLIP vision dropped
 I2V = [n for n in NAMES if wf.WORKFLOWS[n].models.unet in wf.I2V_UNETS]
@@ -103,12 +105,13 @@ def test_each_task_has_a_bundled_model_template_and_a_real_wan_twin():
     assert len(keys) == 13
     for key in keys:
         twins = sorted((w.bundled, w.models.unet) for w in wf.WORKFLOWS.values() if w.key == key
-                       and w.models.unet not in wf.VACE_UNETS | {wf.TOY_VACE.unet})  # VACE: 4 tasks
+                       and w.models.unet not in wf.VACE_UNETS | {wf.TOY_VACE.unet}  # VACE: 4 tasks
+                       and w.models.family == "wan")  # LTX-Video: tasks 01-11
         assert [b for b, _ in twins] == ([True] if key in TOY_ONLY else [False, True]), key
     # the VACE tasks have a toy VACE template (runs as shipped) and a Wan 2.1 VACE twin
     toy_vace = [n for n in TOY if wf.WORKFLOWS[n].models.unet == wf.TOY_VACE.unet]
     assert [wf.WORKFLOWS[n].key for n in toy_vace] == [wf.WORKFLOWS[n].key for n in VACE]
-    assert (len(TOY), len(WAN), len(I2V), len(VACE)) == (17, 11, 1, 4)
+    assert (len(TOY), len(WAN), len(I2V), len(VACE), len(LTX)) == (17, 11, 1, 4, 11)
 
 
 def test_the_pack_put_the_example_inputs_where_the_loaders_look(object_info):
@@ -338,11 +341,13 @@ def test_titles_hold_no_values_that_can_go_stale():
 
 def test_template_names_are_titles_in_order():
     """The frontends 1.32.9 and 1.35.9 show the file name as the card's title and list the files in
-    the server's order unless sorted by name: numbered, the bundled-model template before its twin."""
-    assert NAMES[:6] == ["VideoCanvas 01 Image to video at any frame (Toy model)",
+    the server's order unless sorted by name: numbered, the bundled-model templates before their twins."""
+    assert NAMES[:8] == ["VideoCanvas 01 Image to video at any frame (Toy model)",
+                         "VideoCanvas 01 Image to video at any frame (LTX-Video 2B)",
                          "VideoCanvas 01 Image to video at any frame (Wan 2.1 1.3B)",
                          "VideoCanvas 02 First and last frame (KSampler) (Toy model)",
                          "VideoCanvas 02 First and last frame (KSampler) (Toy model, VACE)",
+                         "VideoCanvas 02 First and last frame (KSampler) (LTX-Video 2B)",
                          "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 1.3B)",
                          "VideoCanvas 02 First and last frame (KSampler) (Wan 2.1 VACE 1.3B)"]
     for name in NAMES:

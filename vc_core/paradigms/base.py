@@ -1,7 +1,9 @@
 """The one interface every paradigm implements: what a condition becomes for the model family, the
 forward that stands in for the model's own (or none, where the model reads conditions through inputs
 of its own), and what it refuses. The ComfyUI side (vc_nodes/model_patch.py) installs a paradigm on
-a model and the trainer trains through the same forward; neither branches on a paradigm's name.
+a model and the trainer trains through the same forward. One family lays its conditions out in the
+latent itself (LTX-Video's guides, which lengthen it): the nodes that make the latent do that
+(vc_nodes/ltx.py), chosen by the model's VAE.
 """
 
 from __future__ import annotations
@@ -39,16 +41,20 @@ def any_strength(strengths: Sequence[float], frames: Sequence[int], origins: Seq
 ENCODINGS = ("each", "pixel_video")
 
 
-def refuse_in_context_options(options: PatchOptions, model: str, reads: str, error=ParadigmError) -> None:
+_LEAVE_DEFAULTS = ("position_policy, paradigm, condition_tokens and condition_attention at their defaults "
+                   "(interpolate, in_context, full, two-way)")
+
+
+def refuse_in_context_options(options: PatchOptions, model: str, reads: str, error=ParadigmError,
+                              leave: str = _LEAVE_DEFAULTS) -> None:
     """For a model that reads conditions through inputs of its own (`reads`): in-context options cannot
     apply to it, so the first one set away from its default (the paradigm chosen included) is refused
-    by name."""
+    by name; `leave` says what to do instead."""
     for name, value in options.changed():
         raise error(
             f"{name}={value!r}: this is {model}, which takes VideoCanvas conditions through {reads}, not "
-            f"in context, so the RoPE Interpolator's {name} cannot apply to it. Leave position_policy, "
-            f"paradigm, condition_tokens and condition_attention at their defaults (interpolate, "
-            f"in_context, full, two-way), or use a Wan T2V model")
+            f"in context, so the RoPE Interpolator's {name} cannot apply to it. Leave {leave}, or use a "
+            f"Wan T2V model")
 
 
 @dataclass(frozen=True)

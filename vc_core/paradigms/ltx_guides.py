@@ -44,6 +44,12 @@ LTX_STRENGTH_DEFINITION = (
     "attention to the guide by s).")
 
 
+# What the RoPE Interpolator may change on an LTX-Video model (the paradigm only)
+LTX_LEAVE = ("position_policy, condition_tokens and condition_attention at their defaults (interpolate, "
+             "full, two-way; paradigm may be in_context, LTX's guides, or latent_replacement, "
+             "LTXVImgToVideo's way)")
+
+
 class LtxGuideError(ParadigmError):
     """Inputs that cannot be laid out as guides; the message names the input."""
 
@@ -77,7 +83,9 @@ def guide_mask_rows(strengths: Sequence[float], batch: int = 1) -> torch.Tensor:
 def append_guides(latent: torch.Tensor, noise_mask: torch.Tensor | None, guides: torch.Tensor,
                   strengths: Sequence[float]) -> tuple[torch.Tensor, torch.Tensor]:
     """(latent, noise_mask) with the guide latents [1 or B, C, K, h, w] appended after the video's
-    frames and their mask rows after its rows (a missing mask is all ones, generate everywhere)."""
+    frames and their mask rows after its rows (a missing mask is all ones, generate everywhere; the pack
+    always starts from a fresh latent: a given mask is kept as ComfyUI 0.33's LTXVAddGuide keeps it,
+    while 0.3.75's and 0.7.0's also reset the row of the latent frame at the guide's index)."""
     b, c, f, h, w = latent.shape
     if (guides.shape[0] not in (1, b) or guides.shape[1] != c or tuple(guides.shape[-2:]) != (h, w)
             or guides.shape[2] != len(strengths) or (noise_mask is not None and noise_mask.shape[0] != b)):
@@ -111,7 +119,8 @@ def guide_attention_entries(strengths: Sequence[float], latent_hw: tuple[int, in
 
 def _check_options(options: PatchOptions, model: str) -> None:
     refuse_in_context_options(options, model, "guide latents appended to its latent (its own "
-                              "keyframe positions and noise mask)", LtxGuideError)
+                              "keyframe positions and noise mask)", LtxGuideError,
+                              LTX_LEAVE)
 
 
 PARADIGM = Paradigm(

@@ -18,7 +18,7 @@ import torch
 
 from ..timing import causal_latent_slot
 from .base import Paradigm, PatchOptions, refuse_in_context_options
-from .ltx_guides import LTX_SCALE, LtxGuideError, guide_mask_rows
+from .ltx_guides import LTX_LEAVE, LTX_SCALE, LtxGuideError, guide_mask_rows
 
 
 def in_place_slots(frames: Sequence[int], latent_frames: int, origins: Sequence[str] = (),
@@ -66,7 +66,7 @@ def _check_options(options: PatchOptions, model: str) -> None:
     refuse_in_context_options(PatchOptions(options.position_policy, "in_context", options.condition_tokens,
                                            options.condition_attention),
                               model, "its own latent frames (latent replacement, as LTXVImgToVideo)",
-                              LtxGuideError)
+                              LtxGuideError, LTX_LEAVE)
 
 
 PARADIGM = Paradigm(
