@@ -58,12 +58,12 @@ def _setup():
     return pack, model, vae
 
 
-def _run(pack, model, vae, total, output="images", conditions=None, seed=0, steps=STEPS):
+def _run(pack, model, vae, total, output="images", conditions=None, seed=0, steps=STEPS, joins="fade"):
     node = pack.vc_nodes.long_video.VideoCanvasLongVideo
     null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
     canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
     return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, steps, 1.0, "euler",
-                        "simple", output, conditions).result
+                        "simple", output, conditions, joins).result
 
 
 def memory_worker(total: int, output: str) -> dict:
@@ -93,7 +93,7 @@ def memory_worker(total: int, output: str) -> dict:
             "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def seams(pack, model, vae, windows: int, keyframes: bool) -> dict:
+def seams(pack, model, vae, windows: int, keyframes: bool, joins: str = "fade") -> dict:
     from benchmarks.evaluate import psnr
 
     total = WINDOW + (windows - 1) * (WINDOW - OVERLAP)
@@ -117,7 +117,7 @@ def seams(pack, model, vae, windows: int, keyframes: bool) -> dict:
                            for f in range(0, total, 100))
     lv._to_uint8 = record
     try:
-        images, _ = _run(pack, model, vae, total, "images", conditions)
+        images, _ = _run(pack, model, vae, total, "images", conditions, joins=joins)
     finally:
         lv._to_uint8 = original
     wins = pack.vc_core.windows.plan_windows(total, WINDOW, OVERLAP)
@@ -144,7 +144,7 @@ def seams(pack, model, vae, windows: int, keyframes: bool) -> dict:
         per_window.append(stats)
     carried = [w["carried_psnr_db"] for w in per_window[1:]]
     return {
-        "total": total, "windows": len(wins), "keyframes_every_100": keyframes,
+        "total": total, "windows": len(wins), "keyframes_every_100": keyframes, "joins": joins,
         "flicker_boundary": round(float(diffs[boundary].mean()), 2),
         "flicker_inside": round(float(diffs[inside].mean()), 2),
         "psnr_consecutive_boundary_db": round(float(pair_psnr[boundary].mean()), 2),
@@ -162,12 +162,14 @@ def render(results: dict) -> str:
              f"`python -m benchmarks.long_video` (CPU, {WINDOW}-frame windows overlapping by {OVERLAP}, "
              f"{STEPS} steps, cfg 1, null prompt, seed 0; definitions in the script's docstring).", "",
              "## Seams and drift", "",
-             "| run | frames | windows | flicker boundary / inside | consecutive PSNR boundary / inside (dB) "
-             "| carried PSNR first / last 5 windows (dB) | last window vs first: mean RGB shift, std shift |",
-             "|---|---|---|---|---|---|---|"]
+             "| run | joins | frames | windows | flicker boundary / inside | consecutive PSNR boundary / "
+             "inside (dB) | carried PSNR first / last 5 windows (dB) | last window vs first: mean RGB shift, "
+             "std shift |",
+             "|---|---|---|---|---|---|---|---|"]
     for s in results["seams"]:
         name = "keyframe every 100 frames" if s["keyframes_every_100"] else "text-to-video"
-        lines.append(f"| {name} | {s['total']} | {s['windows']} | {s['flicker_boundary']} / "
+        lines.append(f"| {name} | {s.get('joins', 'as sampled')} | {s['total']} | {s['windows']} | "
+                     f"{s['flicker_boundary']} / "
                      f"{s['flicker_inside']} | {s['psnr_consecutive_boundary_db']} / "
                      f"{s['psnr_consecutive_inside_db']} | {s['carried_psnr_db_first_5_windows']} / "
                      f"{s['carried_psnr_db_last_5_windows']} | {s['mean_rgb_shift_last_window']}, "
@@ -195,7 +197,8 @@ def main() -> int:
         print(json.dumps(memory_worker(int(total), output.replace("_", " "))))
         return 0
     pack, model, vae = _setup()
-    results = {"seams": [seams(pack, model, vae, args.windows, kf) for kf in (False, True)], "memory": []}
+    results = {"seams": [seams(pack, model, vae, args.windows, kf, joins) for kf in (False, True)
+                         for joins in ("as sampled", "fade")], "memory": []}
     if not args.skip_memory:
         for total in (101, 1001):
             for output in ("images", "stream_to_file"):

@@ -28,7 +28,7 @@ from .timing import WAN_TEMPORAL_STRIDE, TimingError, check_length
 MAX_WINDOWS = 512
 
 __all__ = ["MAX_WINDOWS", "WindowError", "Window", "window_starts", "plan_windows", "window_plan",
-           "window_seed"]
+           "window_seed", "fade_join"]
 
 
 class WindowError(PlanError):
@@ -165,3 +165,18 @@ def window_seed(seed: int, index: int) -> int:
     """Window i samples with seed + i (wrapping at 2**64, ComfyUI's seed range): one seed repeats no
     noise pattern from window to window, and the same seed gives the same video."""
     return (int(seed) + index) % (1 << 64)
+
+
+def fade_join(new: torch.Tensor, generated: torch.Tensor, kept: torch.Tensor, length: int) -> torch.Tensor:
+    """A window's new frames [N, H, W, 3] (uint8) with the join's residual faded in: each window
+    regenerates the last frame the output kept (`generated`, [H, W, 3]) a little differently from the
+    kept one (`kept`), and its new frames continue its own copy, so the output would jump at the join
+    by that difference. Frame j of the new ones gets (kept - generated) x (1 - j / length) added (the
+    whole difference on the first, none from `length` on): the first new frame then follows the kept
+    one as it follows its own copy, and the window returns to its own frames over `length` frames."""
+    if generated.shape != kept.shape or new.shape[1:] != kept.shape or length < 1:
+        raise WindowError(f"fade_join needs [H, W, 3] frames like the new ones' and length >= 1; got "
+                          f"{tuple(generated.shape)}, {tuple(kept.shape)}, {tuple(new.shape)}, {length}")
+    weights = (1 - torch.arange(len(new), dtype=torch.float32) / length).clamp_min(0).view(-1, 1, 1, 1)
+    residual = kept.float() - generated.float()
+    return (new.float() + weights * residual).round().clamp(0, 255).to(torch.uint8)

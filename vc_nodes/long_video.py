@@ -24,7 +24,7 @@ from comfy_api.latest import InputImpl, Types, io
 
 from ..vc_core.paradigms import LTX_IN_PLACE, PARADIGMS
 from ..vc_core.plan import REFERENCE, PlanError, build_plan
-from ..vc_core.windows import MAX_WINDOWS, plan_windows, window_plan, window_seed
+from ..vc_core.windows import MAX_WINDOWS, fade_join, plan_windows, window_plan, window_seed
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .ltx import add_guides, cropped, is_ltx_vae
 from .memory import check_condition_memory, check_render_memory, check_token_cap
@@ -33,6 +33,9 @@ from .patch_state import is_patched, paradigm_of
 from .patches import NODE_HIDDEN, node_origin
 from .sampling import check_count, prepare, sampler_inputs, with_plan
 from .types import CATEGORY, VCConditions, canvas_input
+
+# How a window's new frames meet the frames before them (vc_core.windows.fade_join)
+JOINS = ("fade", "as sampled")
 
 DISPLAY_NAME = "VideoCanvas Long Video"
 OUTPUT_MODES = ("images", "stream to file")
@@ -112,6 +115,13 @@ class VideoCanvasLongVideo(io.ComfyNode):
                                "file: each window is written to an H.264 MP4 in ComfyUI's temp "
                                "folder as it is done (memory independent of the length); VIDEO is "
                                "that file (SaveVideo copies it), IMAGE is only the last window's frames."),
+                io.Combo.Input("joins", options=list(JOINS), default=JOINS[0], optional=True,
+                               tooltip="fade: each window regenerates the frames it carries a little "
+                               "differently, and its new frames continue its own copies; the difference "
+                               "at the last carried frame is added to its first new frame and faded out "
+                               "over `overlap` frames, so the join steps as the window itself does. as "
+                               "sampled: the new frames as the window made them (a visible jump at "
+                               "each join)."),
                 VCConditions.Input("conditions", optional=True,
                                    tooltip="From the Timestamp Conditioner or a video-task node, with "
                                    "frames on the whole video's timeline (0 .. canvas length - 1). "
@@ -126,7 +136,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, vae, canvas, window_length, overlap, seed, steps, cfg,
-                sampler_name, scheduler, output, conditions=None) -> io.NodeOutput:
+                sampler_name, scheduler, output, conditions=None, joins=JOINS[0]) -> io.NodeOutput:
         where = node_origin(cls) or DISPLAY_NAME
         total, width, height = canvas.length, canvas.width, canvas.height
         # Everything is checked before the first window runs: the model and VAE against each other
@@ -217,6 +227,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
                 tail = _to_uint8(nodes.VAEDecode().decode(vae, {"samples": samples})[0])
                 del samples, latents, guided
                 new = tail[win.carried:win.carried + win.keep]
+                if joins == "fade" and win.carried:
+                    new = fade_join(new, tail[win.carried - 1], kept[-1], overlap)
                 kept = (new if kept is None else torch.cat([kept, new]))[-overlap:]
                 if stream:
                     stream.write(new)

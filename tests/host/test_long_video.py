@@ -71,13 +71,13 @@ def toy(pack):
     return model, comfy.sd.VAE(sd=vae_sd)
 
 
-def run_node(pack, toy, total, conditions, seed=3, output="images"):
+def run_node(pack, toy, total, conditions, seed=3, output="images", joins="fade"):
     model, vae = toy
     node = pack.vc_nodes.long_video.VideoCanvasLongVideo
     null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
     canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
     return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, STEPS, 1.0, "euler",
-                        "simple", output, conditions).result
+                        "simple", output, conditions, joins).result
 
 
 def sampler_window(pack, toy, conditions, seed) -> torch.Tensor:
@@ -104,10 +104,11 @@ def red_square(pack, frames):
 def test_windows_are_the_samplers_runs_chained_by_their_last_frames(pack, toy):
     """29 frames = windows at 0 and 12. Window 0: the sampler on frames 0..16 with the user's
     condition at 8 (seed 3). Window 1: the sampler on seed 4 with window 0's frames 12..16 held at
-    frames 0..4 (full frame, strength 1) and the user's condition at 20 at frame 8."""
+    frames 0..4 (full frame, strength 1) and the user's condition at 20 at frame 8 (joins as
+    sampled)."""
     plan = pack.vc_core.plan
     user = red_square(pack, [8, 20])
-    images, _ = run_node(pack, toy, 29, user)
+    images, _ = run_node(pack, toy, 29, user, joins="as sampled")
     out = images.mul(255).round().to(torch.uint8)
     assert tuple(out.shape) == (29, SIZE, SIZE, 3)
 
@@ -236,3 +237,24 @@ def test_an_overlap_over_half_the_window_carries_the_frames_the_output_kept(pack
         where, frames = carried[index]
         assert list(where) == list(range(3 * index, 3 * index + 6))
         assert torch.equal(frames, images[where.start:where.stop])
+
+
+def test_fade_joins_add_the_joins_residual_to_each_windows_new_frames(pack, toy):
+    """joins 'fade' (the default): window 1's new frames are its frames as sampled plus the difference
+    between the last frame the output kept (16) and window 1's own copy of it (its frame 4), whole on
+    frame 17 and faded out over `overlap` (5) frames; window 0 is untouched."""
+    windows = pack.vc_core.windows
+    user = red_square(pack, [8, 20])
+    to8 = lambda x: x.mul(255).round().to(torch.uint8)  # noqa: E731
+    plain = to8(run_node(pack, toy, 29, user, joins="as sampled")[0])
+    faded = to8(run_node(pack, toy, 29, user)[0])
+    assert torch.equal(faded[:17], plain[:17])
+    plan = pack.vc_core.plan
+    carried = plain[12:17].float() / 255
+    second = sampler_window(pack, toy, (plan.ConditionSource(plan.Patch(carried), frames=0),
+                                        *red_square(pack, 8)), seed=4)
+    assert torch.equal(faded[17:29], windows.fade_join(second[5:17], second[4], plain[16], OVERLAP))
+    # the join now steps as window 1 does from its copy of frame 16 (where nothing clips at 0 or 255)
+    step = second[5].int() - second[4].int()
+    unclipped = (plain[16].int() + step).clamp(0, 255) == plain[16].int() + step
+    assert torch.equal((faded[17].int() - faded[16].int())[unclipped], step[unclipped])

@@ -302,7 +302,7 @@ def test_long_video_on_ltx_is_the_samplers_windows_chained_by_their_last_frames(
     whole = n.types.Canvas(W, H, 25, 25.0)
     images, _ = n.long_video.VideoCanvasLongVideo.execute(ltxv, prompt(1), prompt(2), ltxv_vae, whole, 17,
                                                           9, 3, STEPS, CFG, "euler", "simple", "images",
-                                                          conds).result
+                                                          conds, "as sampled").result
     out = images.mul(255).round().to(torch.uint8)
     assert tuple(out.shape) == (25, H, W, 3)
 

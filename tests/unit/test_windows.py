@@ -155,3 +155,35 @@ def test_window_plan_checks_the_carried_frames():
 def test_each_window_has_its_own_seed():
     assert [window_seed(7, i) for i in range(3)] == [7, 8, 9]
     assert window_seed(2 ** 64 - 1, 1) == 0
+
+
+# --- fade_join: the join's residual, faded in over the first new frames --------------------------
+
+def test_fade_join_adds_the_whole_residual_to_the_first_new_frame_and_none_after_length():
+    from vc_core.windows import fade_join
+
+    new = torch.full((5, 2, 2, 3), 100, dtype=torch.uint8)
+    generated = torch.full((2, 2, 3), 90, dtype=torch.uint8)
+    kept = torch.full((2, 2, 3), 110, dtype=torch.uint8)  # residual +20
+    out = fade_join(new, generated, kept, 4)
+    assert out[:, 0, 0, 0].tolist() == [120, 115, 110, 105, 100]
+    assert torch.equal(fade_join(new, kept, kept, 4), new)  # an exact copy: nothing to fade
+
+
+def test_fade_join_makes_the_join_step_the_windows_own_step():
+    """The first new frame minus the kept last frame equals the window's own step from its copy."""
+    from vc_core.windows import fade_join
+
+    g = torch.Generator().manual_seed(3)
+    generated = torch.randint(60, 190, (4, 4, 3), generator=g, dtype=torch.uint8)
+    kept = torch.randint(60, 190, (4, 4, 3), generator=g, dtype=torch.uint8)
+    new = (generated.int() + torch.randint(-5, 6, (3, 4, 4, 3), generator=g)).clamp(0, 255).to(torch.uint8)
+    out = fade_join(new, generated, kept, 3)
+    assert torch.equal(out[0].int() - kept.int(), new[0].int() - generated.int())
+
+
+def test_fade_join_checks_its_shapes():
+    from vc_core.windows import WindowError, fade_join
+
+    with pytest.raises(WindowError, match="fade_join needs"):
+        fade_join(torch.zeros(2, 4, 4, 3, dtype=torch.uint8), torch.zeros(4, 4, 3), torch.zeros(2, 2, 3), 3)
