@@ -26,7 +26,7 @@ from ..vc_core.paradigms import LTX_IN_PLACE, PARADIGMS
 from ..vc_core.plan import REFERENCE, PlanError, build_plan
 from ..vc_core.windows import MAX_WINDOWS, fade_join, plan_windows, window_plan, window_seed
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
-from .ltx import add_guides, cropped, is_ltx_vae
+from .ltx import add_guides, check_prompts, cropped, is_ltx_vae, token_patch
 from .memory import check_condition_memory, check_render_memory, check_token_cap
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
@@ -168,7 +168,9 @@ class VideoCanvasLongVideo(io.ComfyNode):
             # LTX-Video: each window's conditions (the carried frames too) are its guides, appended
             # to that window's latent as the Sampler appends them (ltx.add_guides)
             guides = is_ltx_vae(vae)
-            patch_tokens = 1 if guides else 4
+            patch_tokens = token_patch(vae) ** 2
+            if guides:  # what every window's prompts must be, checked once here
+                check_prompts(positive, negative, canvas.fps)
             if paradigm.name == LTX_IN_PLACE:  # before any window: carried frames share latent frames
                 raise ValueError("model: patched for latent replacement (RoPE Interpolator paradigm "
                                  "latent_replacement), which holds one image per LTX latent frame, but "

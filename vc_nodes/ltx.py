@@ -28,6 +28,12 @@ def is_ltx_vae(vae) -> bool:
     return video_vae_geometry(vae) == LTX_VAE_GEOMETRY
 
 
+def token_patch(vae) -> int:
+    """Latent cells along each side of one transformer token for this VAE's model family: Wan's
+    transformer patches 2x2 cells, LTX-Video's takes each cell as a token."""
+    return 1 if is_ltx_vae(vae) else 2
+
+
 def _native_layout() -> tuple[bool, bool]:
     """(keyframe_idxs as (start, end) pairs, guide_attention_entries written): what this host's
     LTXVAddGuide writes (ComfyUI 0.33: both; 0.3.75 / 0.7.0: neither), so that the pack's guides read
@@ -52,19 +58,18 @@ def refuse_native_guides(conditioning, name: str) -> None:
                     f"on its outputs appends after the VideoCanvas guides; crop with LTXVCropGuides)")
 
 
-def check_frame_rate(positive, negative, fps: float) -> None:
+def check_frame_rate(conditioning, name: str, fps: float) -> None:
     """LTX-Video places frames in time by the prompts' frame_rate (LTXVConditioning; 25 where none is
     set), the guides included: a canvas at another fps would be sampled as if at that rate. Refuse the
     mismatch by name rather than set it behind the user's back (the prompts stay native's)."""
-    for name, cond in (("positive", positive), ("negative", negative)):
-        rates = {float(extras.get("frame_rate", LTX_DEFAULT_FRAME_RATE)) for _, extras in cond}
-        if any(abs(rate - float(fps)) > 1e-6 for rate in rates):
-            given = ", ".join(f"{r:g}" for r in sorted(rates))
-            raise ValueError(f"{name}: LTX-Video reads the frame rate from the prompts (LTXVConditioning; "
-                             f"{LTX_DEFAULT_FRAME_RATE:g} where none is set), here {given} fps, but the "
-                             f"canvas is {float(fps):g} fps: put LTXVConditioning with frame_rate "
-                             f"{float(fps):g} (link the Canvas's fps) on both prompts, or set the canvas's "
-                             f"fps to {given}")
+    rates = {float(extras.get("frame_rate", LTX_DEFAULT_FRAME_RATE)) for _, extras in conditioning}
+    if any(abs(rate - float(fps)) > 1e-6 for rate in rates):
+        given = ", ".join(f"{r:g}" for r in sorted(rates))
+        raise ValueError(f"{name}: LTX-Video reads the frame rate from the prompts (LTXVConditioning; "
+                         f"{LTX_DEFAULT_FRAME_RATE:g} where none is set), here {given} fps, but the "
+                         f"canvas is {float(fps):g} fps: put LTXVConditioning with frame_rate "
+                         f"{float(fps):g} (link the Canvas's fps) on both prompts, or set the canvas's "
+                         f"fps to {given}")
 
 
 def refuse_videocanvas_conds(conditioning, name: str) -> None:
@@ -75,6 +80,17 @@ def refuse_videocanvas_conds(conditioning, name: str) -> None:
             raise ValueError(f"{name}: this prompt already carries VideoCanvas conditions from VideoCanvas "
                              f"Conditioning with a Wan VAE; give the conditions to this node's `conditions` "
                              f"input and the raw prompt here")
+
+
+def check_prompts(positive, negative, fps: float | None = None) -> None:
+    """What the prompts must not carry on the LTX path (native guides, Wan VideoCanvas conditions) and,
+    given the canvas's fps, the frame rate they must say: checked by add_guides, and by Long Video once
+    before its first window."""
+    for name, cond in (("positive", positive), ("negative", negative)):
+        refuse_native_guides(cond, name)
+        refuse_videocanvas_conds(cond, name)
+        if fps is not None:
+            check_frame_rate(cond, name, fps)
 
 
 def add_guides(vae, plan, positive, negative, latent: dict, in_place: bool = False,
@@ -91,11 +107,7 @@ def add_guides(vae, plan, positive, negative, latent: dict, in_place: bool = Fal
                  else None)
     except ParadigmError as err:
         raise ValueError(str(err)) from None
-    for name, cond in (("positive", positive), ("negative", negative)):
-        refuse_native_guides(cond, name)
-        refuse_videocanvas_conds(cond, name)
-    if fps is not None:
-        check_frame_rate(positive, negative, fps)
+    check_prompts(positive, negative, fps)
     if not plan.num_conditions:
         return positive, negative, latent
     samples = latent["samples"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import comfy.ldm.lightricks.model as ltx_model
 import comfy.ldm.wan.model as wan_model
 
 from ..vc_core.condition_tokens import weight_fingerprint
@@ -35,8 +36,6 @@ class UnsupportedModel(ValueError):
 def is_ltx_model(model) -> bool:
     """An LTX-Video 0.9.x model as ComfyUI loads it (LTXV over LTXVModel): 2B and 13B, dev and
     distilled. LTX-2's audio-video model (LTXAV, ComfyUI 0.33 and later) is another kind."""
-    import comfy.ldm.lightricks.model as ltx_model
-
     return (type(model.get_model_object("diffusion_model")) is ltx_model.LTXVModel
             and type(model.model).__name__ == "LTXV")
 

@@ -9,15 +9,15 @@ import nodes
 import torch
 from comfy_api.latest import io
 
-from ..vc_core.paradigms import LTX_GUIDES, LTX_IN_PLACE, PARADIGMS, ParadigmError
+from ..vc_core.paradigms import LTX_IN_PLACE, PARADIGMS, ParadigmError
 from ..vc_core.plan import PlanError, build_plan, check_size
 from ..vc_core.preview import layout_strip
 from .conditions import attach_conditions
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .interrupt import interruptible
-from .ltx import add_guides, cropped, is_ltx_vae
+from .ltx import add_guides, cropped, is_ltx_vae, token_patch
 from .memory import check_condition_memory, check_render_memory, check_token_cap
-from .model_kinds import describe_model, model_paradigm
+from .model_kinds import describe_model, is_ltx_model, model_paradigm
 from .model_patch import patch_model
 from .patch_state import is_patched, paradigm_of
 from .types import CATEGORY, REFERENCE_FRAMES, VCConditions, canvas_input
@@ -124,7 +124,7 @@ def prepare(vae, conditions, width, height, length, batch_size, model=None, defe
     defer = (defer or one_video) and not guides
     if model is not None:
         check_vae_fits_model(vae, model, channels)
-    patch = 1 if guides else 2  # LTX-Video's transformer: a token per latent cell; Wan's: per 2x2
+    patch = token_patch(vae)
     try:
         check_size(width, height, multiple=patch * spatial,
                    why=f"the VAE's spatial stride {spatial} x the model's patch size {patch}")
@@ -172,7 +172,7 @@ def check_vae_fits_model(vae, model, channels: int) -> None:
     """The VAE must be the model family's: LTX-Video's with an LTX-Video model, a Wan VAE of the
     model's channels with a Wan model; refused by name before anything is encoded."""
     what = describe_model(model)
-    if (model_paradigm(model) == LTX_GUIDES) != is_ltx_vae(vae):
+    if is_ltx_model(model) != is_ltx_vae(vae):
         if is_ltx_vae(vae):
             raise ValueError(f"vae: this is LTX-Video's VAE (128-channel latents, 32x spatial, 8x "
                              f"temporal), but the model is {what}: use the model's Wan VAE")
