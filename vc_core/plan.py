@@ -61,20 +61,30 @@ class Patch:
     def num_frames(self) -> int:
         return 1 if self.image.ndim == 3 else int(self.image.shape[0])
 
-    def render(self, canvas_hw: tuple[int, int], frames: Sequence[int]):
+    def clip_rows(self, frames: Sequence[int], rows: Sequence[int]):
+        """(image, mask) for the output frames frames[r], r in rows: a clip's own frames (one per
+        output frame), one image as it is."""
+        if self.num_frames == 1:
+            return self.image, self.mask
+        per_frame = self.mask is not None and self.mask.dim() == 3 and self.mask.shape[0] > 1
+        return self.image[rows], self.mask[rows] if per_frame else self.mask
+
+    def render(self, canvas_hw: tuple[int, int], frames: Sequence[int], rows: Sequence[int] | None = None):
         """PlacedPatch with one frame per output frame in `frames` (one image is repeated, or moved
         by the camera: along the move in proportion to the frames' times, so uneven gaps between
-        condition frames keep the camera's speed)."""
-        num_frames = len(frames)
+        condition frames keep the camera's speed). rows: only the output frames frames[r], r in rows
+        (the same pixels as those rows of the whole render), so a long video draws one window's."""
+        rows = list(range(len(frames))) if rows is None else list(rows)
+        image, mask = self.clip_rows(frames, rows)
         p = self.placement
         if isinstance(p, CameraMove):
-            matrices = camera_path(num_frames, tuple(self.image.shape[-3:-1]), canvas_hw, p.start,
-                                   p.end, p.easing, times=move_times(frames))
-            return warp_onto_canvas(self.image, matrices, canvas_hw, mask=self.mask, feather=p.feather)
-        placed = place_patch(self.image, self.mask, canvas_hw, p.box, p.fit, p.feather)
-        if placed.num_frames == 1 and num_frames > 1:
-            placed.pixels = placed.pixels.expand(num_frames, -1, -1, -1)
-            placed.mask = placed.mask.expand(num_frames, -1, -1)
+            matrices = camera_path(len(frames), tuple(self.image.shape[-3:-1]), canvas_hw, p.start,
+                                   p.end, p.easing, times=move_times(frames))[rows]
+            return warp_onto_canvas(image, matrices, canvas_hw, mask=mask, feather=p.feather)
+        placed = place_patch(image, mask, canvas_hw, p.box, p.fit, p.feather)
+        if placed.num_frames == 1 and len(rows) > 1:
+            placed.pixels = placed.pixels.expand(len(rows), -1, -1, -1)
+            placed.mask = placed.mask.expand(len(rows), -1, -1)
         return placed
 
 
@@ -201,6 +211,13 @@ class VideoCanvasPlan:
     def latent_frames(self) -> int:
         return latent_length(self.length, self.stride)
 
+    def render(self, rows: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The canvases and masks of the rows asked for (all by default), as TimedConditions.render."""
+        if rows is None:
+            return self.canvases, self.masks
+        rows = [int(r) for r in rows]
+        return self.canvases[rows], self.masks[rows]
+
 
 def check_size(width: int, height: int, multiple: int = SPATIAL_MULTIPLE,
                why: str = "the VAE's spatial stride x the patch size 2") -> None:
@@ -246,26 +263,76 @@ def _where(i: int, src: ConditionSource) -> str:
             + (f" from {src.node}" if src.node else ""))
 
 
-def build_plan(sources: Sequence[ConditionSource], width: int, height: int, length: int,
-               stride: int = WAN_TEMPORAL_STRIDE,
-               check_count: Callable[[int], None] | None = None) -> VideoCanvasPlan:
-    """Render every condition onto its own canvas; validate sizes, lengths, frames and boxes.
+@dataclass
+class TimedConditions:
+    """The conditions of a video placed in time but not yet drawn: what build_plan knows before it
+    renders a canvas (frames, strengths, labels, origins, one row per condition frame, in plan
+    order). render(rows) draws only the rows asked for, so a long video holds one window's canvases,
+    never the whole timeline's."""
 
-    `check_count(K)` runs once the number of condition frames is known and before any canvas is
-    rendered, so a caller can refuse an absurd request (e.g. by its memory estimate) cheaply.
-    """
+    width: int
+    height: int
+    length: int
+    stride: int
+    frames: list[int]
+    strengths: list[float]
+    labels: list[str]
+    origins: list[str]
+    # per timed source: (where, its patch, the output frames it holds, its first row)
+    spans: list[tuple[str, Patch, list[int], int]] = field(default_factory=list)
+
+    @property
+    def num_conditions(self) -> int:
+        return len(self.frames)
+
+    def check_placements(self) -> None:
+        """Draw each condition's first frame, so that a placement the canvas cannot take (a box off
+        the canvas, ...) is refused before any of it is used, at the cost of one canvas per source."""
+        self.render([first for *_, first in self.spans])
+
+    def render(self, rows: Sequence[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Canvases [len(rows), H, W, 3] and masks [len(rows), H, W] of the rows asked for (all by
+        default), in the order asked."""
+        rows = list(range(self.num_conditions)) if rows is None else [int(r) for r in rows]
+        canvases, masks, order = [], [], []
+        for where, patch, at, first in self.spans:
+            mine = [r for r in rows if first <= r < first + len(at)]
+            if not mine:
+                continue
+            try:
+                placed = patch.render((self.height, self.width), at, [r - first for r in mine])
+            except CanvasError as err:
+                raise PlanError(f"{where}: {err}") from None
+            canvases.append(placed.pixels[..., :3].float())
+            masks.append(placed.mask.float())
+            order += mine
+        if not canvases:
+            return torch.zeros(0, self.height, self.width, 3), torch.zeros(0, self.height, self.width)
+        pixels, mask = torch.cat(canvases), torch.cat(masks)
+        if order != rows:  # rows asked out of plan order (or repeated)
+            index = torch.tensor([order.index(r) for r in rows])
+            pixels, mask = pixels[index], mask[index]
+        return pixels, mask
+
+
+def time_conditions(sources: Sequence[ConditionSource], width: int, height: int, length: int,
+                    stride: int = WAN_TEMPORAL_STRIDE,
+                    check_count: Callable[[int], None] | None = None) -> TimedConditions:
+    """Validate sizes, lengths, frames, strengths and masks and place every timed condition in time,
+    drawing nothing. References (frames REFERENCE) are checked and left out: build_plan renders
+    them. `check_count(K)` runs once the number of condition frames (references included) is known."""
     check_size(width, height)
     try:
         check_length(length, stride)
     except TimingError as err:
         raise PlanError(str(err)) from None
-    when, references, reference_origins = [], [], []
+    when, references = [], 0
     for i, src in enumerate(sources):
         if not 0.0 <= src.strength <= 1.0:
             raise PlanError(f"strength of {_where(i, src)} must be in [0, 1]; got {src.strength}")
         if src.frames is REFERENCE:
             _check_reference(i, src)
-            references.append(i)
+            references += 1
             continue
         try:
             check_patch(src.patch.image, src.patch.mask, "its image", "its mask")
@@ -274,42 +341,48 @@ def build_plan(sources: Sequence[ConditionSource], width: int, height: int, leng
         except PlanError as err:
             raise PlanError(f"{_where(i, src)}: {err}") from None
         try:
-            when.append(source_frames(src, length, f"frames of {_where(i, src)}"))
+            when.append((i, src, source_frames(src, length, f"frames of {_where(i, src)}")))
         except TimingError as err:
             raise PlanError(str(err)) from None
     if check_count is not None:
-        check_count(sum(map(len, when)) + len(references))
-    timed = [(i, src) for i, src in enumerate(sources) if i not in references]
-    canvases, masks, frames, strengths, labels, origins = [], [], [], [], [], []
-    for (i, src), at in zip(timed, when, strict=True):
+        check_count(sum(len(at) for _, _, at in when) + references)
+    timed = TimedConditions(width, height, length, stride, [], [], [], [])
+    for i, src, at in when:
+        timed.spans.append((_where(i, src), src.patch, at, len(timed.frames)))
+        timed.frames += at
+        timed.strengths += [float(src.strength)] * len(at)
+        timed.labels += [src.label or f"#{i + 1}"] * len(at)
+        timed.origins += [_where(i, src)] * len(at)
+    return timed
+
+
+def build_plan(sources: Sequence[ConditionSource], width: int, height: int, length: int,
+               stride: int = WAN_TEMPORAL_STRIDE,
+               check_count: Callable[[int], None] | None = None) -> VideoCanvasPlan:
+    """Render every condition onto its own canvas; validate sizes, lengths, frames and boxes.
+
+    `check_count(K)` runs once the number of condition frames is known and before any canvas is
+    rendered, so a caller can refuse an absurd request (e.g. by its memory estimate) cheaply.
+    """
+    timed = time_conditions(sources, width, height, length, stride, check_count)
+    pixels, mask = timed.render()
+    rendered, reference_origins = [], []
+    for i, src in enumerate(sources):
+        if src.frames is not REFERENCE:
+            continue
         try:
-            placed = src.patch.render((height, width), at)
+            placed = src.patch.render((height, width), [0])
         except CanvasError as err:
             raise PlanError(f"{_where(i, src)}: {err}") from None
-        canvases.append(placed.pixels[..., :3])
-        masks.append(placed.mask)
-        frames += at
-        strengths += [float(src.strength)] * len(at)
-        labels += [src.label or f"#{i + 1}"] * len(at)
-        origins += [_where(i, src)] * len(at)
-    if canvases:
-        pixels, mask = torch.cat(canvases).float(), torch.cat(masks).float()
-    else:
-        pixels, mask = torch.zeros(0, height, width, 3), torch.zeros(0, height, width)
-    rendered = []
-    for i in references:
-        try:
-            placed = sources[i].patch.render((height, width), [0])
-        except CanvasError as err:
-            raise PlanError(f"{_where(i, sources[i])}: {err}") from None
         if placed.mask.min() < 1:  # VACE's reference slot has no mask: uncovered pixels would be read
-            raise PlanError(f"{_where(i, sources[i])}: a reference is read whole, with no mask: its patch "
+            raise PlanError(f"{_where(i, src)}: a reference is read whole, with no mask: its patch "
                             f"must cover the canvas (x 0, y 0, width 1, height 1, fit cover; no mask, no "
                             f"alpha, no feather)")
         rendered.append(placed.pixels[..., :3].float())
-        reference_origins.append(_where(i, sources[i]))
-    return VideoCanvasPlan(width, height, length, stride, pixels, mask, frames, strengths, labels,
-                           origins, torch.cat(rendered) if rendered else None, reference_origins)
+        reference_origins.append(_where(i, src))
+    return VideoCanvasPlan(width, height, length, stride, pixels, mask, timed.frames, timed.strengths,
+                           timed.labels, timed.origins, torch.cat(rendered) if rendered else None,
+                           reference_origins)
 
 
 def _check_reference(i: int, src: ConditionSource) -> None:

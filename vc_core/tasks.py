@@ -308,12 +308,12 @@ class CameraClipPatch(Patch):
     def num_frames(self) -> int:
         return 1
 
-    def render(self, canvas_hw: tuple[int, int], frames):
+    def clip_rows(self, frames, rows):
         f = int(self.image.shape[0])
-        idx = [clip_frame_at(t, f) for t in move_times(frames)]
+        times = move_times(frames)
+        idx = [clip_frame_at(times[r], f) for r in rows]
         per_frame = self.mask is not None and self.mask.dim() == 3 and self.mask.shape[0] == f > 1
-        mask = self.mask[idx] if per_frame else self.mask
-        return Patch(self.image[idx], mask, self.placement).render(canvas_hw, frames)
+        return self.image[idx], self.mask[idx] if per_frame else self.mask
 
 
 def camera_move_sources(image, start: tuple[float, float, float] = (0.5, 0.5, 1.0),

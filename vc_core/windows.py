@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .plan import PlanError, VideoCanvasPlan
+from .plan import PlanError, TimedConditions, VideoCanvasPlan
 from .timing import WAN_TEMPORAL_STRIDE, TimingError, check_length
 
 # More windows than this is refused before any runs: a long video at a short window with a large
@@ -134,10 +134,12 @@ def plan_windows(total: int, window: int, overlap: int, condition_frames: Sequen
     return windows
 
 
-def window_plan(plan: VideoCanvasPlan, win: Window, carried: torch.Tensor | None = None) -> VideoCanvasPlan:
+def window_plan(plan: VideoCanvasPlan | TimedConditions, win: Window,
+                carried: torch.Tensor | None = None) -> VideoCanvasPlan:
     """The plan of one window's sampling run: the carried frames ([carried, H, W, 3] in [0, 1], full
     frame, strength 1) at window-relative frames 0 .., then the user conditions of `plan` (planned
-    for the whole video) that fall on its new frames, at window-relative frames."""
+    for the whole video; TimedConditions draws only this window's canvases) that fall on its new
+    frames, at window-relative frames."""
     n = 0 if carried is None else int(carried.shape[0])
     if n != win.carried:
         raise ValueError(f"window {win.index} carries {win.carried} frames; got {n}")
@@ -145,16 +147,14 @@ def window_plan(plan: VideoCanvasPlan, win: Window, carried: torch.Tensor | None
         raise ValueError(f"carried frames are {tuple(carried.shape[1:3])} (HxW); the video is "
                          f"{(plan.height, plan.width)}")
     rows = list(win.rows)
-    parts = [plan.canvases[rows]] if rows else []
-    masks = [plan.masks[rows]] if rows else []
+    given, given_masks = plan.render(rows)
     if n:
-        parts.insert(0, carried[..., :3].to(plan.canvases))
-        masks.insert(0, torch.ones(n, plan.height, plan.width, dtype=plan.masks.dtype))
+        given = torch.cat([carried[..., :3].to(given), given])
+        ones = torch.ones(n, plan.height, plan.width, dtype=given_masks.dtype)
+        given_masks = torch.cat([ones, given_masks])
     where = [f"frame {f} carried from window {win.index - 1}" for f in win.carried_frames]
-    empty = (torch.zeros(0, plan.height, plan.width, 3), torch.zeros(0, plan.height, plan.width))
     return VideoCanvasPlan(
-        plan.width, plan.height, win.length, plan.stride,
-        torch.cat(parts) if parts else empty[0], torch.cat(masks) if masks else empty[1],
+        plan.width, plan.height, win.length, plan.stride, given, given_masks,
         list(range(n)) + list(win.frames), [1.0] * n + [plan.strengths[k] for k in rows],
         ["carried"] * n + [plan.labels[k] for k in rows],
         where + [f"{plan.origins[k]} at frame {plan.frames[k]}" if plan.origins else

@@ -23,7 +23,7 @@ import torch
 from comfy_api.latest import InputImpl, Types, io
 
 from ..vc_core.paradigms import LTX_IN_PLACE, PARADIGMS
-from ..vc_core.plan import REFERENCE, PlanError, build_plan
+from ..vc_core.plan import REFERENCE, PlanError, time_conditions
 from ..vc_core.windows import MAX_WINDOWS, fade_join, plan_windows, window_plan, window_seed
 from .encode import DeferredEncoding, encode_plan, video_vae_geometry
 from .ltx import add_guides, check_prompts, cropped, is_ltx_vae, token_patch
@@ -148,9 +148,8 @@ class VideoCanvasLongVideo(io.ComfyNode):
             plan_windows(total, window_length, overlap, (), temporal, names=names)  # sizes, first
             _, _, latent = prepare(vae, None, width, height, window_length, 1, model)
 
-            def refuse_absurd(k):  # before any canvas of the whole timeline is rendered
+            def refuse_absurd(k):  # before anything is drawn
                 check_count(k, total)
-                check_render_memory(k, width, height)
 
             references = [s for s in conditions or () if s.frames is REFERENCE]
             if references:  # refused (never dropped), before any canvas is drawn
@@ -160,7 +159,11 @@ class VideoCanvasLongVideo(io.ComfyNode):
                                  f"Image{where}), which Long Video does not carry into its windows yet; "
                                  f"give the image a frame (VideoCanvas Timestamp Conditioner), or use "
                                  f"VideoCanvas Sampler")
-            plan = build_plan(conditions or (), width, height, total, temporal, check_count=refuse_absurd)
+            # placed in time only: each window draws its own conditions' canvases when it runs, so
+            # memory does not grow with the length even for a condition on every frame (inpainting)
+            plan = time_conditions(conditions or (), width, height, total, temporal,
+                                   check_count=refuse_absurd)
+            plan.check_placements()
             windows = plan_windows(total, window_length, overlap, plan.frames, temporal, names=names)
             if not is_patched(model):
                 model = patch_model(model)
@@ -181,6 +184,7 @@ class VideoCanvasLongVideo(io.ComfyNode):
             # window's conditions as one: encoded when the window samples, after the patch's checks
             one_video = paradigm.encoding == "pixel_video"
             busiest = max(w.conditions for w in windows)
+            check_render_memory(busiest, width, height)
             shape = tuple(latent["samples"].shape)
             check_count(busiest, window_length, shape[3] * shape[4] // patch_tokens)
             if not one_video:  # one video adds no tokens; nor do conditions written in place

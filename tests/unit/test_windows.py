@@ -187,3 +187,56 @@ def test_fade_join_checks_its_shapes():
 
     with pytest.raises(WindowError, match="fade_join needs"):
         fade_join(torch.zeros(2, 4, 4, 3, dtype=torch.uint8), torch.zeros(4, 4, 3), torch.zeros(2, 2, 3), 3)
+
+
+# --- one window's canvases drawn on their own: the whole timeline is never rendered ---------------
+
+def _dense_tasks():
+    """Conditions on (nearly) every frame of a 61-frame 32x48 video, one task each: video inpainting
+    (a clip with a moving mask), outpainting (feathered), a camera move over one image (every 2nd
+    frame) and over a clip (CameraClipPatch), and a feathered patch held on a frame range."""
+    from vc_core.canvas import Box
+    from vc_core.plan import ConditionSource, FrameRange, Patch, Placement
+    from vc_core.tasks import camera_move_sources, inpaint_sources, outpaint_sources
+
+    gen = torch.Generator().manual_seed(0)
+    clip = torch.rand(61, 32, 48, 3, generator=gen)
+    hole = torch.zeros(61, 32, 48)
+    for f in range(61):
+        hole[f, 8:20, f % 30:f % 30 + 12] = 1
+    patch = Patch(torch.rand(16, 16, 3, generator=gen), placement=Placement(Box(4, 4, 20, 20, "px"),
+                                                                              feather=2.0))
+    return {"inpaint": inpaint_sources(clip, hole),
+            "outpaint": outpaint_sources(clip, fit="cover", feather=3.0),
+            "camera move (image)": camera_move_sources(clip[0], (0.3, 0.5, 1.0), (0.7, 0.4, 1.6),
+                                                       "ease_in_out", every_nth=2, feather=1.5),
+            "camera move (clip)": camera_move_sources(clip[::3], every_nth=1),
+            "held patch": [ConditionSource(patch, FrameRange(5, 50, 1), strength=0.6)]}
+
+
+@pytest.mark.parametrize("task", list(_dense_tasks()))
+def test_each_window_draws_only_its_own_canvases_and_they_equal_the_whole_plans(task):
+    from vc_core.plan import build_plan, time_conditions
+
+    sources = _dense_tasks()[task]
+    whole = build_plan(sources, 48, 32, 61)
+    timed = time_conditions(sources, 48, 32, 61)
+    assert (timed.frames, timed.strengths, timed.labels, timed.origins) == (
+        whole.frames, whole.strengths, whole.labels, whole.origins)
+    for win in plan_windows(61, 17, 5, timed.frames):
+        carried = torch.rand(win.carried, 32, 48, 3) if win.carried else None
+        drawn, expected = window_plan(timed, win, carried), window_plan(whole, win, carried)
+        assert drawn.frames == expected.frames and drawn.origins == expected.origins
+        assert len(win.rows) < len(timed.frames)  # a window's share, not the timeline
+        assert torch.equal(drawn.canvases, expected.canvases), task
+        assert torch.equal(drawn.masks, expected.masks), task
+
+
+def test_timed_conditions_draw_rows_in_the_order_asked():
+    from vc_core.plan import time_conditions
+
+    timed = time_conditions(_dense_tasks()["inpaint"], 48, 32, 61)
+    canvases, masks = timed.render()
+    some, some_masks = timed.render([40, 3, 3, 17])
+    assert torch.equal(some, canvases[[40, 3, 3, 17]]) and torch.equal(some_masks, masks[[40, 3, 3, 17]])
+    assert timed.render([])[0].shape == (0, 32, 48, 3)
