@@ -11,9 +11,13 @@ Definitions (pixels in 0..255, frames as the node outputs them):
 - drift over the windows: per window, the mean colour (RGB) and the standard deviation of the frames it
   adds, as differences from window 0; and carried fidelity: the PSNR between the frames a window was
   given (the last `overlap` frames of the window before) and what it generated at those frames.
-- memory: peak resident set size (ru_maxrss) of a fresh process that loads ComfyUI, the pack and the
-  toy model and generates 101 or 1001 frames, per output mode; and its growth over the RSS before the
-  node ran (the node's own share). These runs sample 4 steps a window (memory does not depend on it).
+- memory: the resident set size (RSS) of a fresh process that loads ComfyUI, the pack and the toy
+  model and generates 101 or 1001 frames, per task (text-to-video; inpainting, a condition on every
+  frame; a camera move, one every 4th) and output mode: before the node runs (the task's input, e.g.
+  the video to inpaint, already made), its peak after each window, and after the output. The workers
+  run with MALLOC_MMAP_THRESHOLD_=65536 so that glibc returns freed tensors at once and RSS is live
+  memory (with its adaptive threshold the same run's peak varies by +-200 MiB from window to window).
+  These runs sample 4 steps a window (memory does not depend on it).
 Conditions: text-to-video (no user conditions) so that what a window continues is only what the window
 before made; the seam run also repeats with a keyframe every 100 frames (frames 0, 100, 200, ...).
 """
@@ -21,7 +25,9 @@ before made; the seam run also repeats with a keyframe every 100 frames (frames 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -66,10 +72,36 @@ def _run(pack, model, vae, total, output="images", conditions=None, seed=0, step
                         "simple", output, conditions, joins).result
 
 
-def memory_worker(total: int, output: str) -> dict:
+MEMORY_TASKS = ("text-to-video", "inpainting", "camera move")
+
+
+def task_conditions(pack, task: str, total: int):
+    """The conditions of a memory run over `total` frames. inpainting: a `total`-frame video (a
+    moving gradient) with a centred 32x32 hole on every frame, a condition on every frame (what
+    VideoCanvas Inpaint makes of LoadVideo's frames); camera move: one image zoomed 1 -> 1.5 over the
+    whole video, a condition every 4th frame (VideoCanvas Camera Move's default)."""
+    tasks = pack.vc_core.tasks
+    if task == "text-to-video":
+        return None
+    if task == "inpainting":
+        t = torch.arange(total, dtype=torch.float32).view(-1, 1, 1, 1) / total
+        x = torch.linspace(0, 1, SIZE).view(1, 1, -1, 1)
+        video = (0.2 + 0.6 * (x + t) % 1).expand(total, SIZE, SIZE, 3).contiguous()
+        hole = torch.zeros(SIZE, SIZE)
+        hole[16:48, 16:48] = 1
+        return tuple(tasks.inpaint_sources(video, hole))
+    if task == "camera move":
+        image = torch.linspace(0, 1, SIZE * SIZE * 3).view(SIZE, SIZE, 3)
+        return tuple(tasks.camera_move_sources(image, (0.5, 0.5, 1.0), (0.5, 0.5, 1.5)))
+    raise ValueError(f"task must be one of {MEMORY_TASKS}; got {task!r}")
+
+
+def memory_worker(total: int, output: str, task: str = "text-to-video") -> dict:
     pack, model, vae = _setup()
     # a 1-window warm-up loads the weights and primes the allocator, as in a running ComfyUI
-    _run(pack, model, vae, WINDOW, output, steps=MEMORY_STEPS)
+    _run(pack, model, vae, WINDOW, output, task_conditions(pack, task, WINDOW), steps=MEMORY_STEPS)
+    # the task's input (e.g. the video to inpaint) is made before: it is the upstream node's output
+    conditions = task_conditions(pack, task, total)
     before = _rss()
     peak_during = [before]
     lv = pack.vc_nodes.long_video
@@ -81,12 +113,13 @@ def memory_worker(total: int, output: str) -> dict:
 
     lv._to_uint8 = sampled
     t0 = time.monotonic()
-    images, video = _run(pack, model, vae, total, output, steps=MEMORY_STEPS)
+    images, video = _run(pack, model, vae, total, output, conditions, steps=MEMORY_STEPS)
     seconds = time.monotonic() - t0
     after = _rss()
     frames = int(images.shape[0])
     del images, video
-    return {"total": total, "output": output, "windows": len(peak_during) - 1, "seconds": round(seconds, 1),
+    return {"task": task, "total": total, "output": output, "windows": len(peak_during) - 1,
+            "seconds": round(seconds, 1),
             "image_frames_out": frames, "rss_before_mib": round(before / 2**20, 1),
             "rss_peak_while_windows_run_mib": round(max(peak_during) / 2**20, 1),
             "rss_after_output_mib": round(after / 2**20, 1),
@@ -176,12 +209,14 @@ def render(results: dict) -> str:
                      f"{s['std_shift_last_window']} |")
     lines += ["", "## Peak memory", "",
               f"{MEMORY_STEPS} steps a window (memory does not depend on the steps).", "",
-              "| frames | output | windows | s | RSS before (MiB) | peak while windows run | after output "
-              "| ru_maxrss |", "|---|---|---|---|---|---|---|---|"]
+              "| task | frames | output | windows | s | RSS before (MiB) | peak while windows run | "
+              "the node's own (peak - before) | after output |", "|---|---|---|---|---|---|---|---|---|"]
     for m in results["memory"]:
-        lines.append(f"| {m['total']} | {m['output']} | {m['windows']} | {m['seconds']} | "
+        lines.append(f"| {m.get('task', 'text-to-video')} | {m['total']} | {m['output']} | "
+                     f"{m['windows']} | {m['seconds']} | "
                      f"{m['rss_before_mib']} | {m['rss_peak_while_windows_run_mib']} | "
-                     f"{m['rss_after_output_mib']} | {m['ru_maxrss_mib']} |")
+                     f"{round(m['rss_peak_while_windows_run_mib'] - m['rss_before_mib'], 1)} | "
+                     f"{m['rss_after_output_mib']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -189,24 +224,25 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--windows", type=int, default=25)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
-    ap.add_argument("--memory-worker", nargs=2, metavar=("TOTAL", "OUTPUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--memory-worker", nargs=3, metavar=("TOTAL", "OUTPUT", "TASK"), help=argparse.SUPPRESS)
     ap.add_argument("--skip-memory", action="store_true")
     args = ap.parse_args()
     if args.memory_worker:
-        total, output = args.memory_worker
-        print(json.dumps(memory_worker(int(total), output.replace("_", " "))))
+        total, output, task = args.memory_worker
+        print(json.dumps(memory_worker(int(total), output.replace("_", " "), task.replace("_", " "))))
         return 0
     pack, model, vae = _setup()
     results = {"seams": [seams(pack, model, vae, args.windows, kf, joins) for kf in (False, True)
                          for joins in ("as sampled", "fade")], "memory": []}
     if not args.skip_memory:
-        for total in (101, 1001):
-            for output in ("images", "stream_to_file"):
-                done = subprocess.run([sys.executable, "-m", "benchmarks.long_video", "--memory-worker",
-                                       str(total), output], cwd=ROOT, capture_output=True, text=True,
-                                      check=True)
-                results["memory"].append(json.loads(done.stdout.strip().splitlines()[-1]))
-                print(json.dumps(results["memory"][-1]), flush=True)
+        runs = itertools.product(MEMORY_TASKS, (101, 1001), ("images", "stream to file"))
+        for task, total, output in runs:
+            worker = [sys.executable, "-m", "benchmarks.long_video", "--memory-worker", str(total),
+                      output.replace(" ", "_"), task.replace(" ", "_")]
+            done = subprocess.run(worker, cwd=ROOT, capture_output=True, text=True, check=True,
+                                  env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
+            results["memory"].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results["memory"][-1]), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "long_video.json").write_text(json.dumps(results, indent=1) + "\n")
