@@ -258,3 +258,26 @@ def test_fade_joins_add_the_joins_residual_to_each_windows_new_frames(pack, toy)
     step = second[5].int() - second[4].int()
     unclipped = (plain[16].int() + step).clamp(0, 255) == plain[16].int() + step
     assert torch.equal((faded[17].int() - faded[16].int())[unclipped], step[unclipped])
+
+
+def test_inpainting_draws_each_windows_canvases_only_when_it_runs(pack, toy, monkeypatch):
+    """A condition on every frame (video inpainting, 41 frames as windows at 0, 12, 24): no canvas is
+    drawn before the windows but one per source (the placement check), and each window draws exactly
+    the user conditions on its new frames (17, 12 and 12 rows), never the whole timeline's 41."""
+    plan_mod = pack.vc_core.plan
+    drawn = []
+    real = plan_mod.TimedConditions.render
+
+    def spy(self, rows=None):
+        drawn.append(len(self.frames) if rows is None else len(list(rows)))
+        return real(self, rows)
+
+    monkeypatch.setattr(plan_mod.TimedConditions, "render", spy)
+    gen = torch.Generator().manual_seed(0)
+    video = torch.rand(41, SIZE, SIZE, 3, generator=gen)
+    hole = torch.zeros(SIZE, SIZE)
+    hole[16:48, 16:48] = 1
+    conditions = tuple(pack.vc_core.tasks.inpaint_sources(video, hole))
+    images = run_node(pack, toy, 41, conditions)[0]
+    assert images.shape == (41, SIZE, SIZE, 3)
+    assert [n for n in drawn if n] == [1, 17, 12, 12]  # (the size check plans no conditions: 0 rows)
