@@ -1,7 +1,7 @@
-"""VideoCanvas Long Video on the bundled toy model (64x64, 17-frame windows overlapping by 5, 20 steps,
-cfg 1, null prompt): seams, drift and peak memory.
+"""VideoCanvas Long Video on the bundled toy model (64x64, 17-frame windows overlapping by 5 or 1, 20
+steps, cfg 1, null prompt): seams, drift, sampling cost and peak memory.
 
-    nice -n 10 .host/venv/bin/python -m benchmarks.long_video [--windows 25] [--out benchmarks/results]
+    nice -n 10 .host/venv/bin/python -m benchmarks.long_video [--frames 305] [--skip-memory] [--out DIR]
 
 Definitions (pixels in 0..255, frames as the node outputs them):
 - flicker: mean absolute difference between consecutive frames. Boundary pairs are (f-1, f) for f the
@@ -10,7 +10,9 @@ Definitions (pixels in 0..255, frames as the node outputs them):
   above inside flicker (and boundary PSNR below inside PSNR).
 - drift over the windows: per window, the mean colour (RGB) and the standard deviation of the frames it
   adds, as differences from window 0; and carried fidelity: the PSNR between the frames a window was
-  given (the last `overlap` frames of the window before) and what it generated at those frames.
+  given (the output's last `overlap` frames before it) and what it generated at those frames.
+- sampling cost: see cost(); a window pays for its overlap twice, as condition frames and as its own
+  copies of them.
 - memory: the resident set size (RSS) of a fresh process that loads ComfyUI, the pack and the toy
   model and generates 101 or 1001 frames, per task (text-to-video; inpainting, a condition on every
   frame; a camera move, one every 4th) and output mode: before the node runs (the task's input, e.g.
@@ -64,11 +66,12 @@ def _setup():
     return pack, model, vae
 
 
-def _run(pack, model, vae, total, output="images", conditions=None, seed=0, steps=STEPS, joins="fade"):
+def _run(pack, model, vae, total, output="images", conditions=None, seed=0, steps=STEPS, joins="fade",
+         overlap=OVERLAP):
     node = pack.vc_nodes.long_video.VideoCanvasLongVideo
     null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
     canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
-    return node.execute(model, null, null, vae, canvas, WINDOW, OVERLAP, seed, steps, 1.0, "euler",
+    return node.execute(model, null, null, vae, canvas, WINDOW, overlap, seed, steps, 1.0, "euler",
                         "simple", output, conditions, joins).result
 
 
@@ -126,11 +129,9 @@ def memory_worker(total: int, output: str, task: str = "text-to-video") -> dict:
             "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def seams(pack, model, vae, windows: int, keyframes: bool, joins: str = "fade") -> dict:
+def seams(pack, model, vae, total: int, keyframes: bool, joins: str = "fade", overlap: int = OVERLAP) -> dict:
     from benchmarks.evaluate import psnr
 
-    total = WINDOW + (windows - 1) * (WINDOW - OVERLAP)
-    total -= (total - 1) % 4  # a canvas length is 4k+1
     tails = []
     lv = pack.vc_nodes.long_video
     original = lv._to_uint8
@@ -150,10 +151,10 @@ def seams(pack, model, vae, windows: int, keyframes: bool, joins: str = "fade") 
                            for f in range(0, total, 100))
     lv._to_uint8 = record
     try:
-        images, _ = _run(pack, model, vae, total, "images", conditions, joins=joins)
+        images, _ = _run(pack, model, vae, total, "images", conditions, joins=joins, overlap=overlap)
     finally:
         lv._to_uint8 = original
-    wins = pack.vc_core.windows.plan_windows(total, WINDOW, OVERLAP)
+    wins = pack.vc_core.windows.plan_windows(total, WINDOW, overlap)
     px = images.mul(255).round()
     diffs = (px[1:] - px[:-1]).abs().mean(dim=(1, 2, 3))  # pair (f-1, f) at index f-1
     pair_psnr = torch.tensor([psnr(images[f], images[f - 1]) for f in range(1, total)])
@@ -172,12 +173,13 @@ def seams(pack, model, vae, windows: int, keyframes: bool, joins: str = "fade") 
             torch.tensor(first["mean_rgb"])).abs().mean()), 2)
         stats["std_shift"] = round(stats["std"] - first["std"], 2)
         if i:
-            stats["carried_psnr_db"] = round(psnr(tails[i][:OVERLAP].float() / 255,
-                                                  tails[i - 1][-OVERLAP:].float() / 255), 2)
+            given = images[w.carried_frames.start:w.carried_frames.stop]  # what the window was given
+            stats["carried_psnr_db"] = round(psnr(tails[i][:overlap].float() / 255, given), 2)
         per_window.append(stats)
     carried = [w["carried_psnr_db"] for w in per_window[1:]]
     return {
-        "total": total, "windows": len(wins), "keyframes_every_100": keyframes, "joins": joins,
+        "total": total, "windows": len(wins), "overlap": overlap, "keyframes_every_100": keyframes,
+        "joins": joins,
         "flicker_boundary": round(float(diffs[boundary].mean()), 2),
         "flicker_inside": round(float(diffs[inside].mean()), 2),
         "psnr_consecutive_boundary_db": round(float(pair_psnr[boundary].mean()), 2),
@@ -190,23 +192,133 @@ def seams(pack, model, vae, windows: int, keyframes: bool, joins: str = "fade") 
     }
 
 
-def render(results: dict) -> str:
+def vae_round_trips(pack, vae, hops: int) -> dict:
+    """What the VAE alone does to a frame passed through it `hops` times as a carried frame is (encoded
+    on its own as one image, decoded, rounded to 8 bits): mean RGB shift from the start (0..255)
+    after 1, 5, 20 and `hops` trips. A long video makes one such trip per window."""
+    from toy_models.procedural import SceneSpec, generate_clip
+
+    x = generate_clip(1_000_511, SceneSpec(17, SIZE, SIZE))[8:9].float()
+    start = x.mul(255).mean(dim=(0, 1, 2))
+    out = {}
+    for i in range(1, hops + 1):
+        with torch.no_grad():
+            x = vae.decode(vae.encode(x[..., :3])).reshape(-1, SIZE, SIZE, 3)[:1]
+        x = x.clamp(0, 1).mul(255).round().div(255)
+        if i in (1, 5, 20, hops):
+            shift = x.mul(255).mean(dim=(0, 1, 2)) - start
+            out[str(i)] = {"mean_rgb_shift": round(float(shift.abs().mean()), 2),
+                           "per_channel": [round(float(v), 1) for v in shift]}
+    return out
+
+
+COST_STEPS = 4
+
+
+def cost(pack, model, vae, total: int, overlaps=(OVERLAP, 1), rounds: int = 3) -> dict:
+    """Sampling cost of Long Video (17-frame windows, each overlap) against one VideoCanvas Sampler
+    pass over all `total` frames (text-to-video, COST_STEPS steps): the seconds spent inside ComfyUI's
+    sampler (comfy.sample.sample, every window's run summed) and in VAE decoding, interleaved round by
+    round, medians; and the transformer tokens per step each way (a window's latent frames plus one
+    latent frame per carried condition frame, summed over the windows, against the one pass's)."""
+    import statistics
+
+    import comfy.sample
+    import nodes as comfy_nodes
+
+    lat = pack.vc_core.timing.latent_length
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
+    spent = {"sampling": 0.0}
+    real = comfy.sample.sample
+
+    def timed_sample(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent["sampling"] += time.perf_counter() - t0
+
+    def one_pass():
+        latent = pack.vc_nodes.sampling.VideoCanvasSampler.execute(
+            model, null, null, vae, canvas, 1, 0, COST_STEPS, 1.0, "euler", "simple", 1.0, None).result[0]
+        return comfy_nodes.VAEDecode().decode(vae, latent)[0]
+
+    runs = {"one pass": one_pass}
+    for overlap in overlaps:
+        runs[f"overlap {overlap}"] = (lambda o=overlap: _run(pack, model, vae, total, steps=COST_STEPS,
+                                                              overlap=o))
+    times = {name: {"sampling": [], "total": []} for name in runs}
+    comfy.sample.sample = timed_sample
+    try:
+        for _ in range(rounds):
+            for name, fn in runs.items():
+                spent["sampling"] = 0.0
+                t0 = time.perf_counter()
+                fn()
+                times[name]["total"].append(time.perf_counter() - t0)
+                times[name]["sampling"].append(spent["sampling"])
+    finally:
+        comfy.sample.sample = real
+    med = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in times.items()}
+    base = med["one pass"]
+    out = {"total": total, "steps": COST_STEPS, "rounds": rounds,
+           "one_pass_sampling_s": round(base["sampling"], 2), "one_pass_total_s": round(base["total"], 2),
+           "one_pass_latent_frames": lat(total, 4), "windows": []}
+    for overlap in overlaps:
+        wins = pack.vc_core.windows.plan_windows(total, WINDOW, overlap)
+        frames = sum(lat(WINDOW, 4) + w.carried for w in wins)
+        # the overlap is paid twice: its frames as conditions and the window's own copies of them
+        overlap_frames = sum(w.carried + lat(w.carried, 4) for w in wins if w.carried)
+        m = med[f"overlap {overlap}"]
+        out["windows"].append({
+            "overlap": overlap, "windows": len(wins), "latent_frames": frames,
+            "token_ratio": round(frames / lat(total, 4), 2),
+            "overlap_share": round(overlap_frames / frames, 2), "sampling_s": round(m["sampling"], 2),
+            "sampling_ratio": round(m["sampling"] / base["sampling"], 2), "total_s": round(m["total"], 2),
+            "total_ratio": round(m["total"] / base["total"], 2)})
+    return out
+
+
+def render(results: dict, command: str) -> str:
     lines = ["# Long video on the toy model", "",
-             f"`python -m benchmarks.long_video` (CPU, {WINDOW}-frame windows overlapping by {OVERLAP}, "
-             f"{STEPS} steps, cfg 1, null prompt, seed 0; definitions in the script's docstring).", "",
+             f"`{command}` (CPU, {WINDOW}-frame windows, {STEPS} steps, cfg 1, null prompt, seed 0; "
+             f"definitions in the script's docstring).", "",
              "## Seams and drift", "",
-             "| run | joins | frames | windows | flicker boundary / inside | consecutive PSNR boundary / "
-             "inside (dB) | carried PSNR first / last 5 windows (dB) | last window vs first: mean RGB shift, "
-             "std shift |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| run | overlap | joins | frames | windows | flicker boundary / inside | consecutive PSNR "
+             "boundary / inside (dB) | carried PSNR first / last 5 windows (dB) | last window vs first: "
+             "mean RGB shift, std shift |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in results["seams"]:
         name = "keyframe every 100 frames" if s["keyframes_every_100"] else "text-to-video"
-        lines.append(f"| {name} | {s.get('joins', 'as sampled')} | {s['total']} | {s['windows']} | "
+        lines.append(f"| {name} | {s['overlap']} | {s['joins']} | {s['total']} | {s['windows']} | "
                      f"{s['flicker_boundary']} / "
                      f"{s['flicker_inside']} | {s['psnr_consecutive_boundary_db']} / "
                      f"{s['psnr_consecutive_inside_db']} | {s['carried_psnr_db_first_5_windows']} / "
                      f"{s['carried_psnr_db_last_5_windows']} | {s['mean_rgb_shift_last_window']}, "
                      f"{s['std_shift_last_window']} |")
+    trips = results.get("vae_round_trips")
+    if trips:
+        after = ", ".join(f"{k} trips {v['mean_rgb_shift']} (R, G, B {v['per_channel']})"
+                          for k, v in trips.items())
+        lines += ["", "The VAE alone, a frame encoded on its own and decoded, 8 bits, again and again (one "
+                  f"trip per window): mean RGB shift from the start after {after}."]
+    c = results.get("cost")
+    if c:
+        lines += ["", "## Sampling cost", "",
+                  f"Text-to-video, {c['total']} frames, {c['steps']} steps, medians of {c['rounds']} "
+                  f"interleaved rounds. One pass: VideoCanvas Sampler over all {c['total']} frames "
+                  f"({c['one_pass_latent_frames']} latent frames): {c['one_pass_sampling_s']} s in the "
+                  f"sampler, {c['one_pass_total_s']} s with VAEDecode.", "",
+                  "| overlap | windows | latent frames per step (all windows) | tokens vs one pass | "
+                  "overlap's share of them | sampler s | vs one pass | with decoding s | vs one pass |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for w in c["windows"]:
+            lines.append(f"| {w['overlap']} | {w['windows']} | {w['latent_frames']} | {w['token_ratio']}x | "
+                         f"{w['overlap_share']} | {w['sampling_s']} | {w['sampling_ratio']}x | "
+                         f"{w['total_s']} | {w['total_ratio']}x |")
+    if not results["memory"]:
+        return "\n".join(lines) + "\n"
     lines += ["", "## Peak memory", "",
               f"{MEMORY_STEPS} steps a window (memory does not depend on the steps).", "",
               "| task | frames | output | windows | s | RSS before (MiB) | peak while windows run | "
@@ -222,18 +334,28 @@ def render(results: dict) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--windows", type=int, default=25)
+    ap.add_argument("--frames", type=int, default=305, help="length of the seam and cost runs (4k+1)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--memory-worker", nargs=3, metavar=("TOTAL", "OUTPUT", "TASK"), help=argparse.SUPPRESS)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--cost-rounds", type=int, default=3)
     args = ap.parse_args()
     if args.memory_worker:
         total, output, task = args.memory_worker
         print(json.dumps(memory_worker(int(total), output.replace("_", " "), task.replace("_", " "))))
         return 0
     pack, model, vae = _setup()
-    results = {"seams": [seams(pack, model, vae, args.windows, kf, joins) for kf in (False, True)
-                         for joins in ("as sampled", "fade")], "memory": []}
+    # the overlap of 5 with both joins, then an overlap of 1 (the cheapest carry) with fade
+    variants = [(OVERLAP, "as sampled"), (OVERLAP, "fade"), (1, "fade")]
+    results = {"seams": [], "memory": []}
+    for keyframes in (False, True):
+        for overlap, joins in variants:
+            results["seams"].append(seams(pack, model, vae, args.frames, keyframes, joins, overlap))
+            print(json.dumps({k: v for k, v in results["seams"][-1].items() if k != "per_window"}),
+                  flush=True)
+    results["vae_round_trips"] = vae_round_trips(pack, vae, results["seams"][0]["windows"] - 1)
+    results["cost"] = cost(pack, model, vae, args.frames, rounds=args.cost_rounds)
+    print(json.dumps(results["cost"]), flush=True)
     if not args.skip_memory:
         runs = itertools.product(MEMORY_TASKS, (101, 1001), ("images", "stream to file"))
         for task, total, output in runs:
@@ -245,9 +367,10 @@ def main() -> int:
             print(json.dumps(results["memory"][-1]), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "long_video.json").write_text(json.dumps(results, indent=1) + "\n")
-    (out / "long_video.md").write_text(render(results))
-    print(render(results))
+    command = "python -m benchmarks.long_video " + " ".join(sys.argv[1:])
+    (out / f"long_video_{args.frames}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"long_video_{args.frames}.md").write_text(render(results, command))
+    print(render(results, command))
     return 0
 
 
