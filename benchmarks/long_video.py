@@ -129,6 +129,46 @@ def memory_worker(total: int, output: str, task: str = "text-to-video") -> dict:
             "ru_maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def keyframe_conditions(pack, total: int):
+    """The same procedural frame as a condition at frames 0, 100, 200, ..."""
+    from toy_models.procedural import SceneSpec, generate_clip
+
+    plan = pack.vc_core.plan
+    clip = generate_clip(1_000_511, SceneSpec(17, SIZE, SIZE))
+    return tuple(plan.ConditionSource(plan.Patch(clip[8]), frames=f) for f in range(0, total, 100))
+
+
+def _metrics(images: torch.Tensor, boundary: list[int], segments: list[range]) -> dict:
+    """Flicker and consecutive PSNR over the pairs (f-1, f) for f in `boundary` vs every other pair,
+    and per segment (the frames a chained window adds) its mean colour and contrast as shifts from
+    the first segment's."""
+    from benchmarks.evaluate import psnr
+
+    total = int(images.shape[0])
+    px = images.mul(255).round()
+    diffs = (px[1:] - px[:-1]).abs().mean(dim=(1, 2, 3))  # pair (f-1, f) at index f-1
+    pair_psnr = torch.tensor([psnr(images[f], images[f - 1]) for f in range(1, total)])
+    at = torch.tensor([f - 1 for f in boundary])
+    inside = torch.ones(total - 1, dtype=torch.bool)
+    inside[at] = False
+    per_segment, first = [], None
+    for seg in segments:
+        new = px[seg.start:seg.stop]
+        stats = {"mean_rgb": [round(float(v), 2) for v in new.mean(dim=(0, 1, 2))],
+                 "std": round(float(new.std()), 2)}
+        first = first or stats
+        stats["mean_rgb_shift"] = round(float(torch.tensor(stats["mean_rgb"]).sub(
+            torch.tensor(first["mean_rgb"])).abs().mean()), 2)
+        stats["std_shift"] = round(stats["std"] - first["std"], 2)
+        per_segment.append(stats)
+    return {"flicker_boundary": round(float(diffs[at].mean()), 2),
+            "flicker_inside": round(float(diffs[inside].mean()), 2),
+            "psnr_consecutive_boundary_db": round(float(pair_psnr[at].mean()), 2),
+            "psnr_consecutive_inside_db": round(float(pair_psnr[inside].mean()), 2),
+            "mean_rgb_shift_last_window": per_segment[-1]["mean_rgb_shift"],
+            "std_shift_last_window": per_segment[-1]["std_shift"], "per_window": per_segment}
+
+
 def seams(pack, model, vae, total: int, keyframes: bool, joins: str = "fade", overlap: int = OVERLAP) -> dict:
     from benchmarks.evaluate import psnr
 
@@ -141,55 +181,66 @@ def seams(pack, model, vae, total: int, keyframes: bool, joins: str = "fade", ov
         tails.append(out)
         return out
 
-    conditions = None
-    if keyframes:
-        from toy_models.procedural import SceneSpec, generate_clip
-
-        plan = pack.vc_core.plan
-        clip = generate_clip(1_000_511, SceneSpec(17, SIZE, SIZE))
-        conditions = tuple(plan.ConditionSource(plan.Patch(clip[8]), frames=f)
-                           for f in range(0, total, 100))
+    conditions = keyframe_conditions(pack, total) if keyframes else None
     lv._to_uint8 = record
     try:
         images, _ = _run(pack, model, vae, total, "images", conditions, joins=joins, overlap=overlap)
     finally:
         lv._to_uint8 = original
     wins = pack.vc_core.windows.plan_windows(total, WINDOW, overlap)
-    px = images.mul(255).round()
-    diffs = (px[1:] - px[:-1]).abs().mean(dim=(1, 2, 3))  # pair (f-1, f) at index f-1
-    pair_psnr = torch.tensor([psnr(images[f], images[f - 1]) for f in range(1, total)])
-    boundary = torch.tensor([w.new_frames.start - 1 for w in wins[1:]])
-    inside = torch.ones(total - 1, dtype=torch.bool)
-    inside[boundary] = False
-    per_window = []
-    first = None
-    for i, w in enumerate(wins):
-        new = px[w.new_frames.start:w.new_frames.stop]
-        stats = {"mean_rgb": [round(float(v), 2) for v in new.mean(dim=(0, 1, 2))],
-                 "std": round(float(new.std()), 2)}
-        if first is None:
-            first = stats
-        stats["mean_rgb_shift"] = round(float(torch.tensor(stats["mean_rgb"]).sub(
-            torch.tensor(first["mean_rgb"])).abs().mean()), 2)
-        stats["std_shift"] = round(stats["std"] - first["std"], 2)
-        if i:
-            given = images[w.carried_frames.start:w.carried_frames.stop]  # what the window was given
-            stats["carried_psnr_db"] = round(psnr(tails[i][:overlap].float() / 255, given), 2)
-        per_window.append(stats)
-    carried = [w["carried_psnr_db"] for w in per_window[1:]]
-    return {
-        "total": total, "windows": len(wins), "overlap": overlap, "keyframes_every_100": keyframes,
-        "joins": joins,
-        "flicker_boundary": round(float(diffs[boundary].mean()), 2),
-        "flicker_inside": round(float(diffs[inside].mean()), 2),
-        "psnr_consecutive_boundary_db": round(float(pair_psnr[boundary].mean()), 2),
-        "psnr_consecutive_inside_db": round(float(pair_psnr[inside].mean()), 2),
-        "carried_psnr_db_first_5_windows": round(sum(carried[:5]) / len(carried[:5]), 2),
-        "carried_psnr_db_last_5_windows": round(sum(carried[-5:]) / len(carried[-5:]), 2),
-        "mean_rgb_shift_last_window": per_window[-1]["mean_rgb_shift"],
-        "std_shift_last_window": per_window[-1]["std_shift"],
-        "per_window": per_window,
-    }
+    out = {"total": total, "windows": len(wins), "overlap": overlap, "keyframes_every_100": keyframes,
+           "joins": joins, **_metrics(images, [w.new_frames.start for w in wins[1:]],
+                                      [w.new_frames for w in wins])}
+    carried = [round(psnr(tails[i][:overlap].float() / 255,  # vs what the window was given
+                          images[w.carried_frames.start:w.carried_frames.stop]), 2)
+               for i, w in enumerate(wins) if i]
+    for stats, value in zip(out["per_window"][1:], carried, strict=True):
+        stats["carried_psnr_db"] = value
+    out["carried_psnr_db_first_5_windows"] = round(sum(carried[:5]) / len(carried[:5]), 2)
+    out["carried_psnr_db_last_5_windows"] = round(sum(carried[-5:]) / len(carried[-5:]), 2)
+    return out
+
+
+def context_windows(pack, model, vae, total: int, keyframes: bool, length: int = 5, overlap: int = 2,
+                    schedule: str = "standard_static") -> dict:
+    """The other lever: ComfyUI's own context windows (ContextWindowsManual, `length` latent frames
+    overlapping by `overlap`, pyramid fusion) under one VideoCanvas Sampler run over all `total`
+    frames, decoded once. Windows are denoised together at every step and blended, so nothing is
+    carried and no frame makes a VAE round trip. Seams are measured at the first and last frames of
+    each window (where its weight starts and ends), drift over the same segments as Long Video's
+    windows; the sampler's seconds against one pass over the same frames."""
+    import inspect
+
+    import comfyui_version
+    import nodes as comfy_nodes
+    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
+
+    given = {"model": model, "context_length": length, "context_overlap": overlap,
+             "context_schedule": schedule, "context_stride": 1, "closed_loop": False,
+             "fuse_method": "pyramid", "dim": 2, "freenoise": False}
+    names = inspect.signature(ContextWindowsManualNode.execute).parameters
+    windowed = ContextWindowsManualNode.execute(**{k: v for k, v in given.items() if k in names})[0]
+    null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
+    canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
+    conditions = keyframe_conditions(pack, total) if keyframes else None
+    seconds = {}
+    for name, m in (("one pass", model), ("context windows", windowed)):
+        t0 = time.perf_counter()
+        latent = pack.vc_nodes.sampling.VideoCanvasSampler.execute(
+            m, null, null, vae, canvas, 1, 0, STEPS, 1.0, "euler", "simple", 1.0, conditions).result[0]
+        seconds[name] = time.perf_counter() - t0
+    images = comfy_nodes.VAEDecode().decode(vae, latent)[0][..., :3].clamp(0, 1)
+    latents = pack.vc_core.timing.latent_length(total, 4)
+    handler = windowed.model_options["context_handler"]
+    windows = [w.index_list for w in handler.get_context_windows(None, torch.empty(1, 1, latents), {})]
+    edges = sorted({max(1, 4 * w[0] - 3) for w in windows[1:]} | {4 * w[-1] + 1 for w in windows[:-1]})
+    segments = [w.new_frames for w in pack.vc_core.windows.plan_windows(total, WINDOW, OVERLAP)]
+    return {"total": total, "keyframes_every_100": keyframes, "context_length": length,
+            "context_overlap": overlap, "schedule": schedule, "windows": len(windows),
+            "latent_frames_per_step": sum(len(w) for w in windows), "one_pass_latent_frames": latents,
+            "sampler_s": round(seconds["context windows"], 2),
+            "one_pass_sampler_s": round(seconds["one pass"], 2),
+            "comfyui": comfyui_version.__version__, **_metrics(images, edges, segments)}
 
 
 def vae_round_trips(pack, vae, hops: int) -> dict:
@@ -332,6 +383,27 @@ def render(results: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_context_windows(runs: list[dict], command: str) -> str:
+    r0 = runs[0]
+    lines = ["# Long video through ComfyUI's context windows, on the toy model", "",
+             f"`{command}` (ComfyUI {r0['comfyui']}, CPU; VideoCanvas Sampler over all {r0['total']} frames "
+             f"with ContextWindowsManual: {r0['context_length']} latent frames overlapping by "
+             f"{r0['context_overlap']}, {r0['schedule']}, pyramid fusion; {STEPS} steps, cfg 1, null prompt, "
+             f"seed 0; decoded once). Seams at each window's first and last frames; drift over the "
+             f"segments Long Video's {WINDOW}-frame windows overlapping by {OVERLAP} add.", "",
+             "| run | windows | flicker at window edges / elsewhere | consecutive PSNR edges / elsewhere "
+             "(dB) | last segment vs first: mean RGB shift, std shift | latent frames per step (one pass) | "
+             "sampler s (one pass) |", "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        name = "keyframe every 100 frames" if r["keyframes_every_100"] else "text-to-video"
+        lines.append(f"| {name} | {r['windows']} | {r['flicker_boundary']} / {r['flicker_inside']} | "
+                     f"{r['psnr_consecutive_boundary_db']} / {r['psnr_consecutive_inside_db']} | "
+                     f"{r['mean_rgb_shift_last_window']}, {r['std_shift_last_window']} | "
+                     f"{r['latent_frames_per_step']} ({r['one_pass_latent_frames']}) | {r['sampler_s']} "
+                     f"({r['one_pass_sampler_s']}) |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--frames", type=int, default=305, help="length of the seam and cost runs (4k+1)")
@@ -339,12 +411,25 @@ def main() -> int:
     ap.add_argument("--memory-worker", nargs=3, metavar=("TOTAL", "OUTPUT", "TASK"), help=argparse.SUPPRESS)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--cost-rounds", type=int, default=3)
+    ap.add_argument("--context-windows", action="store_true",
+                    help="only the context-windows lever (a ComfyUI whose context windows carry VideoCanvas "
+                         "conditions: VIDEOCANVAS_HOST=0.33.0 with that host's python)")
     args = ap.parse_args()
     if args.memory_worker:
         total, output, task = args.memory_worker
         print(json.dumps(memory_worker(int(total), output.replace("_", " "), task.replace("_", " "))))
         return 0
     pack, model, vae = _setup()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.long_video " + " ".join(sys.argv[1:])
+    if args.context_windows:
+        runs = [context_windows(pack, model, vae, args.frames, kf) for kf in (False, True)]
+        name = out / f"long_video_context_windows_{args.frames}"
+        name.with_suffix(".json").write_text(json.dumps(runs, indent=1) + "\n")
+        name.with_suffix(".md").write_text(render_context_windows(runs, command))
+        print(render_context_windows(runs, command))
+        return 0
     # the overlap of 5 with both joins, then an overlap of 1 (the cheapest carry) with fade
     variants = [(OVERLAP, "as sampled"), (OVERLAP, "fade"), (1, "fade")]
     results = {"seams": [], "memory": []}
@@ -365,9 +450,6 @@ def main() -> int:
                                   env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"})
             results["memory"].append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(json.dumps(results["memory"][-1]), flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    command = "python -m benchmarks.long_video " + " ".join(sys.argv[1:])
     (out / f"long_video_{args.frames}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out / f"long_video_{args.frames}.md").write_text(render(results, command))
     print(render(results, command))

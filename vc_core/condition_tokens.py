@@ -23,7 +23,7 @@ kernel is passed in (the node pack passes ComfyUI's `optimized_attention`), PyTo
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -112,10 +112,19 @@ class Footprint:
                                       f"with one square stride")
         s = hh // h
         held = (masks.detach().float().cpu() > 0).reshape(k, h, s, w, s).any(dim=4).any(dim=2)
+        return Footprint.from_held(held)
+
+    @staticmethod
+    def from_held(held: torch.Tensor) -> Footprint:
+        """From [K, h, w] booleans (what tensor() returns)."""
         flat = held.reshape(-1).to(torch.uint8)
         flat = torch.cat([flat, flat.new_zeros(-flat.numel() % 8)]).reshape(-1, 8)
         packed = (flat * (1 << torch.arange(8, dtype=torch.uint8))).sum(1, dtype=torch.uint8)
-        return Footprint((k, h, w), bytes(packed.tolist()))
+        return Footprint(tuple(int(v) for v in held.shape), bytes(packed.tolist()))
+
+    def rows(self, rows: Sequence[int]) -> Footprint:
+        """The footprint of some conditions only (those a context window sees), in the order given."""
+        return Footprint.from_held(self.tensor()[list(rows)])
 
     def tensor(self) -> torch.Tensor:
         """[K, h, w] bool."""

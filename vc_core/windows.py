@@ -28,7 +28,7 @@ from .timing import WAN_TEMPORAL_STRIDE, TimingError, check_length
 MAX_WINDOWS = 512
 
 __all__ = ["MAX_WINDOWS", "WindowError", "Window", "window_starts", "plan_windows", "window_plan",
-           "window_seed", "fade_join"]
+           "window_seed", "fade_join", "context_window_conditions"]
 
 
 class WindowError(PlanError):
@@ -180,3 +180,25 @@ def fade_join(new: torch.Tensor, generated: torch.Tensor, kept: torch.Tensor, le
     weights = (1 - torch.arange(len(new), dtype=torch.float32) / length).clamp_min(0).view(-1, 1, 1, 1)
     residual = kept.float() - generated.float()
     return (new.float() + weights * residual).round().clamp(0, 255).to(torch.uint8)
+
+
+def context_window_conditions(frames: Sequence[int], slots: Sequence[int],
+                              stride: int = WAN_TEMPORAL_STRIDE) -> tuple[list[int], list[int]]:
+    """The conditions one window of ComfyUI's context windows sees, and where, when the whole video is
+    denoised window by window at every step (not chained: no frame is carried). slots: the whole
+    video's latent frame at each of the window's latent frames, in order (ComfyUI's index list, with
+    its anchor frame first where it prepends one). A condition at pixel frame f sits at latent
+    position f / stride, on latent frame k = f // stride or between k and k + 1: the window sees it
+    when it holds k (and k + 1 right after it, for a frame between), at window pixel frame
+    stride * j + f % stride, j the place of k in the window. Every RoPE position policy shifts with
+    it: f / stride, ceil(f / stride) and f all move by j - k latent frames. Returns (the rows of
+    `frames` the window sees, their window-relative pixel frames)."""
+    rows, local = [], []
+    for i, f in enumerate(frames):
+        k, r = divmod(int(f), stride)
+        for j, slot in enumerate(slots):
+            if slot == k and (r == 0 or (j + 1 < len(slots) and slots[j + 1] == k + 1)):
+                rows.append(i)
+                local.append(stride * j + r)
+                break
+    return rows, local

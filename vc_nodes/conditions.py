@@ -38,6 +38,9 @@ class ConditionTiming(NamedTuple):
     footprint: Footprint | None = None  # where the canvases hold patch pixels (sparse tokens)
     # conditions without a time (their origins): latent frames ahead of the video (Wan VACE)
     references: tuple[str, ...] = ()
+    # under ComfyUI's context windows: which of the whole video's conditions one window sees
+    # (context_windows.resize_for_window); frames etc. are then that window's
+    window_rows: tuple[int, ...] | None = None
 
 
 _NOT_PATCHED = ("VideoCanvas conditions reached a model that was not patched for them, so they "

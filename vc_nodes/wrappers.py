@@ -33,6 +33,7 @@ from ..vc_core.paradigms import (
     PatchOptions,
 )
 from ..vc_core.wan_forward import ConditionLatents
+from . import context_windows
 from .conditions import check_latent_matches_plan, latent_geometry
 from .encode import DeferredEncoding
 from .hook_state import hooks_in_force
@@ -170,10 +171,9 @@ def accept_conditions(executor, *args, **kwargs):
     shape = tuple(noise.shape)
     entries = [c for group in (getattr(guider, "conds", None) or {}).values() for c in group
                if (c.get("model_conds") or {}).get(COND_TIMING) is not None]
-    if entries and (guider.model_options or {}).get("context_handler") is not None:
-        raise ValueError("VideoCanvas conditions cannot be combined with context windows (the "
-                         "Context Windows node): each window would need its own condition positions. "
-                         "Remove the context windows, or sample the whole length at once")
+    handler = (guider.model_options or {}).get("context_handler")
+    if entries and handler is not None:  # each window its own conditions, or refused by name
+        context_windows.accept(handler, paradigm, entries)
     for c in entries:  # references (conditions without a time) only where the model has their slot
         try:
             PARADIGMS[paradigm].check_references(c["model_conds"][COND_TIMING].cond.references,

@@ -13,7 +13,7 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
-from helpers import Recorder, assert_same_calls, load, recorded_ksampler
+from helpers import Recorder, assert_same_calls, load, recorded_ksampler, windowed
 from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
@@ -320,3 +320,31 @@ def test_long_video_runs_an_image_to_video_model_with_each_window_s_conditions_a
     assert len(rec.calls) == 2  # one step, cfg 1: one call per window
     for call in rec.calls:  # frame 0 of each window is known: the first frame, then the carried one
         assert call["x"][0, 16:20, 0].eq(1).all() and call["x"][0, 16:20, 1:].eq(0).all()
+
+
+def test_under_context_windows_first_and_last_frames_equal_native_first_last_frame_to_video(n, i2v, vae):
+    """ComfyUI's context windows (ContextWindowsManual: 2 latent frames, overlap 1, on the 3 latent
+    frames) on both paths: the pack's channels are the model's own by then and ComfyUI slices them per
+    window, so every call and the sampled latent are WanFirstLastFrameToVideo's under the same windows
+    (ComfyUI 0.7 on; 0.3.75 slices neither, and refuses by name)."""
+    import comfy.context_windows as cw
+    from comfy_extras.nodes_wan import WanFirstLastFrameToVideo
+
+    first, last, cvo = image(4), image(5), clip_vision(i2v)
+    conds = full_frame_conditions(n, [("0", first), ("-1", last)])
+    patched = n.rope_interpolator.VideoCanvasRoPEInterpolator.execute(i2v, "interpolate", "in_context")[0]
+    ours_pos, ours_neg, ours_latent, _, _ = n.sampling.VideoCanvasConditioning.execute(
+        prompt(1), prompt(2), vae, canvas(n), 1, conds, cvo)
+    if not hasattr(getattr(cw, "IndexListCallbacks", None), "RESIZE_COND_ITEM"):
+        # 0.3.75 slices neither (natively its concat channels meet the window's latent and fail)
+        with pytest.raises(ValueError, match=r"context windows .*ComfyUI 0\.7 or newer can"):
+            native_run(windowed(patched, length=2, overlap=1), ours_pos, ours_neg, ours_latent)
+        return
+    pos, neg, latent = WanFirstLastFrameToVideo.execute(prompt(1), prompt(2), vae, W, H, LENGTH, 1,
+                                                        start_image=first, end_image=last,
+                                                        clip_vision_start_image=cvo)
+    native, native_calls = native_run(windowed(i2v, length=2, overlap=1), pos, neg, latent)
+    assert native_calls[0]["x"].shape[2] < F  # windows, not the whole latent
+    latent, calls = native_run(windowed(patched, length=2, overlap=1), ours_pos, ours_neg, ours_latent)
+    assert torch.equal(latent, native)
+    assert_same_calls(calls, native_calls)

@@ -240,3 +240,36 @@ def test_timed_conditions_draw_rows_in_the_order_asked():
     some, some_masks = timed.render([40, 3, 3, 17])
     assert torch.equal(some, canvases[[40, 3, 3, 17]]) and torch.equal(some_masks, masks[[40, 3, 3, 17]])
     assert timed.render([])[0].shape == (0, 32, 48, 3)
+
+
+# --- ComfyUI's context windows: which conditions a window sees, at which of its frames ------------
+
+def test_a_context_window_sees_the_conditions_on_its_latent_frames_at_its_own_frames():
+    from vc_core.windows import context_window_conditions
+
+    # conditions at pixel frames 0, 13 (between latents 3 and 4), 16 (latent 4), 20, 30, 32
+    frames = [0, 13, 16, 20, 30, 32]
+    # window of latent frames 3..7: frame 13 -> 4*0 + 1, 16 -> 4, 20 -> 8, 30 -> 4*4 + 2 (7.5 needs
+    # latent 8: not in the window), 32 -> latent 8: not in the window
+    assert context_window_conditions(frames, [3, 4, 5, 6, 7]) == ([1, 2, 3], [1, 4, 8])
+    assert context_window_conditions(frames, [0, 1, 2, 3]) == ([0], [0])  # 13 needs latent 4 too
+    assert context_window_conditions(frames, [4, 5, 6, 7, 8]) == ([2, 3, 4, 5], [0, 4, 14, 16])
+    # ComfyUI 0.33's anchor frame first (the frame before the window): every place moves by one
+    assert context_window_conditions(frames, [2, 3, 4, 5, 6, 7]) == ([1, 2, 3], [5, 8, 12])
+    # a looped window wraps (latents 7, 8, 0, 1): 30 sits between 7 and 8, 32 on 8, 0 on 0; nothing
+    # sits between 8 and 0
+    assert context_window_conditions(frames, [7, 8, 0, 1]) == ([0, 4, 5], [8, 2, 4])
+    assert context_window_conditions([5, 6], [1, 2], stride=4) == ([0, 1], [1, 2])
+    assert context_window_conditions([], [0, 1, 2]) == ([], [])
+
+
+def test_a_condition_two_windows_see_sits_at_the_same_place_of_the_video_in_both():
+    from vc_core.windows import context_window_conditions
+
+    for f in range(0, 33):
+        seen = []
+        for slots in ([0, 1, 2, 3, 4], [3, 4, 5, 6, 7], [4, 5, 6, 7, 8]):
+            rows, local = context_window_conditions([f], slots)
+            if rows:
+                seen.append(slots[0] * 4 + local[0])  # back on the whole video's pixel frames
+        assert seen and set(seen) == {f}, f  # every frame is in some window, always at f

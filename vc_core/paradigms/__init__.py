@@ -33,6 +33,7 @@ PARADIGMS: dict[str, Paradigm] = {p.PARADIGM.name: p.PARADIGM
 # channel_concat and a VACE model vace_control, decided by the model, not by this choice; an LTX-Video
 # model reads ltx_guides, or ltx_in_place where this choice is latent_replacement.
 TOKEN_PARADIGMS = ("in_context", "latent_replacement")
+IN_CONTEXT = in_context.PARADIGM.name
 CHANNEL_CONCAT = channel_concat.PARADIGM.name
 VACE_CONTROL = vace_control.PARADIGM.name
 LTX_GUIDES = ltx_guides.PARADIGM.name
@@ -46,5 +47,5 @@ def paradigm(name: str) -> Paradigm:
     return PARADIGMS[name]
 
 
-__all__ = ["CHANNEL_CONCAT", "LTX_GUIDES", "LTX_IN_PLACE", "PARADIGMS", "TOKEN_PARADIGMS", "VACE_CONTROL",
-           "Paradigm", "ParadigmError", "PatchOptions", "paradigm"]
+__all__ = ["CHANNEL_CONCAT", "IN_CONTEXT", "LTX_GUIDES", "LTX_IN_PLACE", "PARADIGMS", "TOKEN_PARADIGMS",
+           "VACE_CONTROL", "Paradigm", "ParadigmError", "PatchOptions", "paradigm"]
