@@ -234,7 +234,8 @@ def context_windows(pack, model, vae, total: int, keyframes: bool, length: int =
     if total <= 305:
         images = comfy_nodes.VAEDecode().decode(vae, latent)[0]
     else:  # at once, 1001 frames take more than 24 GiB with the toy VAE: ComfyUI's tiled decode
-        images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, 64, 0, DECODE_FRAMES, 16)[0]
+        with torch.inference_mode():  # as ComfyUI runs nodes: the sampled latent is an inference tensor
+            images = comfy_nodes.VAEDecodeTiled().decode(vae, latent, 64, 0, DECODE_FRAMES, 16)[0]
     images = images[..., :3].clamp(0, 1)
     latents = pack.vc_core.timing.latent_length(total, 4)
     handler = windowed.model_options["context_handler"]
