@@ -9,6 +9,9 @@
                                               sparse / cached condition tokens, its keys/values
                                               cache lives in the run's state (one per run)
 
+Under ComfyUI's context windows, each window's conditions are cut out for it by the handler's
+RESIZE_COND_ITEM callback, which accept_conditions installs (context_windows.py).
+
 Forward compatibility: every wrapper takes `*args, **kwargs` and passes on what it does not know.
 Inputs the VideoCanvas forward cannot honour are refused by name (see `_refuse_unhonoured`).
 """
