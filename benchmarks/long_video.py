@@ -211,17 +211,12 @@ def context_windows(pack, model, vae, total: int, keyframes: bool, length: int =
     windows; the sampler's seconds against one pass over the same frames. Past 305 frames the video
     is decoded by ComfyUI's VAEDecodeTiled (DECODE_FRAMES at a time): its tile joins count as
     "elsewhere"."""
-    import inspect
-
     import comfyui_version
     import nodes as comfy_nodes
-    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
 
-    given = {"model": model, "context_length": length, "context_overlap": overlap,
-             "context_schedule": schedule, "context_stride": 1, "closed_loop": False,
-             "fuse_method": "pyramid", "dim": 2, "freenoise": False}
-    names = inspect.signature(ContextWindowsManualNode.execute).parameters
-    windowed = ContextWindowsManualNode.execute(**{k: v for k, v in given.items() if k in names})[0]
+    from hostkit.inprocess import windowed as through_context_windows
+
+    windowed = through_context_windows(model, length, overlap, schedule)
     null = pack.vc_nodes.sampling.VideoCanvasNullPrompt.execute().result[0]
     canvas = pack.vc_nodes.types.Canvas(SIZE, SIZE, total, 16.0)
     conditions = keyframe_conditions(pack, total) if keyframes else None

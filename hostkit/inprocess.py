@@ -55,6 +55,20 @@ def load_comfy_with_pack() -> object:
     return sys.modules[str(link).replace(".", "_x_")]
 
 
+def windowed(model, length: int = 5, overlap: int = 2, schedule: str = "standard_static", stride: int = 1):
+    """The model through ComfyUI's ContextWindowsManual (latent frames on the time axis, dim 2, pyramid
+    fusion), with the node's own defaults for the inputs newer releases add (0.33.0's anchor frame)."""
+    import inspect
+
+    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
+
+    given = {"model": model, "context_length": length, "context_overlap": overlap,
+             "context_schedule": schedule, "context_stride": stride, "closed_loop": False,
+             "fuse_method": "pyramid", "dim": 2, "freenoise": False}
+    names = inspect.signature(ContextWindowsManualNode.execute).parameters
+    return ContextWindowsManualNode.execute(**{k: v for k, v in given.items() if k in names})[0]
+
+
 def _plain(value):
     if isinstance(value, Enum):
         return value.value

@@ -275,19 +275,3 @@ def masked_forward(wan, x_cat, t_cat, context, freqs, allowed):
         out = wan.forward_orig(x_cat, t_cat, context, freqs=freqs,
                                transformer_options={"optimized_attention_override": override})
     return out, recorded
-
-
-# --- ComfyUI's context windows ---------------------------------------------------------------------
-
-def windowed(model, length=5, overlap=2, schedule="standard_static", stride=1):
-    """The model through ComfyUI's ContextWindowsManual (latent frames on the time axis, dim 2),
-    with the host's defaults for the inputs newer releases add."""
-    import inspect
-
-    from comfy_extras.nodes_context_windows import ContextWindowsManualNode
-
-    given = {"model": model, "context_length": length, "context_overlap": overlap,
-             "context_schedule": schedule, "context_stride": stride, "closed_loop": False,
-             "fuse_method": "pyramid", "dim": 2, "freenoise": False}
-    names = inspect.signature(ContextWindowsManualNode.execute).parameters
-    return ContextWindowsManualNode.execute(**{k: v for k, v in given.items() if k in names})[0]

@@ -49,7 +49,7 @@ def accept(handler, paradigm: str, entries: list) -> None:
     # between two windows would be in none: true of the static schedule with an overlap; the
     # uniform ones shift their windows from step to step and leave such gaps (tested over ComfyUI's
     # schedules), and batched windows do not overlap.
-    static = getattr(cw, "ContextSchedules", None) and cw.ContextSchedules.STATIC_STANDARD
+    static = cw.ContextSchedules.STATIC_STANDARD  # (every ComfyUI with the callbacks has it)
     if schedule != static or handler.context_overlap < 1 or handler.context_stride != 1:
         raise _refuse(f"context_schedule must be {static!r} with context_overlap >= 1 and "
                       f"context_stride 1, so that every condition lies inside a window at every step "

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from helpers import recorded_ksampler, windowed
+from helpers import recorded_ksampler
+from hostkit.inprocess import windowed
 
 W, H, LENGTH = 48, 32, 33  # 9 latent frames
 FRAMES = "0, 13, 20, 32"   # 13: between latent frames 3 and 4; 32: the last latent frame

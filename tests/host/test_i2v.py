@@ -13,7 +13,8 @@ partial through the mask's spatial extent, as known as their strength says.
 import pytest
 import torch
 
-from helpers import Recorder, assert_same_calls, load, recorded_ksampler, windowed
+from helpers import Recorder, assert_same_calls, load, recorded_ksampler
+from hostkit.inprocess import windowed
 from vc_core.paradigms.channel_concat import (
     CHANNEL_STRENGTH_DEFINITION,
     ChannelConcatError,
